@@ -1,0 +1,30 @@
+/*
+ * Per-organization request rate limits with GCRA (one "theoretical arrival time" per key;
+ * reliability.md §3). Plans: professional 60/min, premium 120/min, enterprise 300/min;
+ * burst = the per-minute limit, so "N per minute" holds exactly. Time comes from the caller
+ * (px_now_ms), so tests need no sleeping. This is the in-process limiter; a store-backed one
+ * for several instances comes with PostgreSQL.
+ */
+#ifndef PX_AUTH_RATELIMIT_H
+#define PX_AUTH_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct px_ratelimit;
+
+struct px_rate_decision {
+    bool allowed;
+    int64_t limit;          /* requests per window */
+    int64_t remaining;      /* requests still allowed right now */
+    int64_t retry_after_ms; /* when refused: wait this long */
+    int64_t reset_ms;       /* until the bucket is full again */
+};
+
+struct px_ratelimit *px_ratelimit_create(void);
+void px_ratelimit_destroy(struct px_ratelimit *rl);
+/* Takes one request for key (an org id) at now_ms under limit_per_min (<= 0: unlimited). */
+struct px_rate_decision px_ratelimit_take(struct px_ratelimit *rl, const char *key,
+                                          int64_t limit_per_min, int64_t now_ms);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * Small helpers over json-c. Ownership follows json-c: json_object_get/put refcounts; strings
+ * returned by the getters below are borrowed from the object and live as long as it does.
+ */
+#ifndef PX_BASE_JSON_H
+#define PX_BASE_JSON_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct px_error;
+
+/* Parses text (exactly len bytes) with a nesting limit; returns an owned object or NULL with err
+ * set (PX_EINVALID, saying where parsing failed). */
+struct json_object *px_json_parse(const char *text, size_t len, int max_depth,
+                                  struct px_error *err);
+/* Compact serialization, borrowed from obj (valid until obj changes or is freed). */
+const char *px_json_str(struct json_object *obj);
+/* Member accessors: NULL/def when missing or of another type. */
+const char *px_json_get_str(struct json_object *obj, const char *key);
+int64_t px_json_get_int(struct json_object *obj, const char *key, int64_t def);
+bool px_json_get_bool(struct json_object *obj, const char *key, bool def);
+struct json_object *px_json_get(struct json_object *obj, const char *key);
+/* Adds key → value to obj, taking ownership of value (json-c semantics). */
+void px_json_set(struct json_object *obj, const char *key, struct json_object *value);
+/* Adds a string member (copied); NULL adds JSON null. */
+void px_json_set_str(struct json_object *obj, const char *key, const char *value);
+void px_json_set_int(struct json_object *obj, const char *key, int64_t value);
+void px_json_set_bool(struct json_object *obj, const char *key, bool value);
+/* Adds an RFC 3339 time member from ms since the epoch; ms <= 0 adds JSON null. */
+void px_json_set_time(struct json_object *obj, const char *key, int64_t ms);
+/* Deep equality of two JSON values. */
+bool px_json_equal(struct json_object *a, struct json_object *b);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * Cron expressions (DESIGN §3.8): 5 fields (minute hour day-of-month month day-of-week),
+ * names (JAN..DEC, SUN..SAT), ranges, steps, lists, '*', '?' (as '*' in day fields), and the
+ * macros @hourly @daily @midnight @weekly @monthly @yearly @annually. Day-of-week 0 and 7 are
+ * both Sunday. When both day fields are restricted they combine with OR (Vixie).
+ * This module only parses and describes; next-fire computation is in the scheduler.
+ */
+#ifndef PX_SCHED_CRON_H
+#define PX_SCHED_CRON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct px_error;
+
+struct px_cron {
+    uint64_t minutes;  /* bit m set: fires at minute m (0..59) */
+    uint32_t hours;    /* bit h: hour 0..23 */
+    uint32_t mdays;    /* bit d: day of month 1..31 */
+    uint16_t months;   /* bit m: month 1..12 */
+    uint8_t wdays;     /* bit w: day of week 0..6, 0 = Sunday */
+    bool mday_star;    /* day-of-month field was '*' or '?' (unrestricted) */
+    bool wday_star;    /* day-of-week field was '*' or '?' */
+    bool minute_fixed; /* minute field is a single value (no '*', step, range or list) */
+    bool hour_fixed;   /* hour field is a single value */
+};
+
+/* Parses expr. Returns 0, or -PX_EINVALID with a message naming the field, the position and
+ * the problem, and a hint with an example ("minute field: 61 is out of range 0-59"). */
+int px_cron_parse(const char *expr, struct px_cron *out, struct px_error *err);
+
+#endif
