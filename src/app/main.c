@@ -1,8 +1,364 @@
-/* planasonix-mcp entry point (wiring comes in app/cli.c). */
-#include <stdio.h>
+/*
+ * planasonix-mcp: the command line. Parses the command, opens the platform (app/config.c) and
+ * hands over to the operator commands below or to a transport (--stdio).
+ */
+#include "app/config.h"
+#include "auth/audit.h"
+#include "auth/keys.h"
+#include "auth/scopes.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "service/orgs.h"
+#include "service/pipelines.h"
+#include "store/store.h"
+#include "transport/stdio.h"
 
-int main(void)
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PX_VERSION "0.1.0"
+
+static const char usage[] =
+    "planasonix-mcp " PX_VERSION " — a data-pipeline platform for AI assistants (MCP)\n"
+    "\n"
+    "usage:\n"
+    "  planasonix-mcp --stdio                  MCP over stdin/stdout, acting as PLANASONIX_API_KEY\n"
+    "  planasonix-mcp serve [--listen ADDR:PORT] the HTTP server (not in this build yet)\n"
+    "  planasonix-mcp org create NAME [--plan starter|professional|premium|enterprise] [--json]\n"
+    "  planasonix-mcp org update ORG [--plan P] [--rate-limit N|plan|unlimited] [--json]\n"
+    "  planasonix-mcp org list [--json]\n"
+    "  planasonix-mcp key create --org ORG --scopes LIST|all [--name N] [--expires DAYS] [--json]\n"
+    "  planasonix-mcp key list --org ORG [--json]\n"
+    "  planasonix-mcp key revoke KEY_ID\n"
+    "  planasonix-mcp pipeline restore PIPELINE_ID --org ORG\n"
+    "  planasonix-mcp migrate | version | --help\n"
+    "\n"
+    "ORG is an organization id (org_…) or its unique name. Scopes: pipelines:read,\n"
+    "pipelines:write, connectors:read, connections:read, connections:write, schedules:read,\n"
+    "schedules:write, or all.\n"
+    "\n"
+    "environment:\n"
+    "  PLANASONIX_HOME     data directory (default $XDG_DATA_HOME/planasonix or\n"
+    "                      ~/.local/share/planasonix): SQLite store and master.key\n"
+    "  DATABASE_URL        postgres://… to use PostgreSQL (not in this build yet)\n"
+    "  PLANASONIX_API_KEY  the key an MCP stdio session acts as\n"
+    "  PLANASONIX_LOG      stderr log level: debug, info, warn, error, off (default info)\n";
+
+/* Options shared by the subcommands; each command checks the ones it needs. */
+struct opts {
+    const char *plan, *rate_limit, *org, *scopes, *name, *expires, *listen;
+    bool json;
+    const char *args[4]; /* positional arguments after the command words */
+    int nargs;
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o, struct px_error *err)
 {
-    puts("planasonix-mcp");
+    static const struct {
+        const char *flag;
+        size_t offset;
+    } with_value[] = {
+        {"--plan", offsetof(struct opts, plan)},
+        {"--rate-limit", offsetof(struct opts, rate_limit)},
+        {"--org", offsetof(struct opts, org)},
+        {"--scopes", offsetof(struct opts, scopes)},
+        {"--name", offsetof(struct opts, name)},
+        {"--expires", offsetof(struct opts, expires)},
+        {"--listen", offsetof(struct opts, listen)},
+    };
+    memset(o, 0, sizeof(*o));
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            o->json = true;
+            continue;
+        }
+        bool matched = false;
+        for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
+            if (strcmp(a, with_value[k].flag) != 0)
+                continue;
+            if (i + 1 >= argc)
+                return px_error_set(err, PX_EINVALID, "%s needs a value", a);
+            *(const char **)((char *)o + with_value[k].offset) = argv[++i];
+            matched = true;
+        }
+        if (matched)
+            continue;
+        if (a[0] == '-' && a[1] == '-')
+            return px_error_set(err, PX_EINVALID, "unknown option %s (see --help)", a);
+        if (o->nargs == 4)
+            return px_error_set(err, PX_EINVALID, "too many arguments (see --help)");
+        o->args[o->nargs++] = a;
+    }
     return 0;
+}
+
+static void print_json(struct json_object *o)
+{
+    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void audit_cli(struct px_app *app, const char *command, const char *org_id,
+                      const char *target)
+{
+    struct px_audit_entry e = {.at = px_now_ms(),
+                               .org_id = org_id,
+                               .transport = "cli",
+                               .method = command,
+                               .target_id = target,
+                               .outcome = "ok"};
+    px_audit_write(app->store, &e, NULL);
+}
+
+static int cmd_org(struct px_app *app, const char *sub, struct opts *o, struct px_error *err)
+{
+    struct px_org org;
+    int rc;
+    if (strcmp(sub, "create") == 0) {
+        if (o->nargs != 1)
+            return px_error_set(err, PX_EINVALID, "usage: org create NAME [--plan P] [--json]");
+        if ((rc = px_org_create(app->store, o->args[0], o->plan ? o->plan : "professional", &org,
+                                err)))
+            return rc;
+        audit_cli(app, "org create", org.id, org.id);
+        if (o->json) {
+            struct json_object *j = px_org_json(&org);
+            print_json(j);
+            json_object_put(j);
+        } else {
+            printf("%s\n", org.id);
+            fprintf(stderr, "created organization '%s' (%s plan)\nnext: planasonix-mcp key "
+                            "create --org %s --scopes all\n",
+                    org.name, org.plan, org.id);
+        }
+        return 0;
+    }
+    if (strcmp(sub, "update") == 0) {
+        if (o->nargs != 1 || (!o->plan && !o->rate_limit))
+            return px_error_set(err, PX_EINVALID,
+                                "usage: org update ORG [--plan P] [--rate-limit N|plan|unlimited]");
+        if ((rc = px_org_find(app->store, o->args[0], &org, err)) ||
+            (rc = px_org_update(app->store, org.id, o->plan, o->rate_limit, err)) ||
+            (rc = px_org_find(app->store, org.id, &org, err)))
+            return rc;
+        audit_cli(app, "org update", org.id, org.id);
+        struct json_object *j = px_org_json(&org);
+        if (o->json)
+            print_json(j);
+        else
+            printf("%s: plan %s, MCP rate limit %s per minute\n", org.id, org.plan,
+                   json_object_get_string(px_json_get(j, "rate_limit_per_minute")));
+        json_object_put(j);
+        return 0;
+    }
+    if (strcmp(sub, "list") == 0) {
+        struct px_rows *rows;
+        if ((rc = px_store_query(app->store, "SELECT id FROM orgs ORDER BY created_at, id", NULL,
+                                 0, &rows, err)))
+            return rc;
+        struct json_object *arr = json_object_new_array();
+        while ((rc = px_rows_next(rows, err)) == 1) {
+            if (px_org_find(app->store, px_rows_text(rows, 0), &org, NULL) == 0)
+                json_object_array_add(arr, px_org_json(&org));
+        }
+        px_rows_free(rows);
+        if (o->json) {
+            struct json_object *w = json_object_new_object();
+            px_json_set(w, "orgs", arr);
+            print_json(w);
+            json_object_put(w);
+        } else {
+            for (size_t i = 0; i < json_object_array_length(arr); i++) {
+                struct json_object *j = json_object_array_get_idx(arr, i);
+                printf("%s  %-14s %s\n", px_json_get_str(j, "org_id"), px_json_get_str(j, "plan"),
+                       px_json_get_str(j, "name"));
+            }
+            json_object_put(arr);
+        }
+        return rc < 0 ? rc : 0;
+    }
+    return px_error_set(err, PX_EINVALID, "unknown command 'org %s' (see --help)", sub);
+}
+
+static int cmd_key(struct px_app *app, const char *sub, struct opts *o, struct px_error *err)
+{
+    struct px_org org;
+    int rc;
+    if (strcmp(sub, "create") == 0) {
+        if (!o->org || !o->scopes || o->nargs)
+            return px_error_set(err, PX_EINVALID,
+                                "usage: key create --org ORG --scopes LIST|all [--name N] "
+                                "[--expires DAYS] [--json]");
+        uint32_t scopes;
+        int days = 0;
+        if (o->expires) {
+            char *end;
+            long d = strtol(o->expires, &end, 10);
+            if (*end || d <= 0 || d > 3650)
+                return px_error_set(err, PX_EINVALID,
+                                    "--expires takes a number of days from 1 to 3650");
+            days = (int)d;
+        }
+        if ((rc = px_scopes_parse(o->scopes, 1, &scopes, err)) ||
+            (rc = px_org_find(app->store, o->org, &org, err)))
+            return rc;
+        char token[PX_KEY_TOKEN_LEN + 1];
+        struct json_object *key;
+        if ((rc = px_key_create(app->store, &app->keyring, org.id, o->name ? o->name : "default",
+                                scopes, days, token, &key, err)))
+            return rc;
+        audit_cli(app, "key create", org.id, px_json_get_str(key, "key_id"));
+        if (o->json) {
+            px_json_set_str(key, "key", token);
+            print_json(key);
+        } else {
+            printf("%s\n", token);
+            fprintf(stderr,
+                    "created API key %s for %s — this is the only time the key is shown.\n"
+                    "MCP client config:\n"
+                    "  {\"mcpServers\": {\"planasonix\": {\"command\": "
+                    "\"/usr/local/bin/planasonix-mcp\", \"args\": [\"--stdio\"],\n"
+                    "    \"env\": {\"PLANASONIX_API_KEY\": \"<the key above>\"}}}}\n",
+                    px_json_get_str(key, "key_id"), org.id);
+        }
+        memset(token, 0, sizeof(token));
+        json_object_put(key);
+        return 0;
+    }
+    if (strcmp(sub, "list") == 0) {
+        if (!o->org)
+            return px_error_set(err, PX_EINVALID, "usage: key list --org ORG [--json]");
+        struct json_object *keys;
+        if ((rc = px_org_find(app->store, o->org, &org, err)) ||
+            (rc = px_key_list(app->store, org.id, &keys, err)))
+            return rc;
+        if (o->json) {
+            struct json_object *w = json_object_new_object();
+            px_json_set(w, "keys", keys);
+            print_json(w);
+            json_object_put(w);
+            return 0;
+        }
+        for (size_t i = 0; i < json_object_array_length(keys); i++) {
+            struct json_object *k = json_object_array_get_idx(keys, i);
+            const char *revoked = px_json_get_str(k, "revoked_at");
+            printf("%s  %-12s %-8s %s\n", px_json_get_str(k, "key_id"),
+                   px_json_get_str(k, "name"), revoked ? "revoked" : "active",
+                   px_json_str(px_json_get(k, "scopes")));
+        }
+        json_object_put(keys);
+        return 0;
+    }
+    if (strcmp(sub, "revoke") == 0) {
+        if (o->nargs != 1)
+            return px_error_set(err, PX_EINVALID, "usage: key revoke KEY_ID");
+        if ((rc = px_key_revoke(app->store, o->args[0], err)))
+            return rc;
+        audit_cli(app, "key revoke", NULL, o->args[0]);
+        if (o->json) {
+            struct json_object *j = json_object_new_object();
+            px_json_set_str(j, "key_id", o->args[0]);
+            px_json_set_bool(j, "revoked", true);
+            print_json(j);
+            json_object_put(j);
+        } else {
+            printf("revoked %s\n", o->args[0]);
+        }
+        return 0;
+    }
+    return px_error_set(err, PX_EINVALID, "unknown command 'key %s' (see --help)", sub);
+}
+
+static int cmd_pipeline(struct px_app *app, const char *sub, struct opts *o,
+                        struct px_error *err)
+{
+    struct px_org org;
+    int rc;
+    if (strcmp(sub, "restore") != 0)
+        return px_error_set(err, PX_EINVALID, "unknown command 'pipeline %s' (see --help)", sub);
+    if (o->nargs != 1 || !o->org)
+        return px_error_set(err, PX_EINVALID, "usage: pipeline restore PIPELINE_ID --org ORG");
+    if ((rc = px_org_find(app->store, o->org, &org, err)))
+        return rc;
+    struct px_tenant t = {.store = app->store, .keyring = &app->keyring, .org_id = org.id};
+    struct json_object *p;
+    if ((rc = px_pipeline_restore(&t, o->args[0], &p, err)))
+        return rc;
+    audit_cli(app, "pipeline restore", org.id, o->args[0]);
+    if (o->json)
+        print_json(p);
+    else
+        printf("restored %s; its schedules stay disabled until you enable them\n", o->args[0]);
+    json_object_put(p);
+    return 0;
+}
+
+static int report(int rc, const struct px_error *err)
+{
+    fprintf(stderr, "planasonix-mcp: %s\n", err->message);
+    if (err->hint[0])
+        fprintf(stderr, "hint: %s\n", err->hint);
+    return rc == -PX_EINVALID ? 2 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct px_error err;
+    px_error_clear(&err);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("planasonix-mcp %s\n", PX_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        px_error_set(&err, PX_EUNAVAILABLE, "`serve` (MCP over HTTP) is not in this build yet");
+        px_error_hint(&err, "use `planasonix-mcp --stdio` from your MCP client");
+        return report(-PX_EUNAVAILABLE, &err);
+    }
+    bool group = strcmp(cmd, "org") == 0 || strcmp(cmd, "key") == 0 ||
+                 strcmp(cmd, "pipeline") == 0;
+    if (!group && strcmp(cmd, "--stdio") != 0 && strcmp(cmd, "migrate") != 0) {
+        px_error_set(&err, PX_EINVALID, "unknown command '%s'", cmd);
+        px_error_hint(&err, "run `planasonix-mcp --help` for the list of commands");
+        return report(-PX_EINVALID, &err);
+    }
+    if (group && argc < 3) {
+        px_error_set(&err, PX_EINVALID, "'%s' needs a subcommand (see --help)", cmd);
+        return report(-PX_EINVALID, &err);
+    }
+    struct opts o;
+    int first = group ? 3 : 2;
+    int rc = parse_opts(argc - first, argv + first, &o, &err);
+    if (rc)
+        return report(rc, &err);
+
+    struct px_app app;
+    if ((rc = px_app_open(&app, &err)))
+        return report(rc, &err);
+    if (strcmp(cmd, "--stdio") == 0) {
+        rc = px_stdio_run(&app);
+        px_app_close(&app);
+        return rc;
+    }
+    if (strcmp(cmd, "migrate") == 0) {
+        printf("store %s at schema version %d\n", px_store_backend(app.store),
+               px_store_schema_version(app.store));
+    } else if (strcmp(cmd, "org") == 0) {
+        rc = cmd_org(&app, argv[2], &o, &err);
+    } else if (strcmp(cmd, "key") == 0) {
+        rc = cmd_key(&app, argv[2], &o, &err);
+    } else {
+        rc = cmd_pipeline(&app, argv[2], &o, &err);
+    }
+    px_app_close(&app);
+    return rc ? report(rc, &err) : 0;
 }

@@ -1,0 +1,32 @@
+/*
+ * Process configuration and wiring: where the data lives (PLANASONIX_HOME, DATABASE_URL),
+ * the open store, the keyring and the in-process rate limiter. The only place that knows
+ * every module; everything below receives what it needs explicitly.
+ */
+#ifndef PX_APP_CONFIG_H
+#define PX_APP_CONFIG_H
+
+#include "auth/keyring.h"
+
+#include <limits.h>
+
+struct px_error;
+struct px_store;
+struct px_ratelimit;
+struct px_audit;
+
+struct px_app {
+    char home[PATH_MAX];        /* data directory */
+    char store_url[PATH_MAX];   /* DATABASE_URL or the SQLite file under home */
+    struct px_store *store;     /* owned */
+    struct px_keyring keyring;  /* wiped on close */
+    struct px_ratelimit *rl;    /* owned */
+    struct px_audit *audit;     /* owned; flushed on close */
+};
+
+/* Resolves the data directory, creates it (0700) if needed, opens the store (applying
+ * migrations) and loads the keyring. */
+int px_app_open(struct px_app *app, struct px_error *err);
+void px_app_close(struct px_app *app);
+
+#endif

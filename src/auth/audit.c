@@ -1,0 +1,181 @@
+/* Audit trail: see audit.h. */
+#include "auth/audit.h"
+
+#include "base/err.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define QUEUE_FLUSH_AT 256
+#define QUEUE_MAX 8192
+#define ARGS_MAX 4096
+
+struct queued {
+    int64_t at, latency_us;
+    char *org_id, *key_id, *transport, *method, *tool, *target_id, *outcome, *error_code,
+        *arguments;
+};
+
+struct px_audit {
+    struct queued *items;
+    size_t len, cap;
+};
+
+struct px_audit *px_audit_create(void)
+{
+    return px_xcalloc(1, sizeof(struct px_audit));
+}
+
+static void queued_free(struct queued *q)
+{
+    free(q->org_id);
+    free(q->key_id);
+    free(q->transport);
+    free(q->method);
+    free(q->tool);
+    free(q->target_id);
+    free(q->outcome);
+    free(q->error_code);
+    free(q->arguments);
+}
+
+void px_audit_destroy(struct px_audit *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->len; i++)
+        queued_free(&a->items[i]);
+    free(a->items);
+    free(a);
+}
+
+bool px_audit_enqueue(struct px_audit *a, const struct px_audit_entry *e)
+{
+    if (a->len == QUEUE_MAX) {
+        px_warn("audit queue full; flushing is failing");
+        return true;
+    }
+    if (a->len == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 64;
+        a->items = px_xrealloc(a->items, a->cap * sizeof(*a->items));
+    }
+    struct queued *q = &a->items[a->len++];
+    q->at = e->at;
+    q->latency_us = e->latency_us;
+    q->org_id = px_xstrdup(e->org_id);
+    q->key_id = px_xstrdup(e->key_id);
+    q->transport = px_xstrdup(e->transport);
+    q->method = px_xstrdup(e->method);
+    q->tool = px_xstrdup(e->tool);
+    q->target_id = px_xstrdup(e->target_id);
+    q->outcome = px_xstrdup(e->outcome);
+    q->error_code = px_xstrdup(e->error_code);
+    q->arguments = px_xstrdup(e->arguments);
+    return a->len >= QUEUE_FLUSH_AT;
+}
+
+int px_audit_write(struct px_store *st, const struct px_audit_entry *e, struct px_error *err)
+{
+    return px_store_exec(
+        st,
+        "INSERT INTO audit_log (at, org_id, key_id, transport, method, tool, target_id,"
+        " outcome, error_code, latency_us, arguments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        PX_PARAMS(PX_V_INT(e->at), PX_V_TEXT(e->org_id), PX_V_TEXT(e->key_id),
+                  PX_V_TEXT(e->transport), PX_V_TEXT(e->method), PX_V_TEXT(e->tool),
+                  PX_V_TEXT(e->target_id), PX_V_TEXT(e->outcome), PX_V_TEXT(e->error_code),
+                  PX_V_INT(e->latency_us), PX_V_TEXT(e->arguments)),
+        11, NULL, err);
+}
+
+int px_audit_flush(struct px_audit *a, struct px_store *st)
+{
+    if (!a || a->len == 0)
+        return 0;
+    struct px_error err;
+    int rc = px_store_begin(st, &err);
+    for (size_t i = 0; !rc && i < a->len; i++) {
+        struct queued *q = &a->items[i];
+        struct px_audit_entry e = {q->at,         q->org_id,     q->key_id,    q->transport,
+                                   q->method,     q->tool,       q->target_id, q->outcome,
+                                   q->error_code, q->latency_us, q->arguments};
+        rc = px_audit_write(st, &e, &err);
+    }
+    if (!rc)
+        rc = px_store_commit(st, &err);
+    else
+        px_store_rollback(st);
+    if (rc) {
+        px_logerr("audit: cannot write %zu queued rows: %s", a->len, err.message);
+        return rc;
+    }
+    for (size_t i = 0; i < a->len; i++)
+        queued_free(&a->items[i]);
+    a->len = 0;
+    return 0;
+}
+
+static const char *const secret_keys[] = {
+    "password",     "secret",      "token",       "auth_token", "api_key",       "apikey",
+    "access_token", "private_key", "credentials", "passphrase", "client_secret", NULL,
+};
+
+static bool is_secret_key(const char *key)
+{
+    for (int i = 0; secret_keys[i]; i++)
+        if (strcasecmp(key, secret_keys[i]) == 0)
+            return true;
+    size_t n = strlen(key);
+    return (n > 9 && strcasecmp(key + n - 9, "_password") == 0) ||
+           (n > 7 && strcasecmp(key + n - 7, "_secret") == 0) ||
+           (n > 6 && strcasecmp(key + n - 6, "_token") == 0);
+}
+
+static struct json_object *redact(struct json_object *v)
+{
+    if (json_object_is_type(v, json_type_object)) {
+        struct json_object *out = json_object_new_object();
+        json_object_object_foreach(v, key, val)
+        {
+            if (is_secret_key(key) && val)
+                px_json_set_str(out, key, "[redacted]");
+            else
+                px_json_set(out, key, val ? redact(val) : NULL);
+        }
+        return out;
+    }
+    if (json_object_is_type(v, json_type_array)) {
+        struct json_object *out = json_object_new_array();
+        size_t n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++) {
+            struct json_object *item = json_object_array_get_idx(v, i);
+            json_object_array_add(out, item ? redact(item) : NULL);
+        }
+        return out;
+    }
+    return json_object_get(v);
+}
+
+char *px_audit_redact(struct json_object *args)
+{
+    if (!args)
+        return NULL;
+    struct json_object *r = redact(args);
+    const char *s = px_json_str(r);
+    size_t n = strlen(s);
+    char *out;
+    if (n > ARGS_MAX) {
+        char note[64];
+        snprintf(note, sizeof(note), "{\"truncated\":true,\"bytes\":%zu}", n);
+        out = px_xstrdup(note);
+    } else {
+        out = px_xstrdup(s);
+    }
+    json_object_put(r);
+    return out;
+}

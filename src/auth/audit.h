@@ -1,0 +1,50 @@
+/*
+ * The audit trail: one row per request, refused ones included (time, org, key id, transport,
+ * method, tool, target, outcome, error code, latency, arguments with secrets redacted).
+ * The table is append-only (the store refuses updates and deletes).
+ *
+ * Two ways in: a mutation writes its row with px_audit_write inside its own transaction, so
+ * the row commits or rolls back with the change; reads and refusals are queued with
+ * px_audit_enqueue and written in batches by px_audit_flush (group commit), which the
+ * transport calls when idle, when the queue is full, and on shutdown.
+ */
+#ifndef PX_AUTH_AUDIT_H
+#define PX_AUTH_AUDIT_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct px_error;
+struct px_store;
+struct px_audit;
+
+struct px_audit_entry {
+    int64_t at;             /* ms since the epoch */
+    const char *org_id;     /* NULL when the caller was not identified */
+    const char *key_id;     /* NULL likewise */
+    const char *transport;  /* "stdio", "http", "sse", "cli" */
+    const char *method;     /* JSON-RPC method or CLI command */
+    const char *tool;       /* tool name for tools/call, else NULL */
+    const char *target_id;  /* the object acted on, when known */
+    const char *outcome;    /* "ok", "error" or "denied" */
+    const char *error_code; /* wire error name, or NULL */
+    int64_t latency_us;
+    const char *arguments; /* redacted JSON (px_audit_redact), or NULL */
+};
+
+struct px_audit *px_audit_create(void);
+/* Frees the queue; entries not flushed are lost, so flush first. */
+void px_audit_destroy(struct px_audit *a);
+/* Copies the entry into the queue. Returns true when the queue wants flushing now. */
+bool px_audit_enqueue(struct px_audit *a, const struct px_audit_entry *e);
+/* Writes every queued entry in one transaction. On failure the entries stay queued. */
+int px_audit_flush(struct px_audit *a, struct px_store *st);
+/* Writes one entry now (inside the caller's transaction, if any). */
+int px_audit_write(struct px_store *st, const struct px_audit_entry *e, struct px_error *err);
+/* Returns an owned JSON text of args with the values of secret-looking keys (password,
+ * secret, token, auth_token, api_key, key, credentials, and every secret param of the
+ * connection type catalog) replaced by "[redacted]", capped at 4 KiB. NULL args → NULL. */
+char *px_audit_redact(struct json_object *args);
+
+#endif

@@ -1,0 +1,96 @@
+/* API key → principal: see principal.h. */
+#include "auth/principal.h"
+
+#include "auth/keyring.h"
+#include "auth/keys.h"
+#include "auth/scopes.h"
+#include "base/err.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *plan;
+    int per_minute;
+} plans[] = {
+    {"starter", 0},
+    {"professional", 60},
+    {"premium", 120},
+    {"enterprise", 300},
+};
+
+int px_plan_rate_limit(const char *plan)
+{
+    for (size_t i = 0; plan && i < sizeof(plans) / sizeof(plans[0]); i++)
+        if (strcmp(plans[i].plan, plan) == 0)
+            return plans[i].per_minute;
+    return -1;
+}
+
+static int unauthorized(struct px_error *err)
+{
+    int rc = px_error_set(err, PX_EUNAUTHORIZED,
+                          "Unauthorized: the API key is missing, invalid, expired or revoked");
+    px_error_hint(err, "set PLANASONIX_API_KEY to a valid key; an operator creates one with "
+                       "`planasonix-mcp key create --org ORG --scopes ...`");
+    return rc;
+}
+
+int px_principal_from_key(struct px_store *st, const struct px_keyring *kr, const char *token,
+                          int64_t now_ms, struct px_principal *out, struct px_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!token || !*token || px_key_check_format(token, NULL) != 0)
+        return unauthorized(err);
+    char digest[PX_KEY_HMAC_HEX];
+    px_key_hmac(kr->pepper, token, digest);
+
+    struct px_rows *rows;
+    int rc = px_store_query(st,
+                            "SELECT k.id, k.org_id, k.secret_hmac, k.scopes, k.expires_at,"
+                            " k.revoked_at, k.last_used_at, o.plan, o.rate_limit"
+                            " FROM api_keys k JOIN orgs o ON o.id = k.org_id"
+                            " WHERE k.secret_hmac = ?",
+                            PX_PARAMS(PX_V_TEXT(digest)), 1, &rows, err);
+    if (rc)
+        return rc;
+    rc = px_rows_next(rows, err);
+    if (rc <= 0) {
+        px_rows_free(rows);
+        return rc < 0 ? rc : unauthorized(err);
+    }
+    const char *stored = px_rows_text(rows, 2);
+    bool match = stored && px_key_hmac_equal(stored, digest);
+    int64_t expires = px_rows_is_null(rows, 4) ? 0 : px_rows_int(rows, 4);
+    bool revoked = !px_rows_is_null(rows, 5);
+    int64_t last_used = px_rows_is_null(rows, 6) ? 0 : px_rows_int(rows, 6);
+    if (!match || revoked || (expires > 0 && expires <= now_ms)) {
+        px_rows_free(rows);
+        return unauthorized(err);
+    }
+    snprintf(out->key_id, sizeof(out->key_id), "%s", px_rows_text(rows, 0));
+    snprintf(out->org_id, sizeof(out->org_id), "%s", px_rows_text(rows, 1));
+    snprintf(out->plan, sizeof(out->plan), "%s", px_rows_text(rows, 7));
+    uint32_t scopes = 0;
+    px_scopes_parse(px_rows_text(rows, 3), 0, &scopes, NULL);
+    out->scopes = scopes;
+    bool has_override = !px_rows_is_null(rows, 8);
+    int64_t override = px_rows_int(rows, 8);
+    px_rows_free(rows);
+
+    int plan_limit = px_plan_rate_limit(out->plan);
+    if (plan_limit == 0) {
+        rc = px_error_set(err, PX_EPLAN,
+                          "the organization is on the Starter plan, which has no MCP access");
+        px_error_hint(err, "MCP needs the Professional plan or above; an operator can change it "
+                           "with `planasonix-mcp org update ORG --plan professional`");
+        return rc;
+    }
+    out->rate_limit = has_override ? override : plan_limit;
+
+    if (now_ms - last_used >= 60000)
+        px_store_exec(st, "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
+                      PX_PARAMS(PX_V_INT(now_ms), PX_V_TEXT(out->key_id)), 2, NULL, NULL);
+    return 0;
+}

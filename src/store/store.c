@@ -1,0 +1,218 @@
+/* Store front end: backend choice, nested transactions and migrations (see store.h). */
+#include "store/store.h"
+
+#include "base/embed.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/clock.h"
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct px_store {
+    const struct px_store_ops *ops;
+    void *conn;
+    int tx_depth;       /* nesting depth of px_store_begin */
+    bool tx_failed;     /* an inner rollback happened; the outer commit must fail */
+};
+
+struct px_rows {
+    const struct px_store_ops *ops;
+    void *cursor;
+};
+
+int px_store_open(const char *url, struct px_store **out, struct px_error *err)
+{
+    *out = NULL;
+    if (!url || !*url)
+        return px_error_set(err, PX_EINVALID, "no store location given");
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        int rc = px_error_set(err, PX_EUNAVAILABLE,
+                              "the PostgreSQL store is not available in this build yet");
+        px_error_hint(err, "unset DATABASE_URL to use the embedded SQLite store");
+        return rc;
+    }
+    const struct px_store_ops *ops = &px_store_sqlite_ops;
+    void *conn = NULL;
+    int rc = ops->open(url, &conn, err);
+    if (rc)
+        return rc;
+    struct px_store *st = px_xcalloc(1, sizeof(*st));
+    st->ops = ops;
+    st->conn = conn;
+    rc = px_store_migrate(st, NULL, err);
+    if (rc) {
+        px_store_close(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+void px_store_close(struct px_store *st)
+{
+    if (!st)
+        return;
+    st->ops->close(st->conn);
+    free(st);
+}
+
+const char *px_store_backend(const struct px_store *st)
+{
+    return st->ops->name;
+}
+
+int px_store_begin(struct px_store *st, struct px_error *err)
+{
+    if (st->tx_depth++ > 0)
+        return 0;
+    st->tx_failed = false;
+    int rc = st->ops->exec_script(st->conn, "BEGIN IMMEDIATE", err);
+    if (rc)
+        st->tx_depth = 0;
+    return rc;
+}
+
+int px_store_commit(struct px_store *st, struct px_error *err)
+{
+    if (st->tx_depth <= 0)
+        return px_error_set(err, PX_EINTERNAL, "commit without a transaction");
+    if (--st->tx_depth > 0)
+        return 0;
+    if (st->tx_failed) {
+        st->ops->exec_script(st->conn, "ROLLBACK", NULL);
+        return px_error_set(err, PX_ESTORE, "transaction was rolled back");
+    }
+    int rc = st->ops->exec_script(st->conn, "COMMIT", err);
+    if (rc)
+        st->ops->exec_script(st->conn, "ROLLBACK", NULL);
+    return rc;
+}
+
+void px_store_rollback(struct px_store *st)
+{
+    if (st->tx_depth <= 0)
+        return;
+    if (--st->tx_depth > 0) {
+        st->tx_failed = true;
+        return;
+    }
+    st->ops->exec_script(st->conn, "ROLLBACK", NULL);
+}
+
+int px_store_exec(struct px_store *st, const char *sql, const struct px_val *params, size_t n,
+                  int64_t *changes_out, struct px_error *err)
+{
+    return st->ops->exec(st->conn, sql, params, n, changes_out, err);
+}
+
+int px_store_query(struct px_store *st, const char *sql, const struct px_val *params, size_t n,
+                   struct px_rows **out, struct px_error *err)
+{
+    void *cursor = NULL;
+    *out = NULL;
+    int rc = st->ops->query(st->conn, sql, params, n, &cursor, err);
+    if (rc)
+        return rc;
+    struct px_rows *rows = px_xmalloc(sizeof(*rows));
+    rows->ops = st->ops;
+    rows->cursor = cursor;
+    *out = rows;
+    return 0;
+}
+
+int px_rows_next(struct px_rows *rows, struct px_error *err)
+{
+    return rows->ops->next(rows->cursor, err);
+}
+
+int64_t px_rows_int(struct px_rows *rows, int col)
+{
+    return rows->ops->col_int(rows->cursor, col);
+}
+
+const char *px_rows_text(struct px_rows *rows, int col)
+{
+    return rows->ops->col_text(rows->cursor, col);
+}
+
+bool px_rows_is_null(struct px_rows *rows, int col)
+{
+    return rows->ops->col_is_null(rows->cursor, col);
+}
+
+void px_rows_free(struct px_rows *rows)
+{
+    if (!rows)
+        return;
+    rows->ops->cursor_free(rows->cursor);
+    free(rows);
+}
+
+int px_store_query_int(struct px_store *st, const char *sql, const struct px_val *params,
+                       size_t n, int64_t *out, struct px_error *err)
+{
+    struct px_rows *rows;
+    int rc = px_store_query(st, sql, params, n, &rows, err);
+    if (rc)
+        return rc;
+    rc = px_rows_next(rows, err);
+    if (rc == 1)
+        *out = px_rows_int(rows, 0);
+    px_rows_free(rows);
+    return rc;
+}
+
+int px_store_schema_version(struct px_store *st)
+{
+    int64_t v = 0;
+    if (px_store_query_int(st, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL,
+                           0, &v, NULL) != 1)
+        return 0;
+    return (int)v;
+}
+
+int px_store_migrate(struct px_store *st, int *applied_out, struct px_error *err)
+{
+    int applied = 0;
+    int rc = st->ops->exec_script(st->conn,
+                                  "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                  " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                                  " applied_at BIGINT NOT NULL)",
+                                  err);
+    if (rc)
+        return rc;
+    int current = px_store_schema_version(st);
+    for (size_t i = 0; i < *st->ops->migration_count; i++) {
+        const struct px_embed *m = &st->ops->migrations[i];
+        int version = (int)strtol(m->name, NULL, 10);
+        if (version <= 0) {
+            return px_error_set(err, PX_EINTERNAL, "migration file '%s' has no version number",
+                                m->name);
+        }
+        if (version <= current)
+            continue;
+        if ((rc = px_store_begin(st, err)))
+            return rc;
+        rc = st->ops->exec_script(st->conn, m->data, err);
+        if (!rc)
+            rc = px_store_exec(st, "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                               PX_PARAMS(PX_V_INT(version), PX_V_TEXT(m->name),
+                                         PX_V_INT(px_now_ms())),
+                               3, NULL, err);
+        if (rc) {
+            px_store_rollback(st);
+            px_logerr("migration %s failed: %s", m->name, err ? err->message : "");
+            return rc;
+        }
+        if ((rc = px_store_commit(st, err)))
+            return rc;
+        px_info("store: applied migration %s", m->name);
+        applied++;
+    }
+    if (applied_out)
+        *applied_out = applied;
+    return 0;
+}
