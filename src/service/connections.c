@@ -1,0 +1,388 @@
+/* Connections of one organization: see connections.h. */
+#include "service/connections.h"
+
+#include "auth/keyring.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/id.h"
+#include "base/json.h"
+#include "base/mem.h"
+#include "base/schema.h"
+#include "base/text.h"
+#include "engine/catalog.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_secret(const struct px_conn_type *ct, const char *key)
+{
+    for (const char *const *s = ct->secret_params; s && *s; s++)
+        if (strcmp(*s, key) == 0)
+            return true;
+    return false;
+}
+
+static int find_type(const char *type, const struct px_conn_type **out, struct px_error *err)
+{
+    int rc = px_catalog_init(err);
+    if (rc)
+        return rc;
+    *out = px_catalog_conn_type(type);
+    if (*out)
+        return 0;
+    struct json_object *all = px_catalog_conn_types_json(NULL);
+    char names[400] = "";
+    for (size_t i = 0; i < json_object_array_length(all); i++) {
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
+                 px_json_get_str(json_object_array_get_idx(all, i), "type"));
+    }
+    json_object_put(all);
+    rc = px_error_set(err, PX_EINVALID, "unknown connection type '%.40s'", type);
+    px_error_field(err, "type");
+    px_error_hint(err, "types: %s (list_connection_types describes each)", names);
+    return rc;
+}
+
+/* Splits params into the stored public JSON and the sealed secret JSON (NULL if none). */
+static void split_params(const struct px_tenant *t, const struct px_conn_type *ct,
+                         const char *id, struct json_object *params, char **public_out,
+                         char **sealed_out)
+{
+    struct json_object *pub = json_object_new_object(), *sec = json_object_new_object();
+    json_object_object_foreach(params, key, val)
+    {
+        if (!val)
+            continue;
+        px_json_set(is_secret(ct, key) ? sec : pub, key, json_object_get(val));
+    }
+    *public_out = px_xstrdup(px_json_str(pub));
+    *sealed_out = NULL;
+    if (json_object_object_length(sec) > 0) {
+        char ad[2 * PX_ID_MAX + 2];
+        snprintf(ad, sizeof(ad), "%s/%s", t->org_id, id);
+        *sealed_out = px_secret_seal(t->keyring, ad, px_json_str(sec));
+    }
+    json_object_put(pub);
+    json_object_put(sec);
+}
+
+#define CONN_COLUMNS "id, name, type, category, params, secret_names, created_at, updated_at"
+
+/* True when name is a word of the space-separated list. */
+static bool listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, " ");
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p += len;
+        p += strspn(p, " ");
+    }
+    return false;
+}
+
+static struct json_object *conn_view(struct px_rows *rows)
+{
+    struct json_object *o = json_object_new_object();
+    px_json_set_str(o, "connection_id", px_rows_text(rows, 0));
+    char *name = px_text_clean(px_rows_text(rows, 1), 200, NULL);
+    px_json_set_str(o, "name", name);
+    free(name);
+    const char *type = px_rows_text(rows, 2);
+    px_json_set_str(o, "type", type);
+    px_json_set_str(o, "category", px_rows_text(rows, 3));
+    struct json_object *params = json_tokener_parse(px_rows_text(rows, 4));
+    if (!params)
+        params = json_object_new_object();
+    /* Secret params show only whether they are set (from the names column); the sealed blob
+     * is never decrypted for a view, so a view cannot leak a secret even by mistake. */
+    const struct px_conn_type *ct = px_catalog_conn_type(type);
+    for (const char *const *s = ct ? ct->secret_params : NULL; s && *s; s++) {
+        char key[80];
+        snprintf(key, sizeof(key), "%s_set", *s);
+        px_json_set_bool(params, key, listed(px_rows_text(rows, 5), *s));
+    }
+    px_json_set(o, "params", params);
+    px_json_set_time(o, "created_at", px_rows_int(rows, 6));
+    px_json_set_time(o, "updated_at", px_rows_int(rows, 7));
+    return o;
+}
+
+static int load(const struct px_tenant *t, const char *id, struct json_object **out,
+                struct px_error *err)
+{
+    struct px_rows *rows;
+    int rc = px_store_query(t->store,
+                            "SELECT " CONN_COLUMNS " FROM connections WHERE org_id = ? AND id = ?",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
+    if (rc)
+        return rc;
+    rc = px_rows_next(rows, err);
+    if (rc == 1)
+        *out = conn_view(rows);
+    px_rows_free(rows);
+    return rc < 0 ? rc : rc == 1 ? 0 : px_not_found(PX_ID_CONN, err);
+}
+
+int px_connection_get(const struct px_tenant *t, const char *id, struct json_object **out,
+                      struct px_error *err)
+{
+    int rc = px_check_id(PX_ID_CONN, "connection_id", id, err);
+    if (!rc)
+        rc = px_catalog_init(err);
+    return rc ? rc : load(t, id, out, err);
+}
+
+static int validate_params(const struct px_conn_type *ct, struct json_object *params,
+                           struct px_error *err)
+{
+    int rc = px_schema_validate(ct->params_schema, params, "params", err);
+    if (rc && err && !err->hint[0])
+        px_error_hint(err, "list_connection_types shows the params of each type");
+    return rc;
+}
+
+/* Writes params (public part, sealed secrets and secret names) for connection id. */
+static int store_params(const struct px_tenant *t, const struct px_conn_type *ct, const char *id,
+                        struct json_object *params, struct px_error *err)
+{
+    char *pub, *sealed, names[256] = "";
+    split_params(t, ct, id, params, &pub, &sealed);
+    for (const char *const *s = ct->secret_params; s && *s; s++) {
+        struct json_object *v = px_json_get(params, *s);
+        if (!v)
+            continue;
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof(names) - used, "%s%s", used ? " " : "", *s);
+    }
+    int rc = px_store_exec(t->store,
+                           "UPDATE connections SET params = ?, secrets = ?, secret_names = ?,"
+                           " updated_at = ? WHERE org_id = ? AND id = ?",
+                           PX_PARAMS(PX_V_TEXT(pub), PX_V_TEXT(sealed), PX_V_TEXT(names),
+                                     PX_V_INT(px_now_ms()), PX_V_TEXT(t->org_id), PX_V_TEXT(id)),
+                           6, NULL, err);
+    free(pub);
+    free(sealed);
+    return rc;
+}
+
+static int name_conflict(int rc, struct px_error *err)
+{
+    if (rc != -PX_ECONFLICT)
+        return rc;
+    rc = px_error_set(err, PX_ECONFLICT, "a connection with this name already exists");
+    px_error_field(err, "name");
+    px_error_hint(err, "choose another name, or change the existing one with update_connection");
+    return rc;
+}
+
+int px_connection_create(const struct px_tenant *t, const char *name, const char *type,
+                         const char *category, struct json_object *params,
+                         struct json_object **out, struct px_error *err)
+{
+    const struct px_conn_type *ct;
+    int rc = find_type(type, &ct, err);
+    if (rc)
+        return rc;
+    bool is_source = strcmp(category, "source") == 0;
+    if (is_source ? !ct->can_source : !ct->can_destination) {
+        rc = px_error_set(err, PX_EINVALID, "a %s connection cannot be a %s", type, category);
+        px_error_field(err, "category");
+        px_error_hint(err, "%s connections can be: %s", type,
+                      ct->can_source ? "source" : "destination");
+        return rc;
+    }
+    if ((rc = validate_params(ct, params, err)))
+        return rc;
+    char id[PX_ID_MAX];
+    px_id_new(PX_ID_CONN, id);
+    int64_t now = px_now_ms();
+    if ((rc = px_store_begin(t->store, err)))
+        return rc;
+    rc = px_store_exec(t->store,
+                       "INSERT INTO connections (org_id, id, name, type, category, params,"
+                       " created_at, updated_at) VALUES (?, ?, ?, ?, ?, '{}', ?, ?)",
+                       PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_TEXT(name),
+                                 PX_V_TEXT(type), PX_V_TEXT(category), PX_V_INT(now),
+                                 PX_V_INT(now)),
+                       7, NULL, err);
+    rc = name_conflict(rc, err);
+    if (!rc)
+        rc = store_params(t, ct, id, params, err);
+    if (!rc)
+        rc = load(t, id, out, err);
+    if (!rc)
+        rc = px_store_commit(t->store, err);
+    else
+        px_store_rollback(t->store);
+    return rc;
+}
+
+int px_connection_secret_params(const struct px_tenant *t, const char *id,
+                                struct json_object **out, struct px_error *err)
+{
+    struct px_rows *rows;
+    *out = NULL;
+    int rc = px_store_query(t->store,
+                            "SELECT params, secrets FROM connections WHERE org_id = ? AND id = ?",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
+    if (rc)
+        return rc;
+    rc = px_rows_next(rows, err);
+    if (rc <= 0) {
+        px_rows_free(rows);
+        return rc < 0 ? rc : px_not_found(PX_ID_CONN, err);
+    }
+    struct json_object *params = json_tokener_parse(px_rows_text(rows, 0));
+    if (!params)
+        params = json_object_new_object();
+    const char *sealed = px_rows_text(rows, 1);
+    if (sealed) {
+        char ad[2 * PX_ID_MAX + 2], *plain = NULL;
+        snprintf(ad, sizeof(ad), "%s/%s", t->org_id, id);
+        rc = px_secret_open(t->keyring, ad, sealed, &plain, err);
+        if (!rc) {
+            struct json_object *sec = json_tokener_parse(plain);
+            json_object_object_foreach(sec, key, val)
+            {
+                px_json_set(params, key, json_object_get(val));
+            }
+            json_object_put(sec);
+            px_secret_free(plain);
+        }
+    }
+    px_rows_free(rows);
+    if (rc) {
+        json_object_put(params);
+        return rc;
+    }
+    *out = params;
+    return 0;
+}
+
+int px_connection_update(const struct px_tenant *t, const char *id, const char *name,
+                         struct json_object *params, struct json_object **out,
+                         struct px_error *err)
+{
+    struct json_object *cur;
+    int rc = px_connection_get(t, id, &cur, err);
+    if (rc)
+        return rc;
+    const struct px_conn_type *ct = px_catalog_conn_type(px_json_get_str(cur, "type"));
+    json_object_put(cur);
+    if (!name && !params) {
+        rc = px_error_set(err, PX_EINVALID, "nothing to change");
+        px_error_hint(err, "give name and/or params (only the params you give change)");
+        return rc;
+    }
+    if ((rc = px_store_begin(t->store, err)))
+        return rc;
+    if (name) {
+        rc = px_store_exec(t->store,
+                           "UPDATE connections SET name = ?, updated_at = ? WHERE org_id = ?"
+                           " AND id = ?",
+                           PX_PARAMS(PX_V_TEXT(name), PX_V_INT(px_now_ms()), PX_V_TEXT(t->org_id),
+                                     PX_V_TEXT(id)),
+                           4, NULL, err);
+        rc = name_conflict(rc, err);
+    }
+    if (!rc && params && ct) {
+        struct json_object *merged = NULL;
+        rc = px_connection_secret_params(t, id, &merged, err);
+        if (!rc) {
+            json_object_object_foreach(params, key, val)
+            {
+                if (val)
+                    px_json_set(merged, key, json_object_get(val));
+                else
+                    json_object_object_del(merged, key);
+            }
+            rc = validate_params(ct, merged, err);
+        }
+        if (!rc)
+            rc = store_params(t, ct, id, merged, err);
+        json_object_put(merged);
+    }
+    if (!rc)
+        rc = load(t, id, out, err);
+    if (!rc)
+        rc = px_store_commit(t->store, err);
+    else
+        px_store_rollback(t->store);
+    return rc;
+}
+
+int px_connection_list(const struct px_tenant *t, const char *category, const char *type,
+                       int64_t limit, const char *cursor, struct json_object **out,
+                       struct px_error *err)
+{
+    struct px_page pg;
+    int rc = px_page_init(&pg, limit, 20, cursor, err);
+    if (!rc)
+        rc = px_catalog_init(err);
+    if (rc)
+        return rc;
+    struct px_rows *rows;
+    rc = px_store_query(t->store,
+                        "SELECT " CONN_COLUMNS " FROM connections x WHERE org_id = ?"
+                        " AND (? IS NULL OR category = ?) AND (? IS NULL OR type = ?)"
+                        PX_PAGE_SQL("x"),
+                        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(category), PX_V_TEXT(category),
+                                  PX_V_TEXT(type), PX_V_TEXT(type), PX_PAGE_PARAMS(pg)),
+                        10, &rows, err);
+    if (rc)
+        return rc;
+    return px_page_collect(rows, &pg, conn_view, 6, 0, "connectors", out, err);
+}
+
+int px_connection_delete(const struct px_tenant *t, const char *id, struct json_object **out,
+                         struct px_error *err)
+{
+    struct json_object *cur;
+    int rc = px_connection_get(t, id, &cur, err);
+    if (rc)
+        return rc;
+    json_object_put(cur);
+    struct px_rows *rows;
+    rc = px_store_query(t->store,
+                        "SELECT p.id, p.name, p.deleted_at FROM pipeline_connections pc"
+                        " JOIN pipelines p ON p.org_id = pc.org_id AND p.id = pc.pipeline_id"
+                        " WHERE pc.org_id = ? AND pc.connection_id = ? ORDER BY p.id",
+                        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
+    if (rc)
+        return rc;
+    char users[600] = "";
+    int n = 0;
+    while ((rc = px_rows_next(rows, err)) == 1) {
+        size_t used = strlen(users);
+        char *pname = px_text_clean(px_rows_text(rows, 1), 60, NULL);
+        if (n < 10)
+            snprintf(users + used, sizeof(users) - used, "%s%s (%s%s)", n ? ", " : "",
+                     px_rows_text(rows, 0), pname,
+                     px_rows_is_null(rows, 2) ? "" : ", deleted but restorable");
+        free(pname);
+        n++;
+    }
+    px_rows_free(rows);
+    if (rc < 0)
+        return rc;
+    if (n > 0) {
+        rc = px_error_set(err, PX_EIN_USE, "connection is used by %d pipeline%s: %s%s", n,
+                          n == 1 ? "" : "s", users, n > 10 ? ", ..." : "");
+        px_error_hint(err, "point those pipelines at another connection (update_pipeline) or "
+                           "delete them first");
+        return rc;
+    }
+    if ((rc = px_store_exec(t->store, "DELETE FROM connections WHERE org_id = ? AND id = ?",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, NULL, err)))
+        return rc;
+    struct json_object *o = json_object_new_object();
+    px_json_set_str(o, "connection_id", id);
+    px_json_set_bool(o, "deleted", true);
+    *out = o;
+    return 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * Connections of one organization: typed (engine/catalog.h), with params validated against
+ * the type's JSON Schema. Secret params are sealed with the keyring (auth/keyring.h), bound
+ * to (org, connection), and never returned: a view shows "<param>_set": true instead.
+ */
+#ifndef PX_SERVICE_CONNECTIONS_H
+#define PX_SERVICE_CONNECTIONS_H
+
+#include "service/tenant.h"
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+struct px_error;
+
+int px_connection_create(const struct px_tenant *t, const char *name, const char *type,
+                         const char *category, struct json_object *params,
+                         struct json_object **out, struct px_error *err);
+/* name NULL: unchanged; params: only the given keys change (null removes an optional one). */
+int px_connection_update(const struct px_tenant *t, const char *id, const char *name,
+                         struct json_object *params, struct json_object **out,
+                         struct px_error *err);
+int px_connection_get(const struct px_tenant *t, const char *id, struct json_object **out,
+                      struct px_error *err);
+int px_connection_list(const struct px_tenant *t, const char *category, const char *type,
+                       int64_t limit, const char *cursor, struct json_object **out,
+                       struct px_error *err);
+/* Refuses while a pipeline (even a soft-deleted, restorable one) uses the connection. */
+int px_connection_delete(const struct px_tenant *t, const char *id, struct json_object **out,
+                         struct px_error *err);
+/* Decrypts the full params (secrets included) for the engine. Owned; wipe with
+ * px_json_put after use (secrets are in it: do not log it). */
+int px_connection_secret_params(const struct px_tenant *t, const char *id,
+                                struct json_object **out, struct px_error *err);
+
+#endif

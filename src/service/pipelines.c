@@ -1,0 +1,516 @@
+/* Pipelines of one organization: see pipelines.h. */
+#include "service/pipelines.h"
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/id.h"
+#include "base/json.h"
+#include "base/mem.h"
+#include "base/text.h"
+#include "engine/graph.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_OUT_MAX 200
+#define DESCRIPTION_OUT_MAX 2000
+
+/* Adds a cleaned, capped copy of untrusted text, with "<key>_truncated" when it was cut. */
+static void set_clean(struct json_object *o, const char *key, const char *text, size_t max)
+{
+    bool cut = false;
+    char *clean = px_text_clean(text, max, &cut);
+    px_json_set_str(o, key, clean);
+    free(clean);
+    if (cut) {
+        char k[64];
+        snprintf(k, sizeof(k), "%s_truncated", key);
+        px_json_set_bool(o, k, true);
+    }
+}
+
+/* ---- graph validation against this org's connections ------------------------------------ */
+
+static int lookup_conn(void *ctx, const char *id, char type_out[32], char category_out[16])
+{
+    const struct px_tenant *t = ctx;
+    struct px_rows *rows;
+    if (!px_id_valid(PX_ID_CONN, id))
+        return -PX_ENOTFOUND;
+    int rc = px_store_query(t->store,
+                            "SELECT type, category FROM connections WHERE org_id = ? AND id = ?",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, NULL);
+    if (rc)
+        return rc;
+    rc = px_rows_next(rows, NULL);
+    if (rc == 1) {
+        snprintf(type_out, 32, "%s", px_rows_text(rows, 0));
+        snprintf(category_out, 16, "%s", px_rows_text(rows, 1));
+        rc = 0;
+    } else if (rc == 0) {
+        rc = -PX_ENOTFOUND;
+    }
+    px_rows_free(rows);
+    return rc;
+}
+
+static int validate_graph(const struct px_tenant *t, struct json_object *graph,
+                          struct json_object **conn_ids, struct px_error *err)
+{
+    struct px_tenant copy = *t; /* the lookup callback takes a mutable context */
+    int rc = px_graph_validate(graph, lookup_conn, &copy, conn_ids, err);
+    if (rc && err && !err->hint[0])
+        px_error_hint(err, "fix the graph and try again; list_connection_types shows node "
+                           "types and list_connectors your connections");
+    return rc;
+}
+
+static int link_connections(const struct px_tenant *t, const char *pipeline_id,
+                            struct json_object *conn_ids, struct px_error *err)
+{
+    int rc = px_store_exec(t->store,
+                           "DELETE FROM pipeline_connections WHERE org_id = ? AND pipeline_id = ?",
+                           PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(pipeline_id)), 2, NULL, err);
+    size_t n = conn_ids ? json_object_array_length(conn_ids) : 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        const char *cid = json_object_get_string(json_object_array_get_idx(conn_ids, i));
+        rc = px_store_exec(t->store,
+                           "INSERT INTO pipeline_connections (org_id, pipeline_id, connection_id)"
+                           " VALUES (?, ?, ?)",
+                           PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(pipeline_id), PX_V_TEXT(cid)),
+                           3, NULL, err);
+    }
+    return rc;
+}
+
+/* ---- views ------------------------------------------------------------------------------ */
+
+#define PIPELINE_COLUMNS                                                                           \
+    "p.id, p.name, p.description, p.status, p.revision, p.created_at, p.updated_at, r.graph"
+
+static struct json_object *summary_view(struct px_rows *rows)
+{
+    struct json_object *o = json_object_new_object();
+    px_json_set_str(o, "pipeline_id", px_rows_text(rows, 0));
+    set_clean(o, "name", px_rows_text(rows, 1), NAME_OUT_MAX);
+    set_clean(o, "description", px_rows_text(rows, 2), DESCRIPTION_OUT_MAX);
+    px_json_set_str(o, "status", px_rows_text(rows, 3));
+    px_json_set_int(o, "revision", px_rows_int(rows, 4));
+    struct json_object *graph = json_tokener_parse(px_rows_text(rows, 7));
+    px_json_set_int(o, "node_count",
+                    (int64_t)json_object_array_length(px_json_get(graph, "nodes")));
+    json_object_put(graph);
+    px_json_set(o, "last_run", NULL);
+    px_json_set_time(o, "created_at", px_rows_int(rows, 5));
+    px_json_set_time(o, "updated_at", px_rows_int(rows, 6));
+    return o;
+}
+
+static int schedules_view(const struct px_tenant *t, const char *id, struct json_object **out,
+                          struct px_error *err)
+{
+    struct px_rows *rows;
+    int rc = px_store_query(t->store,
+                            "SELECT id, cron_expression, timezone, enabled FROM schedules"
+                            " WHERE org_id = ? AND pipeline_id = ? ORDER BY created_at, id",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
+    if (rc)
+        return rc;
+    struct json_object *arr = json_object_new_array();
+    while ((rc = px_rows_next(rows, err)) == 1) {
+        struct json_object *s = json_object_new_object();
+        px_json_set_str(s, "schedule_id", px_rows_text(rows, 0));
+        px_json_set_str(s, "cron_expression", px_rows_text(rows, 1));
+        px_json_set_str(s, "timezone", px_rows_text(rows, 2));
+        px_json_set_bool(s, "enabled", px_rows_int(rows, 3) != 0);
+        px_json_set(s, "next_run_at", NULL);
+        json_object_array_add(arr, s);
+    }
+    px_rows_free(rows);
+    if (rc < 0) {
+        json_object_put(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
+}
+
+/* The full view of a live (deleted=false) or deleted pipeline. */
+static int load_view(const struct px_tenant *t, const char *id, bool deleted,
+                     struct json_object **out, struct px_error *err)
+{
+    *out = NULL;
+    struct px_rows *rows;
+    int rc = px_store_query(
+        t->store,
+        deleted ? "SELECT " PIPELINE_COLUMNS " FROM pipelines p JOIN pipeline_revisions r"
+                  " ON r.org_id = p.org_id AND r.pipeline_id = p.id AND r.revision = p.revision"
+                  " WHERE p.org_id = ? AND p.id = ? AND p.deleted_at IS NOT NULL"
+                : "SELECT " PIPELINE_COLUMNS " FROM pipelines p JOIN pipeline_revisions r"
+                  " ON r.org_id = p.org_id AND r.pipeline_id = p.id AND r.revision = p.revision"
+                  " WHERE p.org_id = ? AND p.id = ? AND p.deleted_at IS NULL",
+        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
+    if (rc)
+        return rc;
+    rc = px_rows_next(rows, err);
+    if (rc <= 0) {
+        px_rows_free(rows);
+        return rc < 0 ? rc : px_not_found(PX_ID_PIPELINE, err);
+    }
+    struct json_object *o = json_object_new_object();
+    px_json_set_str(o, "pipeline_id", px_rows_text(rows, 0));
+    set_clean(o, "name", px_rows_text(rows, 1), NAME_OUT_MAX);
+    set_clean(o, "description", px_rows_text(rows, 2), DESCRIPTION_OUT_MAX);
+    px_json_set_str(o, "status", px_rows_text(rows, 3));
+    px_json_set_str(o, "health", "unknown");
+    px_json_set_int(o, "revision", px_rows_int(rows, 4));
+    px_json_set(o, "graph", json_tokener_parse(px_rows_text(rows, 7)));
+    px_json_set_time(o, "created_at", px_rows_int(rows, 5));
+    px_json_set_time(o, "updated_at", px_rows_int(rows, 6));
+    px_rows_free(rows);
+
+    struct json_object *conns = json_object_new_array();
+    if ((rc = px_store_query(t->store,
+                             "SELECT connection_id FROM pipeline_connections"
+                             " WHERE org_id = ? AND pipeline_id = ? ORDER BY connection_id",
+                             PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err)) ==
+        0) {
+        while ((rc = px_rows_next(rows, err)) == 1)
+            json_object_array_add(conns, json_object_new_string(px_rows_text(rows, 0)));
+        px_rows_free(rows);
+    }
+    px_json_set(o, "connections", conns);
+    struct json_object *scheds = NULL;
+    if (rc >= 0)
+        rc = schedules_view(t, id, &scheds, err);
+    if (rc < 0) {
+        json_object_put(o);
+        return rc;
+    }
+    px_json_set(o, "schedules", scheds);
+    px_json_set(o, "last_run", NULL);
+    *out = o;
+    return 0;
+}
+
+int px_pipeline_check(const struct px_tenant *t, const char *id, struct px_error *err)
+{
+    int rc = px_check_id(PX_ID_PIPELINE, "pipeline_id", id, err);
+    if (rc)
+        return rc;
+    int64_t one;
+    rc = px_store_query_int(t->store,
+                            "SELECT 1 FROM pipelines WHERE org_id = ? AND id = ?"
+                            " AND deleted_at IS NULL",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &one, err);
+    if (rc < 0)
+        return rc;
+    return rc == 1 ? 0 : px_not_found(PX_ID_PIPELINE, err);
+}
+
+/* ---- operations ------------------------------------------------------------------------- */
+
+static int needs_planner(const char *tool, struct px_error *err)
+{
+    int rc = px_error_set(err, PX_EUNAVAILABLE,
+                          "%s from a description alone needs the pipeline planner, which is not "
+                          "available in this version",
+                          tool);
+    px_error_field(err, "graph");
+    px_error_hint(err, "pass an explicit graph (nodes and edges; see list_connection_types for "
+                       "node types)");
+    return rc;
+}
+
+static int insert_revision(const struct px_tenant *t, const char *id, int64_t revision,
+                           struct json_object *graph, const char *note, int64_t now,
+                           struct px_error *err)
+{
+    return px_store_exec(t->store,
+                         "INSERT INTO pipeline_revisions (org_id, pipeline_id, revision, graph,"
+                         " description, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_INT(revision),
+                                   PX_V_TEXT(px_json_str(graph)), PX_V_TEXT(note), PX_V_INT(now),
+                                   PX_V_TEXT(t->key_id)),
+                         7, NULL, err);
+}
+
+static struct json_object *dry_run_view(struct json_object *graph, struct json_object *conn_ids)
+{
+    struct json_object *o = json_object_new_object();
+    px_json_set_bool(o, "dry_run", true);
+    px_json_set_bool(o, "valid", true);
+    px_json_set(o, "graph", json_object_get(graph));
+    px_json_set(o, "connections", json_object_get(conn_ids));
+    return o;
+}
+
+int px_pipeline_create(const struct px_tenant *t, const char *name, const char *description,
+                       struct json_object *graph, bool dry_run, struct json_object **out,
+                       struct px_error *err)
+{
+    *out = NULL;
+    if (!graph)
+        return needs_planner("create_pipeline", err);
+    struct json_object *conn_ids = NULL;
+    int rc = validate_graph(t, graph, &conn_ids, err);
+    if (rc)
+        return rc;
+    if (dry_run) {
+        *out = dry_run_view(graph, conn_ids);
+        json_object_put(conn_ids);
+        return 0;
+    }
+    char id[PX_ID_MAX];
+    px_id_new(PX_ID_PIPELINE, id);
+    int64_t now = px_now_ms();
+    if ((rc = px_store_begin(t->store, err)))
+        goto out;
+    rc = px_store_exec(t->store,
+                       "INSERT INTO pipelines (org_id, id, name, description, status, revision,"
+                       " created_at, updated_at) VALUES (?, ?, ?, ?, 'active', 1, ?, ?)",
+                       PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_TEXT(name),
+                                 PX_V_TEXT(description), PX_V_INT(now), PX_V_INT(now)),
+                       6, NULL, err);
+    if (rc == -PX_ECONFLICT) {
+        rc = px_error_set(err, PX_ECONFLICT, "a pipeline with this name already exists");
+        px_error_field(err, "name");
+        px_error_hint(err, "choose another name, or change the existing pipeline with "
+                           "update_pipeline");
+    }
+    if (!rc)
+        rc = insert_revision(t, id, 1, graph, "created", now, err);
+    if (!rc)
+        rc = link_connections(t, id, conn_ids, err);
+    if (!rc)
+        rc = load_view(t, id, false, out, err);
+    if (!rc)
+        rc = px_store_commit(t->store, err);
+    else
+        px_store_rollback(t->store);
+    if (!rc) {
+        struct json_object *w = json_object_new_object();
+        px_json_set_bool(w, "dry_run", false);
+        px_json_set(w, "pipeline", *out);
+        *out = w;
+    } else {
+        json_object_put(*out);
+        *out = NULL;
+    }
+out:
+    json_object_put(conn_ids);
+    return rc;
+}
+
+int px_pipeline_get(const struct px_tenant *t, const char *id, struct json_object **out,
+                    struct px_error *err)
+{
+    int rc = px_check_id(PX_ID_PIPELINE, "pipeline_id", id, err);
+    return rc ? rc : load_view(t, id, false, out, err);
+}
+
+/* Escapes % _ and \ for a LIKE pattern with ESCAPE '\'. */
+static char *like_pattern(const char *q)
+{
+    size_t n = strlen(q);
+    char *p = px_xmalloc(2 * n + 3), *w = p;
+    *w++ = '%';
+    for (const char *c = q; *c; c++) {
+        if (*c == '%' || *c == '_' || *c == '\\')
+            *w++ = '\\';
+        *w++ = *c;
+    }
+    *w++ = '%';
+    *w = '\0';
+    return p;
+}
+
+int px_pipeline_list(const struct px_tenant *t, const struct px_pipeline_filter *f,
+                     struct json_object **out, struct px_error *err)
+{
+    struct px_page pg;
+    int rc = px_page_init(&pg, f->limit, 20, f->cursor, err);
+    if (rc)
+        return rc;
+    char *like = f->query ? like_pattern(f->query) : NULL;
+    struct px_rows *rows;
+    rc = px_store_query(
+        t->store,
+        "SELECT " PIPELINE_COLUMNS " FROM pipelines p JOIN pipeline_revisions r"
+        " ON r.org_id = p.org_id AND r.pipeline_id = p.id AND r.revision = p.revision"
+        " WHERE p.org_id = ? AND p.deleted_at IS NULL"
+        " AND (? IS NULL OR p.status = ?)"
+        " AND (? IS NULL OR lower(p.name) LIKE lower(?) ESCAPE '\\'"
+        "      OR lower(p.description) LIKE lower(?) ESCAPE '\\')"
+        PX_PAGE_SQL("p"),
+        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(f->status), PX_V_TEXT(f->status),
+                  PX_V_TEXT(like), PX_V_TEXT(like), PX_V_TEXT(like), PX_PAGE_PARAMS(pg)),
+        11, &rows, err);
+    free(like);
+    if (rc)
+        return rc;
+    return px_page_collect(rows, &pg, summary_view, 5, 0, "pipelines", out, err);
+}
+
+int px_pipeline_set_status(const struct px_tenant *t, const char *id, const char *status,
+                           struct json_object **out, struct px_error *err)
+{
+    int rc = px_pipeline_check(t, id, err);
+    if (rc)
+        return rc;
+    int64_t changed = 0;
+    rc = px_store_exec(t->store,
+                       "UPDATE pipelines SET status = ?, updated_at = ? WHERE org_id = ? AND id = ?"
+                       " AND deleted_at IS NULL AND status <> ?",
+                       PX_PARAMS(PX_V_TEXT(status), PX_V_INT(px_now_ms()), PX_V_TEXT(t->org_id),
+                                 PX_V_TEXT(id), PX_V_TEXT(status)),
+                       5, &changed, err);
+    if (rc)
+        return rc;
+    struct json_object *view;
+    if ((rc = load_view(t, id, false, &view, err)))
+        return rc;
+    struct json_object *o = json_object_new_object();
+    px_json_set_bool(o, "changed", changed > 0);
+    px_json_set(o, "pipeline", view);
+    *out = o;
+    return 0;
+}
+
+int px_pipeline_update(const struct px_tenant *t, const char *id, const char *change_note,
+                       struct json_object *graph, int64_t base_revision, bool dry_run,
+                       struct json_object **out, struct px_error *err)
+{
+    *out = NULL;
+    int rc = px_pipeline_check(t, id, err);
+    if (rc)
+        return rc;
+    if (!graph)
+        return needs_planner("update_pipeline", err);
+    int64_t current = 0;
+    rc = px_store_query_int(t->store, "SELECT revision FROM pipelines WHERE org_id = ? AND id = ?",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &current, err);
+    if (rc < 0)
+        return rc;
+    if (base_revision >= 0 && base_revision != current) {
+        rc = px_error_set(err, PX_ECONFLICT,
+                          "conflict: the pipeline is at revision %lld, but base_revision is %lld",
+                          (long long)current, (long long)base_revision);
+        px_error_field(err, "base_revision");
+        px_error_hint(err, "someone changed it meanwhile: get_pipeline, re-apply your change to "
+                           "revision %lld, and retry with base_revision %lld",
+                      (long long)current, (long long)current);
+        return rc;
+    }
+    struct json_object *conn_ids = NULL;
+    if ((rc = validate_graph(t, graph, &conn_ids, err)))
+        return rc;
+    if (dry_run) {
+        *out = dry_run_view(graph, conn_ids);
+        px_json_set_int(*out, "current_revision", current);
+        json_object_put(conn_ids);
+        return 0;
+    }
+    struct json_object *old = NULL;
+    if ((rc = load_view(t, id, false, &old, err))) {
+        json_object_put(conn_ids);
+        return rc;
+    }
+    bool same = px_json_equal(px_json_get(old, "graph"), graph);
+    json_object_put(old);
+    int64_t now = px_now_ms();
+    if (!same && !(rc = px_store_begin(t->store, err))) {
+        rc = px_store_exec(t->store,
+                           "UPDATE pipelines SET revision = ?, updated_at = ? WHERE org_id = ?"
+                           " AND id = ? AND revision = ?",
+                           PX_PARAMS(PX_V_INT(current + 1), PX_V_INT(now), PX_V_TEXT(t->org_id),
+                                     PX_V_TEXT(id), PX_V_INT(current)),
+                           5, NULL, err);
+        if (!rc)
+            rc = insert_revision(t, id, current + 1, graph, change_note, now, err);
+        if (!rc)
+            rc = link_connections(t, id, conn_ids, err);
+        if (!rc)
+            rc = px_store_commit(t->store, err);
+        else
+            px_store_rollback(t->store);
+    }
+    json_object_put(conn_ids);
+    if (rc)
+        return rc;
+    struct json_object *view;
+    if ((rc = load_view(t, id, false, &view, err)))
+        return rc;
+    struct json_object *o = json_object_new_object();
+    px_json_set_bool(o, "dry_run", false);
+    px_json_set_bool(o, "changed", !same);
+    px_json_set(o, "pipeline", view);
+    *out = o;
+    return 0;
+}
+
+int px_pipeline_delete(const struct px_tenant *t, const char *id, struct json_object **out,
+                       struct px_error *err)
+{
+    int rc = px_pipeline_check(t, id, err);
+    if (rc)
+        return rc;
+    int64_t now = px_now_ms(), disabled = 0;
+    if ((rc = px_store_begin(t->store, err)))
+        return rc;
+    rc = px_store_exec(t->store,
+                       "UPDATE pipelines SET deleted_at = ?, updated_at = ? WHERE org_id = ?"
+                       " AND id = ? AND deleted_at IS NULL",
+                       PX_PARAMS(PX_V_INT(now), PX_V_INT(now), PX_V_TEXT(t->org_id), PX_V_TEXT(id)),
+                       4, NULL, err);
+    if (!rc)
+        rc = px_store_exec(t->store,
+                           "UPDATE schedules SET enabled = 0, updated_at = ? WHERE org_id = ?"
+                           " AND pipeline_id = ? AND enabled = 1",
+                           PX_PARAMS(PX_V_INT(now), PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 3,
+                           &disabled, err);
+    if (!rc)
+        rc = px_store_commit(t->store, err);
+    else
+        px_store_rollback(t->store);
+    if (rc)
+        return rc;
+    struct json_object *o = json_object_new_object();
+    px_json_set_str(o, "pipeline_id", id);
+    px_json_set_bool(o, "deleted", true);
+    px_json_set_int(o, "schedules_disabled", disabled);
+    px_json_set_str(o, "restore",
+                    "soft-deleted: an operator can restore it with `planasonix-mcp pipeline "
+                    "restore PIPELINE_ID --org ORG`");
+    *out = o;
+    return 0;
+}
+
+int px_pipeline_restore(const struct px_tenant *t, const char *id, struct json_object **out,
+                        struct px_error *err)
+{
+    int rc = px_check_id(PX_ID_PIPELINE, "pipeline_id", id, err);
+    if (rc)
+        return rc;
+    int64_t changed = 0;
+    rc = px_store_exec(t->store,
+                       "UPDATE pipelines SET deleted_at = NULL, updated_at = ? WHERE org_id = ?"
+                       " AND id = ? AND deleted_at IS NOT NULL",
+                       PX_PARAMS(PX_V_INT(px_now_ms()), PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 3,
+                       &changed, err);
+    if (rc == -PX_ECONFLICT) {
+        rc = px_error_set(err, PX_ECONFLICT,
+                          "cannot restore: another pipeline now has the same name");
+        px_error_hint(err, "rename or delete the other pipeline first");
+        return rc;
+    }
+    if (rc)
+        return rc;
+    if (!changed) {
+        rc = px_error_set(err, PX_ENOTFOUND, "no deleted pipeline %s in this organization", id);
+        return rc;
+    }
+    return load_view(t, id, false, out, err);
+}

@@ -1,0 +1,47 @@
+/*
+ * Pipelines of one organization: create from a graph, read, list, pause/resume, update
+ * (a new graph revision), soft delete and restore. Graphs are validated (engine/graph.h)
+ * before anything is stored. Results are JSON views that never include secrets and whose
+ * untrusted text (names, descriptions) is cleaned and capped.
+ */
+#ifndef PX_SERVICE_PIPELINES_H
+#define PX_SERVICE_PIPELINES_H
+
+#include "service/tenant.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct px_error;
+
+/* List filters; NULL/0 means "any" / the default. */
+struct px_pipeline_filter {
+    const char *status; /* "active" | "paused" */
+    const char *query;  /* case-insensitive substring of name or description */
+    int64_t limit;
+    const char *cursor;
+};
+
+int px_pipeline_create(const struct px_tenant *t, const char *name, const char *description,
+                       struct json_object *graph, bool dry_run, struct json_object **out,
+                       struct px_error *err);
+int px_pipeline_get(const struct px_tenant *t, const char *id, struct json_object **out,
+                    struct px_error *err);
+int px_pipeline_list(const struct px_tenant *t, const struct px_pipeline_filter *f,
+                     struct json_object **out, struct px_error *err);
+/* status: "active" or "paused". */
+int px_pipeline_set_status(const struct px_tenant *t, const char *id, const char *status,
+                           struct json_object **out, struct px_error *err);
+/* base_revision < 0: no check. change_note: what this revision changes. */
+int px_pipeline_update(const struct px_tenant *t, const char *id, const char *change_note,
+                       struct json_object *graph, int64_t base_revision, bool dry_run,
+                       struct json_object **out, struct px_error *err);
+int px_pipeline_delete(const struct px_tenant *t, const char *id, struct json_object **out,
+                       struct px_error *err);
+int px_pipeline_restore(const struct px_tenant *t, const char *id, struct json_object **out,
+                        struct px_error *err);
+/* 0 when the pipeline exists (not deleted) in the org; the not-found error otherwise. */
+int px_pipeline_check(const struct px_tenant *t, const char *id, struct px_error *err);
+
+#endif

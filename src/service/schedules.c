@@ -1,0 +1,259 @@
+/* Schedules of one organization: see schedules.h. */
+#include "service/schedules.h"
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/id.h"
+#include "base/json.h"
+#include "sched/cron.h"
+#include "sched/tz.h"
+#include "service/pipelines.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int popcount64(uint64_t v)
+{
+    return __builtin_popcountll(v);
+}
+
+const char *px_schedule_classify(const struct px_cron *c)
+{
+    bool all_months = c->months == 0x1FFE;
+    bool all_days = c->mday_star && c->wday_star;
+    if (!c->minute_fixed || !all_months)
+        return "custom";
+    if (c->hours == 0xFFFFFF && all_days)
+        return "hourly";
+    if (!c->hour_fixed)
+        return "custom";
+    if (all_days)
+        return "daily";
+    if (c->mday_star && popcount64(c->wdays) == 1)
+        return "weekly";
+    if (c->wday_star && popcount64(c->mdays) == 1)
+        return "monthly";
+    return "custom";
+}
+
+static const char *example_for(const char *frequency)
+{
+    if (strcmp(frequency, "hourly") == 0)
+        return "'0 * * * *' (every hour at minute 0)";
+    if (strcmp(frequency, "daily") == 0)
+        return "'0 6 * * *' (every day at 06:00)";
+    if (strcmp(frequency, "weekly") == 0)
+        return "'0 6 * * MON' (Mondays at 06:00)";
+    if (strcmp(frequency, "monthly") == 0)
+        return "'0 6 1 * *' (the 1st of each month at 06:00)";
+    return "any valid expression";
+}
+
+/* Validates expression, zone and label together; *label_out gets the frequency to store. */
+static int check_fields(const char *expr, const char *frequency, const char *zone,
+                        const char **label_out, struct px_error *err)
+{
+    struct px_cron cron;
+    int rc = px_cron_parse(expr, &cron, err);
+    if (rc) {
+        px_error_field(err, "cron_expression");
+        return rc;
+    }
+    struct px_tz *tz = NULL;
+    if ((rc = px_tz_load(zone, &tz, err))) {
+        px_error_field(err, "timezone");
+        if (!err || !err->hint[0])
+            px_error_hint(err, "use an IANA zone name such as UTC, America/New_York or "
+                               "Europe/Berlin");
+        return rc;
+    }
+    px_tz_free(tz);
+    const char *actual = px_schedule_classify(&cron);
+    if (frequency && strcmp(frequency, "custom") != 0 && strcmp(frequency, actual) != 0) {
+        rc = px_error_set(err, PX_EINVALID,
+                          "frequency '%s' does not match the cron expression '%s', which "
+                          "describes a %s schedule",
+                          frequency, expr, actual);
+        px_error_field(err, "frequency");
+        px_error_hint(err, "use frequency '%s' (or 'custom'), or an expression like %s", actual,
+                      example_for(frequency));
+        return rc;
+    }
+    *label_out = frequency ? frequency : actual;
+    return 0;
+}
+
+#define SCHEDULE_COLUMNS                                                                           \
+    "s.id, s.pipeline_id, s.cron_expression, s.frequency, s.timezone, s.enabled, s.misfire,"      \
+    " s.created_at, s.updated_at"
+#define LIVE_JOIN                                                                                  \
+    " FROM schedules s JOIN pipelines p ON p.org_id = s.org_id AND p.id = s.pipeline_id"           \
+    " AND p.deleted_at IS NULL"
+
+static struct json_object *schedule_view(struct px_rows *rows)
+{
+    struct json_object *o = json_object_new_object();
+    px_json_set_str(o, "schedule_id", px_rows_text(rows, 0));
+    px_json_set_str(o, "pipeline_id", px_rows_text(rows, 1));
+    px_json_set_str(o, "cron_expression", px_rows_text(rows, 2));
+    px_json_set_str(o, "frequency", px_rows_text(rows, 3));
+    px_json_set_str(o, "timezone", px_rows_text(rows, 4));
+    px_json_set_bool(o, "enabled", px_rows_int(rows, 5) != 0);
+    px_json_set_str(o, "misfire", px_rows_text(rows, 6));
+    px_json_set(o, "next_run_at", NULL);
+    px_json_set_time(o, "created_at", px_rows_int(rows, 7));
+    px_json_set_time(o, "updated_at", px_rows_int(rows, 8));
+    return o;
+}
+
+static int load(const struct px_tenant *t, const char *id, struct json_object **out,
+                struct px_error *err)
+{
+    struct px_rows *rows;
+    int rc = px_store_query(t->store,
+                            "SELECT " SCHEDULE_COLUMNS LIVE_JOIN " WHERE s.org_id = ? AND s.id = ?",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
+    if (rc)
+        return rc;
+    rc = px_rows_next(rows, err);
+    if (rc == 1)
+        *out = schedule_view(rows);
+    px_rows_free(rows);
+    return rc < 0 ? rc : rc == 1 ? 0 : px_not_found(PX_ID_SCHEDULE, err);
+}
+
+/* Checks the id and loads the schedule (not found for another org's or a deleted
+ * pipeline's schedule). */
+static int find(const struct px_tenant *t, const char *id, struct json_object **out,
+                struct px_error *err)
+{
+    int rc = px_check_id(PX_ID_SCHEDULE, "schedule_id", id, err);
+    return rc ? rc : load(t, id, out, err);
+}
+
+int px_schedule_create(const struct px_tenant *t, const char *pipeline_id,
+                       const struct px_schedule_fields *f, struct json_object **out,
+                       struct px_error *err)
+{
+    int rc = px_pipeline_check(t, pipeline_id, err);
+    if (rc)
+        return rc;
+    const char *zone = f->timezone ? f->timezone : "UTC", *label;
+    if ((rc = check_fields(f->cron_expression, f->frequency, zone, &label, err)))
+        return rc;
+    char id[PX_ID_MAX];
+    px_id_new(PX_ID_SCHEDULE, id);
+    int64_t now = px_now_ms();
+    rc = px_store_exec(t->store,
+                       "INSERT INTO schedules (org_id, id, pipeline_id, cron_expression, frequency,"
+                       " timezone, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                       PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_TEXT(pipeline_id),
+                                 PX_V_TEXT(f->cron_expression), PX_V_TEXT(label), PX_V_TEXT(zone),
+                                 PX_V_INT(now), PX_V_INT(now)),
+                       8, NULL, err);
+    return rc ? rc : load(t, id, out, err);
+}
+
+int px_schedule_update(const struct px_tenant *t, const char *id,
+                       const struct px_schedule_fields *f, struct json_object **out,
+                       struct px_error *err)
+{
+    struct json_object *cur;
+    int rc = find(t, id, &cur, err);
+    if (rc)
+        return rc;
+    if (!f->cron_expression && !f->frequency && !f->timezone) {
+        json_object_put(cur);
+        rc = px_error_set(err, PX_EINVALID, "nothing to change");
+        px_error_hint(err, "give cron_expression, frequency and/or timezone");
+        return rc;
+    }
+    const char *expr = f->cron_expression ? f->cron_expression
+                                          : px_json_get_str(cur, "cron_expression");
+    const char *zone = f->timezone ? f->timezone : px_json_get_str(cur, "timezone");
+    /* A new expression without a label gets its label derived; an old custom label stays. */
+    const char *freq = f->frequency;
+    if (!freq && !f->cron_expression)
+        freq = px_json_get_str(cur, "frequency");
+    const char *label;
+    rc = check_fields(expr, freq, zone, &label, err);
+    if (!rc)
+        rc = px_store_exec(t->store,
+                           "UPDATE schedules SET cron_expression = ?, frequency = ?, timezone = ?,"
+                           " updated_at = ? WHERE org_id = ? AND id = ?",
+                           PX_PARAMS(PX_V_TEXT(expr), PX_V_TEXT(label), PX_V_TEXT(zone),
+                                     PX_V_INT(px_now_ms()), PX_V_TEXT(t->org_id), PX_V_TEXT(id)),
+                           6, NULL, err);
+    json_object_put(cur);
+    return rc ? rc : load(t, id, out, err);
+}
+
+int px_schedule_list(const struct px_tenant *t, const char *pipeline_id, int enabled,
+                     int64_t limit, const char *cursor, struct json_object **out,
+                     struct px_error *err)
+{
+    struct px_page pg;
+    int rc = px_page_init(&pg, limit, 20, cursor, err);
+    if (!rc && pipeline_id)
+        rc = px_pipeline_check(t, pipeline_id, err);
+    if (rc)
+        return rc;
+    struct px_rows *rows;
+    rc = px_store_query(t->store,
+                        "SELECT " SCHEDULE_COLUMNS LIVE_JOIN " WHERE s.org_id = ?"
+                        " AND (? IS NULL OR s.pipeline_id = ?) AND (? < 0 OR s.enabled = ?)"
+                        PX_PAGE_SQL("s"),
+                        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(pipeline_id),
+                                  PX_V_TEXT(pipeline_id), PX_V_INT(enabled), PX_V_INT(enabled),
+                                  PX_PAGE_PARAMS(pg)),
+                        10, &rows, err);
+    if (rc)
+        return rc;
+    return px_page_collect(rows, &pg, schedule_view, 7, 0, "schedules", out, err);
+}
+
+int px_schedule_set_enabled(const struct px_tenant *t, const char *id, int enabled,
+                            struct json_object **out, struct px_error *err)
+{
+    struct json_object *cur;
+    int rc = find(t, id, &cur, err);
+    if (rc)
+        return rc;
+    bool changed = px_json_get_bool(cur, "enabled", false) != (enabled != 0);
+    json_object_put(cur);
+    if (changed &&
+        (rc = px_store_exec(t->store,
+                            "UPDATE schedules SET enabled = ?, updated_at = ? WHERE org_id = ?"
+                            " AND id = ?",
+                            PX_PARAMS(PX_V_INT(enabled), PX_V_INT(px_now_ms()),
+                                      PX_V_TEXT(t->org_id), PX_V_TEXT(id)),
+                            4, NULL, err)))
+        return rc;
+    struct json_object *view;
+    if ((rc = load(t, id, &view, err)))
+        return rc;
+    struct json_object *o = json_object_new_object();
+    px_json_set_bool(o, "changed", changed);
+    px_json_set(o, "schedule", view);
+    *out = o;
+    return 0;
+}
+
+int px_schedule_delete(const struct px_tenant *t, const char *id, struct json_object **out,
+                       struct px_error *err)
+{
+    struct json_object *cur;
+    int rc = find(t, id, &cur, err);
+    if (rc)
+        return rc;
+    json_object_put(cur);
+    if ((rc = px_store_exec(t->store, "DELETE FROM schedules WHERE org_id = ? AND id = ?",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, NULL, err)))
+        return rc;
+    struct json_object *o = json_object_new_object();
+    px_json_set_str(o, "schedule_id", id);
+    px_json_set_bool(o, "deleted", true);
+    *out = o;
+    return 0;
+}

@@ -1,0 +1,291 @@
+/* The tool table and tools/call pipeline: see registry.h. */
+#include "tools/registry.h"
+
+#include "auth/audit.h"
+#include "auth/principal.h"
+#include "auth/scopes.h"
+#include "base/clock.h"
+#include "base/embed.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/schema.h"
+#include "store/store.h"
+#include "tools/handlers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One row per tool: the spec file (by name) supplies everything but the handler. */
+static const struct {
+    const char *name;
+    px_tool_fn fn;
+} handlers[] = {
+    {"list_pipelines", px_tool_list_pipelines},
+    {"get_pipeline", px_tool_get_pipeline},
+    {"get_run_history", px_tool_get_run_history},
+    {"get_pipeline_health", px_tool_get_pipeline_health},
+    {"trigger_pipeline", px_tool_trigger_pipeline},
+    {"pause_pipeline", px_tool_pause_pipeline},
+    {"resume_pipeline", px_tool_resume_pipeline},
+    {"create_pipeline", px_tool_create_pipeline},
+    {"update_pipeline", px_tool_update_pipeline},
+    {"delete_pipeline", px_tool_delete_pipeline},
+    {"list_schedules", px_tool_list_schedules},
+    {"create_schedule", px_tool_create_schedule},
+    {"update_schedule", px_tool_update_schedule},
+    {"delete_schedule", px_tool_delete_schedule},
+    {"enable_schedule", px_tool_enable_schedule},
+    {"disable_schedule", px_tool_disable_schedule},
+    {"list_connectors", px_tool_list_connectors},
+    {"test_connection", px_tool_test_connection},
+    {"list_connection_types", px_tool_list_connection_types},
+    {"create_connection", px_tool_create_connection},
+    {"update_connection", px_tool_update_connection},
+    {"delete_connection", px_tool_delete_connection},
+};
+#define NTOOLS (sizeof(handlers) / sizeof(handlers[0]))
+
+struct tool {
+    const char *name;
+    px_tool_fn fn;
+    uint32_t scope;             /* the one scope the tool needs */
+    const char *scope_name;
+    bool mutates;               /* not readOnly: runs in a transaction with its audit row */
+    struct json_object *spec;   /* the parsed spec file */
+};
+
+static struct tool tools[NTOOLS];
+static bool ready;
+
+static int spec_error(const char *file, const char *what, struct px_error *err)
+{
+    return px_error_set(err, PX_EINTERNAL, "tool spec %s: %s", file, what);
+}
+
+int px_tools_init(struct px_error *err)
+{
+    if (ready)
+        return 0;
+    if (px_embed_tool_specs_count != NTOOLS)
+        return px_error_set(err, PX_EINTERNAL, "%zu tool specs but %zu handlers",
+                            px_embed_tool_specs_count, NTOOLS);
+    for (size_t i = 0; i < NTOOLS; i++) {
+        const struct px_embed *e = &px_embed_tool_specs[i];
+        struct json_object *spec = px_json_parse(e->data, e->len, 64, err);
+        if (!spec)
+            return spec_error(e->name, err->message, err);
+        const char *name = px_json_get_str(spec, "name");
+        size_t k = 0;
+        while (k < NTOOLS && (!name || strcmp(handlers[k].name, name) != 0))
+            k++;
+        struct json_object *in = px_json_get(spec, "inputSchema");
+        struct json_object *out = px_json_get(spec, "outputSchema");
+        struct json_object *ann = px_json_get(spec, "annotations");
+        const char *scope = px_json_get_str(spec, "scope");
+        int rc = 0;
+        if (k == NTOOLS)
+            rc = spec_error(e->name, "no handler for this tool name", err);
+        else if (tools[k].spec)
+            rc = spec_error(e->name, "duplicate tool name", err);
+        else if (!px_json_get_str(spec, "title") || !px_json_get_str(spec, "description"))
+            rc = spec_error(e->name, "title and description are required", err);
+        else if (!scope || !px_scope_bit(scope))
+            rc = spec_error(e->name, "scope is missing or unknown", err);
+        else if (!in || !out || !ann)
+            rc = spec_error(e->name, "inputSchema, outputSchema and annotations are required",
+                            err);
+        else if (px_json_get_bool(in, "additionalProperties", true))
+            rc = spec_error(e->name, "inputSchema must set additionalProperties: false", err);
+        else if (px_schema_check(in, err) || px_schema_check(out, err))
+            rc = spec_error(e->name, err->message, err);
+        if (rc) {
+            json_object_put(spec);
+            return rc;
+        }
+        tools[k] = (struct tool){
+            .name = handlers[k].name,
+            .fn = handlers[k].fn,
+            .scope = px_scope_bit(scope),
+            .scope_name = scope,
+            .mutates = !px_json_get_bool(ann, "readOnlyHint", false),
+            .spec = spec,
+        };
+    }
+    ready = true;
+    return 0;
+}
+
+int px_tools_count(void)
+{
+    return (int)NTOOLS;
+}
+
+static const struct tool *find(const char *name)
+{
+    for (size_t i = 0; name && i < NTOOLS; i++)
+        if (strcmp(tools[i].name, name) == 0)
+            return &tools[i];
+    return NULL;
+}
+
+bool px_tools_exists(const char *name)
+{
+    return find(name) != NULL;
+}
+
+struct json_object *px_tools_list_json(const char *version)
+{
+    bool annotations = strcmp(version, "2025-03-26") >= 0;
+    bool structured = strcmp(version, "2025-06-18") >= 0;
+    struct json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < NTOOLS; i++) {
+        struct json_object *s = tools[i].spec, *t = json_object_new_object();
+        px_json_set_str(t, "name", tools[i].name);
+        if (structured)
+            px_json_set_str(t, "title", px_json_get_str(s, "title"));
+        px_json_set_str(t, "description", px_json_get_str(s, "description"));
+        px_json_set(t, "inputSchema", json_object_get(px_json_get(s, "inputSchema")));
+        if (structured)
+            px_json_set(t, "outputSchema", json_object_get(px_json_get(s, "outputSchema")));
+        if (annotations)
+            px_json_set(t, "annotations", json_object_get(px_json_get(s, "annotations")));
+        json_object_array_add(arr, t);
+    }
+    return arr;
+}
+
+static struct json_object *text_result(struct json_object *payload, bool is_error,
+                                       bool with_structured)
+{
+    struct json_object *res = json_object_new_object(), *content = json_object_new_array();
+    struct json_object *item = json_object_new_object();
+    px_json_set_str(item, "type", "text");
+    px_json_set_str(item, "text", px_json_str(payload));
+    json_object_array_add(content, item);
+    px_json_set(res, "content", content);
+    if (is_error)
+        px_json_set_bool(res, "isError", true);
+    else if (with_structured)
+        px_json_set(res, "structuredContent", json_object_get(payload));
+    json_object_put(payload);
+    return res;
+}
+
+static struct json_object *error_result(const struct px_error *e)
+{
+    struct json_object *o = json_object_new_object(), *w = json_object_new_object();
+    px_json_set_str(o, "code", px_err_name(e->code));
+    px_json_set_str(o, "message", e->message);
+    if (e->field[0])
+        px_json_set_str(o, "field", e->field);
+    if (e->hint[0])
+        px_json_set_str(o, "hint", e->hint);
+    px_json_set_bool(o, "retryable", e->retryable);
+    if (e->code == PX_ERATELIMIT)
+        px_json_set_int(o, "retry_after_ms", e->retry_after_ms);
+    px_json_set(w, "error", o);
+    return text_result(w, true, false);
+}
+
+static int run(const struct tool *t, struct px_tool_ctx *ctx, struct json_object *args,
+               struct json_object **out, struct px_audit_entry *audit, struct px_audit *queue,
+               int64_t started_us, struct px_error *err)
+{
+    *out = NULL;
+    if (!(ctx->principal->scopes & t->scope)) {
+        int rc = px_error_set(err, PX_EFORBIDDEN, "Insufficient permissions: this key lacks %s",
+                              t->scope_name);
+        px_error_hint(err, "ask an operator for a key with the %s scope (planasonix-mcp key "
+                           "create --scopes ...)",
+                      t->scope_name);
+        audit->outcome = "denied";
+        return rc;
+    }
+    if (px_json_get(args, "org_id")) {
+        int rc = px_error_set(err, PX_EINVALID,
+                              "org_id is not accepted: the organization comes from your API key");
+        px_error_field(err, "org_id");
+        px_error_hint(err, "remove org_id from the arguments");
+        return rc;
+    }
+    int rc = px_schema_validate(px_json_get(t->spec, "inputSchema"), args, "", err);
+    if (rc)
+        return rc;
+    if (!t->mutates)
+        return t->fn(ctx, args, out, err);
+
+    if ((rc = px_store_begin(ctx->tenant.store, err)))
+        return rc;
+    rc = t->fn(ctx, args, out, err);
+    if (!rc) {
+        audit->outcome = "ok";
+        audit->target_id = ctx->target_id[0] ? ctx->target_id : NULL;
+        audit->latency_us = px_mono_us() - started_us;
+        rc = px_audit_write(ctx->tenant.store, audit, err);
+    }
+    if (!rc)
+        rc = px_store_commit(ctx->tenant.store, err);
+    else
+        px_store_rollback(ctx->tenant.store);
+    if (rc) {
+        json_object_put(*out);
+        *out = NULL;
+        return rc;
+    }
+    audit->outcome = NULL; /* written in the transaction: nothing to queue */
+    (void)queue;
+    return 0;
+}
+
+struct json_object *px_tools_call(struct px_tool_ctx *ctx, const char *name,
+                                  struct json_object *args, bool with_structured,
+                                  struct px_audit_entry *audit, struct px_audit *queue,
+                                  int64_t started_us)
+{
+    const struct tool *t = find(name);
+    struct px_error err;
+    px_error_clear(&err);
+    struct json_object *empty = NULL, *out = NULL;
+    if (!args)
+        args = empty = json_object_new_object();
+    audit->tool = t ? t->name : NULL;
+    audit->outcome = "error";
+    int rc = t ? run(t, ctx, args, &out, audit, queue, started_us, &err)
+               : px_error_set(&err, PX_EINVALID, "unknown tool");
+    struct json_object *res;
+    if (rc) {
+        if (!err.code)
+            px_error_set(&err, rc, "internal error");
+        if (err.code == PX_EINTERNAL || err.code == PX_ESTORE)
+            px_logerr("tool %s failed: %s", name, err.message);
+        audit->error_code = px_err_name(err.code);
+        res = error_result(&err);
+    } else {
+        if (audit->outcome)
+            audit->outcome = "ok";
+        res = text_result(out, false, with_structured);
+    }
+    if (audit->outcome) {
+        audit->target_id = ctx->target_id[0] ? ctx->target_id : NULL;
+        audit->latency_us = px_mono_us() - started_us;
+        px_audit_enqueue(queue, audit);
+    }
+    json_object_put(empty);
+    return res;
+}
+
+void px_tool_target(struct px_tool_ctx *ctx, const char *id)
+{
+    if (id)
+        snprintf(ctx->target_id, sizeof(ctx->target_id), "%s", id);
+}
+
+int px_tool_not_yet(const char *tool, const char *what, struct px_error *err)
+{
+    int rc = px_error_set(err, PX_EUNAVAILABLE, "%s is not available yet: %s", tool, what);
+    px_error_hint(err, "this capability arrives with the pipeline engine; the rest of the tools "
+                       "work now");
+    return rc;
+}

@@ -1,0 +1,230 @@
+/* MCP over stdio: see stdio.h. */
+#include "transport/stdio.h"
+
+#include "app/config.h"
+#include "auth/audit.h"
+#include "auth/principal.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "mcp/session.h"
+#include "tools/registry.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Lines read but not yet handled, in arrival order. */
+struct line {
+    char *text;
+    size_t len;
+    struct line *next;
+};
+
+struct stdio_ctx {
+    struct px_app *app;
+    struct px_mcp_session *session;
+    char *token;             /* PLANASONIX_API_KEY, copied at start */
+    struct px_buf in;        /* bytes read, not yet split into lines */
+    bool skipping;           /* discarding the rest of an oversized line */
+    bool eof;
+    struct line *head, *tail;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static void write_all(const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDOUT_FILENO, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            stop_signal = SIGPIPE; /* the client is gone */
+            return;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void send_line(const char *json)
+{
+    size_t n = strlen(json);
+    char *line = px_xmalloc(n + 1);
+    memcpy(line, json, n);
+    line[n] = '\n';
+    write_all(line, n + 1);
+    free(line);
+}
+
+static void host_send(void *ctx, const char *json)
+{
+    (void)ctx;
+    send_line(json);
+}
+
+static int host_authenticate(void *vctx, struct px_principal *out, struct px_error *err)
+{
+    struct stdio_ctx *c = vctx;
+    return px_principal_from_key(c->app->store, &c->app->keyring, c->token, px_now_ms(), out,
+                                 err);
+}
+
+static void push_line(struct stdio_ctx *c, const char *text, size_t len)
+{
+    struct line *l = px_xmalloc(sizeof(*l));
+    l->text = px_xstrndup(text, len);
+    l->len = len;
+    l->next = NULL;
+    if (c->tail)
+        c->tail->next = l;
+    else
+        c->head = l;
+    c->tail = l;
+}
+
+/* Splits complete lines out of the input buffer. During a tool call (during_call) a
+ * cancellation is handed to the session at once; everything else waits in the queue. */
+static void split_lines(struct stdio_ctx *c, bool during_call)
+{
+    size_t start = 0;
+    for (;;) {
+        char *nl = memchr(c->in.data + start, '\n', c->in.len - start);
+        if (!nl)
+            break;
+        size_t len = (size_t)(nl - (c->in.data + start));
+        const char *text = c->in.data + start;
+        start += len + 1;
+        if (c->skipping) {
+            c->skipping = false;
+            continue;
+        }
+        if (len && text[len - 1] == '\r')
+            len--;
+        size_t lead = strspn(text, " \t");
+        if (lead >= len)
+            continue;
+        if (during_call && px_mcp_take_cancel(c->session, text, len))
+            continue;
+        push_line(c, text, len);
+    }
+    px_buf_consume(&c->in, start);
+    if (c->in.len >= PX_STDIO_MAX_MESSAGE) {
+        /* No newline within the limit: refuse the message and drop the rest of the line. */
+        char *e = px_mcp_error_text(-32600, "Invalid Request: message exceeds the 4 MiB limit");
+        send_line(e);
+        free(e);
+        px_buf_reset(&c->in);
+        c->skipping = true;
+    }
+}
+
+/* Reads what is available; blocks only when wait is true. */
+static void read_input(struct stdio_ctx *c, bool wait, bool during_call)
+{
+    struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+    int r = poll(&pfd, 1, wait ? -1 : 0);
+    if (r <= 0)
+        return;
+    char chunk[65536];
+    ssize_t n = read(STDIN_FILENO, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR)
+        return;
+    if (n <= 0) {
+        c->eof = true;
+        return;
+    }
+    for (size_t off = 0; off < (size_t)n;) {
+        size_t room = PX_STDIO_MAX_MESSAGE - c->in.len;
+        size_t take = (size_t)n - off < room ? (size_t)n - off : room;
+        px_buf_append(&c->in, chunk + off, take);
+        off += take;
+        split_lines(c, during_call);
+    }
+}
+
+static void host_poll(void *vctx)
+{
+    struct stdio_ctx *c = vctx;
+    if (!c->eof)
+        read_input(c, false, true);
+}
+
+int px_stdio_run(struct px_app *app)
+{
+    struct px_error err;
+    if (px_tools_init(&err)) {
+        px_logerr("%s", err.message);
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct stdio_ctx c = {.app = app};
+    const char *key = getenv("PLANASONIX_API_KEY");
+    c.token = px_xstrdup(key ? key : "");
+    if (!key || !*key)
+        px_warn("PLANASONIX_API_KEY is not set: every request will be refused as unauthorized");
+    px_buf_init(&c.in, PX_STDIO_MAX_MESSAGE);
+    struct px_mcp_host host = {
+        .ctx = &c,
+        .transport = "stdio",
+        .authenticate = host_authenticate,
+        .send = host_send,
+        .poll = host_poll,
+    };
+    struct px_mcp_deps deps = {
+        .store = app->store, .keyring = &app->keyring, .rl = app->rl, .audit = app->audit};
+    c.session = px_mcp_session_create(&deps, &host);
+    px_info("planasonix-mcp: serving MCP on stdio (store: %s)", app->store_url);
+
+    while (!stop_signal) {
+        if (!c.head) {
+            if (c.eof)
+                break;
+            px_audit_flush(app->audit, app->store); /* idle: group-commit the audit queue */
+            read_input(&c, true, false);
+            continue;
+        }
+        struct line *l = c.head;
+        c.head = l->next;
+        if (!c.head)
+            c.tail = NULL;
+        char *reply = px_mcp_handle(c.session, l->text, l->len);
+        if (reply) {
+            send_line(reply);
+            free(reply);
+        }
+        free(l->text);
+        free(l);
+    }
+    while (c.head) {
+        struct line *l = c.head;
+        c.head = l->next;
+        free(l->text);
+        free(l);
+    }
+    px_audit_flush(app->audit, app->store);
+    px_mcp_session_destroy(c.session);
+    px_buf_cleanup(&c.in);
+    memset(c.token, 0, strlen(c.token));
+    free(c.token);
+    if (stop_signal && stop_signal != SIGPIPE)
+        px_info("planasonix-mcp: stopping on signal %d", (int)stop_signal);
+    return 0;
+}
