@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, builds the ASan+UBSan variant, and runs every test:
+# the format check, the C unit tests (cmocka) and the end-to-end tests (official MCP SDK
+# client against the real binary). Ends with one "N passed, N failed" line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh --test || exit 1
+
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+echo "== build (release and asan)"
+make -j2 >/dev/null || exit 1
+make -j2 MODE=asan all tests >/dev/null || exit 1
+
+passed=0
+failed=0
+status=0
+
+echo "== format"
+if make -s format-check >"$log/format" 2>&1; then
+    passed=$((passed + 1))
+else
+    cat "$log/format"
+    echo "format: run 'make format'"
+    failed=$((failed + 1))
+    status=1
+fi
+
+echo "== unit tests"
+for t in build/asan/tests/test_*; do
+    out="$log/$(basename "$t")"
+    if "$t" >"$out" 2>&1; then :; else status=1; fi
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
+    p=${p:-0}
+    f=${f:-0}
+    if [ "$f" -gt 0 ] || ! grep -q '^\[  PASSED  \]' "$out"; then
+        cat "$out"
+        [ "$f" -eq 0 ] && f=1
+    fi
+    echo "$(basename "$t"): $p passed, $f failed"
+    passed=$((passed + p))
+    failed=$((failed + f))
+done
+
+echo "== end-to-end tests"
+PLANASONIX_BIN="$PWD/build/asan/planasonix-mcp" tests/e2e/run.sh >"$log/e2e" 2>&1
+e2e_rc=$?
+cat "$log/e2e"
+p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log/e2e" | tail -n 1)
+f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log/e2e" | tail -n 1)
+if [ -z "$p" ]; then p=0; f=1; fi
+passed=$((passed + p))
+failed=$((failed + ${f:-0}))
+[ "$e2e_rc" -ne 0 ] && status=1
+
+[ "$failed" -gt 0 ] && status=1
+echo "total: $passed passed, $failed failed"
+exit $status

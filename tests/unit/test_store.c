@@ -1,0 +1,190 @@
+/* Store: migrations, nested transactions, constraints that protect tenants, append-only audit. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "auth/audit.h"
+#include "base/err.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+static char path[128];
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof(dir), "/tmp/px-store-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    struct px_store *st;
+    struct px_error err;
+    assert_int_equal(px_store_open(path, &st, &err), 0);
+    *state = st;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    px_store_close(*state);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void exec_ok(struct px_store *st, const char *sql)
+{
+    struct px_error err;
+    int rc = px_store_exec(st, sql, NULL, 0, NULL, &err);
+    if (rc)
+        fail_msg("%s: %s", sql, err.message);
+}
+
+static void migrations_apply_once(void **state)
+{
+    struct px_store *st = *state;
+    int v = px_store_schema_version(st);
+    assert_true(v >= 1);
+    int applied = -1;
+    struct px_error err;
+    assert_int_equal(px_store_migrate(st, &applied, &err), 0);
+    assert_int_equal(applied, 0);
+    assert_int_equal(px_store_schema_version(st), v);
+}
+
+static void nested_transactions_roll_back_whole(void **state)
+{
+    struct px_store *st = *state;
+    struct px_error err;
+    assert_int_equal(px_store_begin(st, &err), 0);
+    exec_ok(st, "INSERT INTO orgs VALUES ('org_a', 'A', 'premium', NULL, 1, 1)");
+    assert_int_equal(px_store_begin(st, &err), 0);
+    exec_ok(st, "INSERT INTO orgs VALUES ('org_b', 'B', 'premium', NULL, 1, 1)");
+    px_store_rollback(st); /* inner failure */
+    assert_int_not_equal(px_store_commit(st, &err), 0);
+    int64_t n = -1;
+    assert_int_equal(px_store_query_int(st, "SELECT COUNT(*) FROM orgs", NULL, 0, &n, &err), 1);
+    assert_int_equal(n, 0);
+}
+
+static void unique_violation_is_conflict(void **state)
+{
+    struct px_store *st = *state;
+    struct px_error err;
+    exec_ok(st, "INSERT INTO orgs VALUES ('org_a', 'A', 'premium', NULL, 1, 1)");
+    int rc = px_store_exec(st, "INSERT INTO orgs VALUES ('org_b', 'A', 'premium', NULL, 1, 1)",
+                           NULL, 0, NULL, &err);
+    assert_int_equal(rc, -PX_ECONFLICT);
+}
+
+static void composite_foreign_keys_block_cross_org_references(void **state)
+{
+    struct px_store *st = *state;
+    struct px_error err;
+    exec_ok(st, "INSERT INTO orgs VALUES ('org_a', 'A', 'premium', NULL, 1, 1)");
+    exec_ok(st, "INSERT INTO orgs VALUES ('org_b', 'B', 'premium', NULL, 1, 1)");
+    exec_ok(st, "INSERT INTO pipelines (org_id, id, name, description, status, revision,"
+                " created_at, updated_at) VALUES ('org_a', 'pl_1', 'p', 'd', 'active', 1, 1, 1)");
+    /* A schedule of org B pointing at org A's pipeline must be refused. */
+    int rc = px_store_exec(st,
+                           "INSERT INTO schedules (org_id, id, pipeline_id, cron_expression,"
+                           " frequency, timezone, enabled, created_at, updated_at) VALUES"
+                           " ('org_b', 'sch_1', 'pl_1', '0 6 * * *', 'daily', 'UTC', 1, 1, 1)",
+                           NULL, 0, NULL, &err);
+    assert_true(rc < 0);
+    exec_ok(st, "INSERT INTO schedules (org_id, id, pipeline_id, cron_expression, frequency,"
+                " timezone, enabled, created_at, updated_at) VALUES"
+                " ('org_a', 'sch_1', 'pl_1', '0 6 * * *', 'daily', 'UTC', 1, 1, 1)");
+}
+
+static void audit_log_is_append_only(void **state)
+{
+    struct px_store *st = *state;
+    struct px_error err;
+    struct px_audit_entry e = {.at = 5, .transport = "stdio", .method = "tools/call",
+                               .outcome = "ok", .latency_us = 10};
+    assert_int_equal(px_audit_write(st, &e, &err), 0);
+    assert_true(px_store_exec(st, "UPDATE audit_log SET outcome = 'x'", NULL, 0, NULL, &err) < 0);
+    assert_true(px_store_exec(st, "DELETE FROM audit_log", NULL, 0, NULL, &err) < 0);
+    int64_t n = 0;
+    assert_int_equal(px_store_query_int(st, "SELECT COUNT(*) FROM audit_log", NULL, 0, &n, &err),
+                     1);
+    assert_int_equal(n, 1);
+}
+
+static void audit_queue_flushes_in_one_transaction(void **state)
+{
+    struct px_store *st = *state;
+    struct px_audit *a = px_audit_create();
+    struct px_audit_entry e = {.at = 5, .transport = "stdio", .method = "tools/list",
+                               .outcome = "ok"};
+    for (int i = 0; i < 10; i++)
+        px_audit_enqueue(a, &e);
+    assert_int_equal(px_audit_flush(a, st), 0);
+    int64_t n = 0;
+    assert_int_equal(px_store_query_int(st, "SELECT COUNT(*) FROM audit_log", NULL, 0, &n, NULL),
+                     1);
+    assert_int_equal(n, 10);
+    px_audit_destroy(a);
+}
+
+static void redaction_hides_secret_values(void **state)
+{
+    (void)state;
+    struct json_object *args = json_tokener_parse(
+        "{\"name\":\"x\",\"params\":{\"host\":\"h\",\"password\":\"canary-123\","
+        "\"auth_token\":\"tok-9\",\"nested\":[{\"db_password\":\"p2\"}]}}");
+    char *r = px_audit_redact(args);
+    assert_null(strstr(r, "canary-123"));
+    assert_null(strstr(r, "tok-9"));
+    assert_null(strstr(r, "p2"));
+    assert_non_null(strstr(r, "[redacted]"));
+    assert_non_null(strstr(r, "\"host\":\"h\""));
+    free(r);
+    json_object_put(args);
+}
+
+static void params_bind_and_rows_read(void **state)
+{
+    struct px_store *st = *state;
+    struct px_error err;
+    assert_int_equal(px_store_exec(st, "INSERT INTO orgs VALUES (?, ?, ?, ?, ?, ?)",
+                                   PX_PARAMS(PX_V_TEXT("org_x"), PX_V_TEXT("it's \"quoted\""),
+                                             PX_V_TEXT("starter"), PX_V_NULL, PX_V_INT(7),
+                                             PX_V_INT(8)),
+                                   6, NULL, &err),
+                     0);
+    struct px_rows *rows;
+    assert_int_equal(px_store_query(st, "SELECT name, rate_limit, created_at FROM orgs WHERE id = ?",
+                                    PX_PARAMS(PX_V_TEXT("org_x")), 1, &rows, &err),
+                     0);
+    assert_int_equal(px_rows_next(rows, &err), 1);
+    assert_string_equal(px_rows_text(rows, 0), "it's \"quoted\"");
+    assert_true(px_rows_is_null(rows, 1));
+    assert_int_equal(px_rows_int(rows, 2), 7);
+    assert_int_equal(px_rows_next(rows, &err), 0);
+    px_rows_free(rows);
+    /* Wrong parameter count is an error, not a crash. */
+    assert_true(px_store_exec(st, "SELECT ?", NULL, 0, NULL, &err) < 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(migrations_apply_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(nested_transactions_roll_back_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(unique_violation_is_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(composite_foreign_keys_block_cross_org_references, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(audit_log_is_append_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_queue_flushes_in_one_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(redaction_hides_secret_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(params_bind_and_rows_read, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
