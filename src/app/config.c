@@ -44,8 +44,7 @@ static int resolve_home(char *out, size_t size, struct px_error *err)
     else if (user && *user)
         n = snprintf(out, size, "%s/.local/share/planasonix", user);
     else
-        return px_error_set(err, PX_EINVALID,
-                            "no data directory: set PLANASONIX_HOME (or HOME)");
+        return px_error_set(err, PX_EINVALID, "no data directory: set PLANASONIX_HOME (or HOME)");
     if (n < 0 || (size_t)n >= size)
         return px_error_set(err, PX_EINVALID, "the data directory path is too long");
     return 0;

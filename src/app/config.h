@@ -16,12 +16,12 @@ struct px_ratelimit;
 struct px_audit;
 
 struct px_app {
-    char home[PATH_MAX];        /* data directory */
-    char store_url[PATH_MAX];   /* DATABASE_URL or the SQLite file under home */
-    struct px_store *store;     /* owned */
-    struct px_keyring keyring;  /* wiped on close */
-    struct px_ratelimit *rl;    /* owned */
-    struct px_audit *audit;     /* owned; flushed on close */
+    char home[PATH_MAX];       /* data directory */
+    char store_url[PATH_MAX];  /* DATABASE_URL or the SQLite file under home */
+    struct px_store *store;    /* owned */
+    struct px_keyring keyring; /* wiped on close */
+    struct px_ratelimit *rl;   /* owned */
+    struct px_audit *audit;    /* owned; flushed on close */
 };
 
 /* Resolves the data directory, creates it (0700) if needed, opens the store (applying

@@ -25,7 +25,8 @@ static const char usage[] =
     "planasonix-mcp " PX_VERSION " — a data-pipeline platform for AI assistants (MCP)\n"
     "\n"
     "usage:\n"
-    "  planasonix-mcp --stdio                  MCP over stdin/stdout, acting as PLANASONIX_API_KEY\n"
+    "  planasonix-mcp --stdio                  MCP over stdin/stdout, acting as "
+    "PLANASONIX_API_KEY\n"
     "  planasonix-mcp serve [--listen ADDR:PORT] the HTTP server (not in this build yet)\n"
     "  planasonix-mcp org create NAME [--plan starter|professional|premium|enterprise] [--json]\n"
     "  planasonix-mcp org update ORG [--plan P] [--rate-limit N|plan|unlimited] [--json]\n"
@@ -131,8 +132,9 @@ static int cmd_org(struct px_app *app, const char *sub, struct opts *o, struct p
             json_object_put(j);
         } else {
             printf("%s\n", org.id);
-            fprintf(stderr, "created organization '%s' (%s plan)\nnext: planasonix-mcp key "
-                            "create --org %s --scopes all\n",
+            fprintf(stderr,
+                    "created organization '%s' (%s plan)\nnext: planasonix-mcp key "
+                    "create --org %s --scopes all\n",
                     org.name, org.plan, org.id);
         }
         return 0;
@@ -157,8 +159,8 @@ static int cmd_org(struct px_app *app, const char *sub, struct opts *o, struct p
     }
     if (strcmp(sub, "list") == 0) {
         struct px_rows *rows;
-        if ((rc = px_store_query(app->store, "SELECT id FROM orgs ORDER BY created_at, id", NULL,
-                                 0, &rows, err)))
+        if ((rc = px_store_query(app->store, "SELECT id FROM orgs ORDER BY created_at, id", NULL, 0,
+                                 &rows, err)))
             return rc;
         struct json_object *arr = json_object_new_array();
         while ((rc = px_rows_next(rows, err)) == 1) {
@@ -246,9 +248,8 @@ static int cmd_key(struct px_app *app, const char *sub, struct opts *o, struct p
         for (size_t i = 0; i < json_object_array_length(keys); i++) {
             struct json_object *k = json_object_array_get_idx(keys, i);
             const char *revoked = px_json_get_str(k, "revoked_at");
-            printf("%s  %-12s %-8s %s\n", px_json_get_str(k, "key_id"),
-                   px_json_get_str(k, "name"), revoked ? "revoked" : "active",
-                   px_json_str(px_json_get(k, "scopes")));
+            printf("%s  %-12s %-8s %s\n", px_json_get_str(k, "key_id"), px_json_get_str(k, "name"),
+                   revoked ? "revoked" : "active", px_json_str(px_json_get(k, "scopes")));
         }
         json_object_put(keys);
         return 0;
@@ -273,8 +274,7 @@ static int cmd_key(struct px_app *app, const char *sub, struct opts *o, struct p
     return px_error_set(err, PX_EINVALID, "unknown command 'key %s' (see --help)", sub);
 }
 
-static int cmd_pipeline(struct px_app *app, const char *sub, struct opts *o,
-                        struct px_error *err)
+static int cmd_pipeline(struct px_app *app, const char *sub, struct opts *o, struct px_error *err)
 {
     struct px_org org;
     int rc;
@@ -324,8 +324,7 @@ int main(int argc, char **argv)
         px_error_hint(&err, "use `planasonix-mcp --stdio` from your MCP client");
         return report(-PX_EUNAVAILABLE, &err);
     }
-    bool group = strcmp(cmd, "org") == 0 || strcmp(cmd, "key") == 0 ||
-                 strcmp(cmd, "pipeline") == 0;
+    bool group = strcmp(cmd, "org") == 0 || strcmp(cmd, "key") == 0 || strcmp(cmd, "pipeline") == 0;
     if (!group && strcmp(cmd, "--stdio") != 0 && strcmp(cmd, "migrate") != 0) {
         px_error_set(&err, PX_EINVALID, "unknown command '%s'", cmd);
         px_error_hint(&err, "run `planasonix-mcp --help` for the list of commands");

@@ -8,10 +8,9 @@
 static const struct {
     const char *wire;
     bool retryable;
-} err_table[] = {
-    [PX_OK] = {"ok", false},
+} err_table[] = {[PX_OK] = {"ok", false},
 #define XX(name, wire, retry) [PX_E##name] = {wire, retry},
-    PX_ERR_MAP(XX)
+                 PX_ERR_MAP(XX)
 #undef XX
 };
 

@@ -34,7 +34,7 @@ enum px_err_code {
 #define XX(name, wire, retry) PX_E##name,
     PX_ERR_MAP(XX)
 #undef XX
-    PX_E_COUNT_
+        PX_E_COUNT_
 };
 
 /* Error codes are returned negated: `return -PX_ENOTFOUND;`. */

@@ -10,8 +10,8 @@ static const struct {
     const char *prefix;
     const char *name;
 } kinds[PX_ID_KIND_COUNT] = {
-    [PX_ID_ORG] = {"org_", "organization"}, [PX_ID_KEY] = {"key_", "API key"},
-    [PX_ID_PIPELINE] = {"pl_", "pipeline"}, [PX_ID_RUN] = {"run_", "run"},
+    [PX_ID_ORG] = {"org_", "organization"},  [PX_ID_KEY] = {"key_", "API key"},
+    [PX_ID_PIPELINE] = {"pl_", "pipeline"},  [PX_ID_RUN] = {"run_", "run"},
     [PX_ID_SCHEDULE] = {"sch_", "schedule"}, [PX_ID_CONN] = {"conn_", "connection"},
 };
 

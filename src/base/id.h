@@ -12,8 +12,15 @@
 #define PX_ID_BODY_LEN 22
 #define PX_ID_MAX 32 /* buffer size that holds any id with its NUL */
 
-enum px_id_kind { PX_ID_ORG, PX_ID_KEY, PX_ID_PIPELINE, PX_ID_RUN, PX_ID_SCHEDULE, PX_ID_CONN,
-                  PX_ID_KIND_COUNT };
+enum px_id_kind {
+    PX_ID_ORG,
+    PX_ID_KEY,
+    PX_ID_PIPELINE,
+    PX_ID_RUN,
+    PX_ID_SCHEDULE,
+    PX_ID_CONN,
+    PX_ID_KIND_COUNT
+};
 
 /* Writes a new id of the kind into out (PX_ID_MAX bytes). */
 void px_id_new(enum px_id_kind kind, char out[PX_ID_MAX]);

@@ -6,8 +6,7 @@
 
 #include <string.h>
 
-struct json_object *px_json_parse(const char *text, size_t len, int max_depth,
-                                  struct px_error *err)
+struct json_object *px_json_parse(const char *text, size_t len, int max_depth, struct px_error *err)
 {
     if (len > (size_t)INT32_MAX) {
         px_error_set(err, PX_ETOOLARGE, "JSON text is too large");
@@ -35,8 +34,7 @@ struct json_object *px_json_parse(const char *text, size_t len, int max_depth,
         while (end < len && strchr(" \t\r\n", text[end]))
             end++;
         if (end < len) {
-            px_error_set(err, PX_EINVALID, "unexpected data after the JSON value at byte %zu",
-                         end);
+            px_error_set(err, PX_EINVALID, "unexpected data after the JSON value at byte %zu", end);
             json_object_put(obj);
             obj = NULL;
         }
@@ -47,8 +45,8 @@ struct json_object *px_json_parse(const char *text, size_t len, int max_depth,
 
 const char *px_json_str(struct json_object *obj)
 {
-    return json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+    return json_object_to_json_string_ext(obj,
+                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 struct json_object *px_json_get(struct json_object *obj, const char *key)

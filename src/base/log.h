@@ -7,7 +7,8 @@
 
 enum px_log_level { PX_LOG_DEBUG, PX_LOG_INFO, PX_LOG_WARN, PX_LOG_ERROR, PX_LOG_OFF };
 
-/* Sets the minimum level written (default PX_LOG_INFO; PLANASONIX_LOG=debug|info|warn|error|off). */
+/* Sets the minimum level written (default PX_LOG_INFO; PLANASONIX_LOG=debug|info|warn|error|off).
+ */
 void px_log_set_level(enum px_log_level level);
 /* Parses a level name; returns -1 when unknown. */
 int px_log_level_parse(const char *name);

@@ -34,16 +34,16 @@ enum {
 /* Newest first: an unknown requested version gets the first. */
 static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
 
-static const char *const log_levels[] = {"debug",    "info",  "notice", "warning",
-                                         "error",    "critical", "alert", "emergency"};
+static const char *const log_levels[] = {"debug", "info",     "notice", "warning",
+                                         "error", "critical", "alert",  "emergency"};
 
 struct px_mcp_session {
     struct px_mcp_deps deps;
     struct px_mcp_host host;
-    bool initialized;                 /* initialize was answered */
-    bool client_ready;                /* notifications/initialized arrived */
-    char version[16];                 /* negotiated protocol version */
-    int log_level;                    /* index into log_levels; -1 = client did not ask */
+    bool initialized;                  /* initialize was answered */
+    bool client_ready;                 /* notifications/initialized arrived */
+    char version[16];                  /* negotiated protocol version */
+    int log_level;                     /* index into log_levels; -1 = client did not ask */
     char cancelled[MAX_CANCELLED][80]; /* serialized ids of cancelled requests (a ring) */
     int ncancelled;
     /* The request being handled, for progress and cancellation. */
@@ -247,8 +247,9 @@ static struct json_object *admit(struct px_mcp_session *s, struct json_object *i
     int rc = s->host.authenticate(s->host.ctx, p, &err);
     if (rc) {
         audit_request(s, p, method, "denied", px_err_name(rc), started_us);
-        int code = rc == -PX_EPLAN ? RPC_PLAN : rc == -PX_EUNAUTHORIZED ? RPC_UNAUTHORIZED
-                                                                         : RPC_INTERNAL;
+        int code = rc == -PX_EPLAN           ? RPC_PLAN
+                   : rc == -PX_EUNAUTHORIZED ? RPC_UNAUTHORIZED
+                                             : RPC_INTERNAL;
         return error_from(id, code, &err);
     }
     struct px_rate_decision d =
@@ -409,8 +410,7 @@ static struct json_object *do_request(struct px_mcp_session *s, const char *meth
         if (px_json_get(params, "cursor")) {
             audit_request(s, &p, method, "error", "invalid_argument", started);
             return error_response(id, RPC_INVALID_PARAMS,
-                                  "Invalid params: unknown cursor (tools/list has one page)",
-                                  NULL);
+                                  "Invalid params: unknown cursor (tools/list has one page)", NULL);
         }
         res = json_object_new_object();
         px_json_set(res, "tools", px_tools_list_json(s->version));
@@ -467,8 +467,8 @@ static struct json_object *handle_one(struct px_mcp_session *s, struct json_obje
         /* A response to a server request: we send none, so there is nothing to match. */
         if (has_id && (px_json_get(msg, "result") || json_object_object_get_ex(msg, "error", NULL)))
             return NULL;
-        return error_response(reply_id, RPC_INVALID_REQUEST,
-                              "Invalid Request: method is missing", NULL);
+        return error_response(reply_id, RPC_INVALID_REQUEST, "Invalid Request: method is missing",
+                              NULL);
     }
     if (!json_object_is_type(mv, json_type_string))
         return error_response(reply_id, RPC_INVALID_REQUEST,

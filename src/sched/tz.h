@@ -23,8 +23,7 @@ const char *px_tz_name(const struct px_tz *tz);
 
 /* UTC offset in seconds (local = utc + offset) in force at the instant t (seconds since the
  * epoch); abbreviation (may be NULL) gets e.g. "EST" (borrowed from tz), is_dst whether DST. */
-int32_t px_tz_offset_at(const struct px_tz *tz, int64_t t, const char **abbr_out,
-                        bool *is_dst_out);
+int32_t px_tz_offset_at(const struct px_tz *tz, int64_t t, const char **abbr_out, bool *is_dst_out);
 
 /* Local civil time (seconds since the epoch as if local were UTC) → UTC instants.
  * Returns the number of instants the local time maps to: 1 normally, 2 in a repeated

@@ -47,9 +47,8 @@ static int find_type(const char *type, const struct px_conn_type **out, struct p
 }
 
 /* Splits params into the stored public JSON and the sealed secret JSON (NULL if none). */
-static void split_params(const struct px_tenant *t, const struct px_conn_type *ct,
-                         const char *id, struct json_object *params, char **public_out,
-                         char **sealed_out)
+static void split_params(const struct px_tenant *t, const struct px_conn_type *ct, const char *id,
+                         struct json_object *params, char **public_out, char **sealed_out)
 {
     struct json_object *pub = json_object_new_object(), *sec = json_object_new_object();
     json_object_object_foreach(params, key, val)
@@ -181,8 +180,8 @@ static int name_conflict(int rc, struct px_error *err)
 }
 
 int px_connection_create(const struct px_tenant *t, const char *name, const char *type,
-                         const char *category, struct json_object *params,
-                         struct json_object **out, struct px_error *err)
+                         const char *category, struct json_object *params, struct json_object **out,
+                         struct px_error *err)
 {
     const struct px_conn_type *ct;
     int rc = find_type(type, &ct, err);
@@ -203,13 +202,13 @@ int px_connection_create(const struct px_tenant *t, const char *name, const char
     int64_t now = px_now_ms();
     if ((rc = px_store_begin(t->store, err)))
         return rc;
-    rc = px_store_exec(t->store,
-                       "INSERT INTO connections (org_id, id, name, type, category, params,"
-                       " created_at, updated_at) VALUES (?, ?, ?, ?, ?, '{}', ?, ?)",
-                       PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_TEXT(name),
-                                 PX_V_TEXT(type), PX_V_TEXT(category), PX_V_INT(now),
-                                 PX_V_INT(now)),
-                       7, NULL, err);
+    rc =
+        px_store_exec(t->store,
+                      "INSERT INTO connections (org_id, id, name, type, category, params,"
+                      " created_at, updated_at) VALUES (?, ?, ?, ?, ?, '{}', ?, ?)",
+                      PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_TEXT(name),
+                                PX_V_TEXT(type), PX_V_TEXT(category), PX_V_INT(now), PX_V_INT(now)),
+                      7, NULL, err);
     rc = name_conflict(rc, err);
     if (!rc)
         rc = store_params(t, ct, id, params, err);
@@ -222,8 +221,8 @@ int px_connection_create(const struct px_tenant *t, const char *name, const char
     return rc;
 }
 
-int px_connection_secret_params(const struct px_tenant *t, const char *id,
-                                struct json_object **out, struct px_error *err)
+int px_connection_secret_params(const struct px_tenant *t, const char *id, struct json_object **out,
+                                struct px_error *err)
 {
     struct px_rows *rows;
     *out = NULL;
@@ -265,8 +264,7 @@ int px_connection_secret_params(const struct px_tenant *t, const char *id,
 }
 
 int px_connection_update(const struct px_tenant *t, const char *id, const char *name,
-                         struct json_object *params, struct json_object **out,
-                         struct px_error *err)
+                         struct json_object *params, struct json_object **out, struct px_error *err)
 {
     struct json_object *cur;
     int rc = px_connection_get(t, id, &cur, err);
@@ -282,12 +280,12 @@ int px_connection_update(const struct px_tenant *t, const char *id, const char *
     if ((rc = px_store_begin(t->store, err)))
         return rc;
     if (name) {
-        rc = px_store_exec(t->store,
-                           "UPDATE connections SET name = ?, updated_at = ? WHERE org_id = ?"
-                           " AND id = ?",
-                           PX_PARAMS(PX_V_TEXT(name), PX_V_INT(px_now_ms()), PX_V_TEXT(t->org_id),
-                                     PX_V_TEXT(id)),
-                           4, NULL, err);
+        rc = px_store_exec(
+            t->store,
+            "UPDATE connections SET name = ?, updated_at = ? WHERE org_id = ?"
+            " AND id = ?",
+            PX_PARAMS(PX_V_TEXT(name), PX_V_INT(px_now_ms()), PX_V_TEXT(t->org_id), PX_V_TEXT(id)),
+            4, NULL, err);
         rc = name_conflict(rc, err);
     }
     if (!rc && params && ct) {
@@ -327,13 +325,13 @@ int px_connection_list(const struct px_tenant *t, const char *category, const ch
     if (rc)
         return rc;
     struct px_rows *rows;
-    rc = px_store_query(t->store,
-                        "SELECT " CONN_COLUMNS " FROM connections x WHERE org_id = ?"
-                        " AND (? IS NULL OR category = ?) AND (? IS NULL OR type = ?)"
-                        PX_PAGE_SQL("x"),
-                        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(category), PX_V_TEXT(category),
-                                  PX_V_TEXT(type), PX_V_TEXT(type), PX_PAGE_PARAMS(pg)),
-                        10, &rows, err);
+    rc = px_store_query(
+        t->store,
+        "SELECT " CONN_COLUMNS " FROM connections x WHERE org_id = ?"
+        " AND (? IS NULL OR category = ?) AND (? IS NULL OR type = ?)" PX_PAGE_SQL("x"),
+        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(category), PX_V_TEXT(category), PX_V_TEXT(type),
+                  PX_V_TEXT(type), PX_PAGE_PARAMS(pg)),
+        10, &rows, err);
     if (rc)
         return rc;
     return px_page_collect(rows, &pg, conn_view, 6, 0, "connectors", out, err);

@@ -14,8 +14,8 @@
 struct px_error;
 
 int px_connection_create(const struct px_tenant *t, const char *name, const char *type,
-                         const char *category, struct json_object *params,
-                         struct json_object **out, struct px_error *err);
+                         const char *category, struct json_object *params, struct json_object **out,
+                         struct px_error *err);
 /* name NULL: unchanged; params: only the given keys change (null removes an optional one). */
 int px_connection_update(const struct px_tenant *t, const char *id, const char *name,
                          struct json_object *params, struct json_object **out,
@@ -30,7 +30,7 @@ int px_connection_delete(const struct px_tenant *t, const char *id, struct json_
                          struct px_error *err);
 /* Decrypts the full params (secrets included) for the engine. Owned; wipe with
  * px_json_put after use (secrets are in it: do not log it). */
-int px_connection_secret_params(const struct px_tenant *t, const char *id,
-                                struct json_object **out, struct px_error *err);
+int px_connection_secret_params(const struct px_tenant *t, const char *id, struct json_object **out,
+                                struct px_error *err);
 
 #endif

@@ -19,8 +19,7 @@ static int check_name(const char *what, const char *name, struct px_error *err)
 {
     size_t len = name ? strlen(name) : 0;
     if (len == 0 || len > 100 || !px_utf8_valid(name, len)) {
-        return px_error_set(err, PX_EINVALID, "%s name must be 1 to 100 characters of UTF-8",
-                            what);
+        return px_error_set(err, PX_EINVALID, "%s name must be 1 to 100 characters of UTF-8", what);
     }
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
@@ -53,8 +52,9 @@ int px_org_create(struct px_store *st, const char *name, const char *plan, struc
     snprintf(out->plan, sizeof(out->plan), "%s", plan);
     out->rate_limit = -1;
     out->created_at = px_now_ms();
-    rc = px_store_exec(st, "INSERT INTO orgs (id, name, plan, created_at, updated_at)"
-                           " VALUES (?, ?, ?, ?, ?)",
+    rc = px_store_exec(st,
+                       "INSERT INTO orgs (id, name, plan, created_at, updated_at)"
+                       " VALUES (?, ?, ?, ?, ?)",
                        PX_PARAMS(PX_V_TEXT(out->id), PX_V_TEXT(name), PX_V_TEXT(plan),
                                  PX_V_INT(out->created_at), PX_V_INT(out->created_at)),
                        5, NULL, err);
@@ -68,12 +68,12 @@ int px_org_find(struct px_store *st, const char *id_or_name, struct px_org *out,
 {
     struct px_rows *rows;
     memset(out, 0, sizeof(*out));
-    int rc = px_store_query(st,
-                            "SELECT id, name, plan, rate_limit, created_at FROM orgs"
-                            " WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1",
-                            PX_PARAMS(PX_V_TEXT(id_or_name), PX_V_TEXT(id_or_name),
-                                      PX_V_TEXT(id_or_name)),
-                            3, &rows, err);
+    int rc = px_store_query(
+        st,
+        "SELECT id, name, plan, rate_limit, created_at FROM orgs"
+        " WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1",
+        PX_PARAMS(PX_V_TEXT(id_or_name), PX_V_TEXT(id_or_name), PX_V_TEXT(id_or_name)), 3, &rows,
+        err);
     if (rc)
         return rc;
     rc = px_rows_next(rows, err);
@@ -230,9 +230,9 @@ int px_key_list(struct px_store *st, const char *org_id, struct json_object **ou
 int px_key_revoke(struct px_store *st, const char *key_id, struct px_error *err)
 {
     int64_t changes = 0;
-    int rc = px_store_exec(st,
-                           "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
-                           PX_PARAMS(PX_V_INT(px_now_ms()), PX_V_TEXT(key_id)), 2, &changes, err);
+    int rc =
+        px_store_exec(st, "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
+                      PX_PARAMS(PX_V_INT(px_now_ms()), PX_V_TEXT(key_id)), 2, &changes, err);
     if (rc)
         return rc;
     if (changes == 0) {

@@ -175,8 +175,7 @@ static int load_view(const struct px_tenant *t, const char *id, bool deleted,
     if ((rc = px_store_query(t->store,
                              "SELECT connection_id FROM pipeline_connections"
                              " WHERE org_id = ? AND pipeline_id = ? ORDER BY connection_id",
-                             PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err)) ==
-        0) {
+                             PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err)) == 0) {
         while ((rc = px_rows_next(rows, err)) == 1)
             json_object_array_add(conns, json_object_new_string(px_rows_text(rows, 0)));
         px_rows_free(rows);
@@ -343,10 +342,9 @@ int px_pipeline_list(const struct px_tenant *t, const struct px_pipeline_filter 
         " WHERE p.org_id = ? AND p.deleted_at IS NULL"
         " AND (? IS NULL OR p.status = ?)"
         " AND (? IS NULL OR lower(p.name) LIKE lower(?) ESCAPE '\\'"
-        "      OR lower(p.description) LIKE lower(?) ESCAPE '\\')"
-        PX_PAGE_SQL("p"),
-        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(f->status), PX_V_TEXT(f->status),
-                  PX_V_TEXT(like), PX_V_TEXT(like), PX_V_TEXT(like), PX_PAGE_PARAMS(pg)),
+        "      OR lower(p.description) LIKE lower(?) ESCAPE '\\')" PX_PAGE_SQL("p"),
+        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(f->status), PX_V_TEXT(f->status), PX_V_TEXT(like),
+                  PX_V_TEXT(like), PX_V_TEXT(like), PX_PAGE_PARAMS(pg)),
         11, &rows, err);
     free(like);
     if (rc)
@@ -399,8 +397,9 @@ int px_pipeline_update(const struct px_tenant *t, const char *id, const char *ch
                           "conflict: the pipeline is at revision %lld, but base_revision is %lld",
                           (long long)current, (long long)base_revision);
         px_error_field(err, "base_revision");
-        px_error_hint(err, "someone changed it meanwhile: get_pipeline, re-apply your change to "
-                           "revision %lld, and retry with base_revision %lld",
+        px_error_hint(err,
+                      "someone changed it meanwhile: get_pipeline, re-apply your change to "
+                      "revision %lld, and retry with base_revision %lld",
                       (long long)current, (long long)current);
         return rc;
     }

@@ -85,7 +85,7 @@ static int check_fields(const char *expr, const char *frequency, const char *zon
 }
 
 #define SCHEDULE_COLUMNS                                                                           \
-    "s.id, s.pipeline_id, s.cron_expression, s.frequency, s.timezone, s.enabled, s.misfire,"      \
+    "s.id, s.pipeline_id, s.cron_expression, s.frequency, s.timezone, s.enabled, s.misfire,"       \
     " s.created_at, s.updated_at"
 #define LIVE_JOIN                                                                                  \
     " FROM schedules s JOIN pipelines p ON p.org_id = s.org_id AND p.id = s.pipeline_id"           \
@@ -145,13 +145,14 @@ int px_schedule_create(const struct px_tenant *t, const char *pipeline_id,
     char id[PX_ID_MAX];
     px_id_new(PX_ID_SCHEDULE, id);
     int64_t now = px_now_ms();
-    rc = px_store_exec(t->store,
-                       "INSERT INTO schedules (org_id, id, pipeline_id, cron_expression, frequency,"
-                       " timezone, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                       PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_TEXT(pipeline_id),
-                                 PX_V_TEXT(f->cron_expression), PX_V_TEXT(label), PX_V_TEXT(zone),
-                                 PX_V_INT(now), PX_V_INT(now)),
-                       8, NULL, err);
+    rc = px_store_exec(
+        t->store,
+        "INSERT INTO schedules (org_id, id, pipeline_id, cron_expression, frequency,"
+        " timezone, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_TEXT(pipeline_id),
+                  PX_V_TEXT(f->cron_expression), PX_V_TEXT(label), PX_V_TEXT(zone), PX_V_INT(now),
+                  PX_V_INT(now)),
+        8, NULL, err);
     return rc ? rc : load(t, id, out, err);
 }
 
@@ -169,8 +170,8 @@ int px_schedule_update(const struct px_tenant *t, const char *id,
         px_error_hint(err, "give cron_expression, frequency and/or timezone");
         return rc;
     }
-    const char *expr = f->cron_expression ? f->cron_expression
-                                          : px_json_get_str(cur, "cron_expression");
+    const char *expr =
+        f->cron_expression ? f->cron_expression : px_json_get_str(cur, "cron_expression");
     const char *zone = f->timezone ? f->timezone : px_json_get_str(cur, "timezone");
     /* A new expression without a label gets its label derived; an old custom label stays. */
     const char *freq = f->frequency;
@@ -189,9 +190,8 @@ int px_schedule_update(const struct px_tenant *t, const char *id,
     return rc ? rc : load(t, id, out, err);
 }
 
-int px_schedule_list(const struct px_tenant *t, const char *pipeline_id, int enabled,
-                     int64_t limit, const char *cursor, struct json_object **out,
-                     struct px_error *err)
+int px_schedule_list(const struct px_tenant *t, const char *pipeline_id, int enabled, int64_t limit,
+                     const char *cursor, struct json_object **out, struct px_error *err)
 {
     struct px_page pg;
     int rc = px_page_init(&pg, limit, 20, cursor, err);
@@ -200,14 +200,13 @@ int px_schedule_list(const struct px_tenant *t, const char *pipeline_id, int ena
     if (rc)
         return rc;
     struct px_rows *rows;
-    rc = px_store_query(t->store,
-                        "SELECT " SCHEDULE_COLUMNS LIVE_JOIN " WHERE s.org_id = ?"
-                        " AND (? IS NULL OR s.pipeline_id = ?) AND (? < 0 OR s.enabled = ?)"
-                        PX_PAGE_SQL("s"),
-                        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(pipeline_id),
-                                  PX_V_TEXT(pipeline_id), PX_V_INT(enabled), PX_V_INT(enabled),
-                                  PX_PAGE_PARAMS(pg)),
-                        10, &rows, err);
+    rc = px_store_query(
+        t->store,
+        "SELECT " SCHEDULE_COLUMNS LIVE_JOIN " WHERE s.org_id = ?"
+        " AND (? IS NULL OR s.pipeline_id = ?) AND (? < 0 OR s.enabled = ?)" PX_PAGE_SQL("s"),
+        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(pipeline_id), PX_V_TEXT(pipeline_id),
+                  PX_V_INT(enabled), PX_V_INT(enabled), PX_PAGE_PARAMS(pg)),
+        10, &rows, err);
     if (rc)
         return rc;
     return px_page_collect(rows, &pg, schedule_view, 7, 0, "schedules", out, err);

@@ -28,9 +28,8 @@ int px_schedule_update(const struct px_tenant *t, const char *id,
                        const struct px_schedule_fields *f, struct json_object **out,
                        struct px_error *err);
 /* pipeline_id NULL: all; enabled < 0: any. */
-int px_schedule_list(const struct px_tenant *t, const char *pipeline_id, int enabled,
-                     int64_t limit, const char *cursor, struct json_object **out,
-                     struct px_error *err);
+int px_schedule_list(const struct px_tenant *t, const char *pipeline_id, int enabled, int64_t limit,
+                     const char *cursor, struct json_object **out, struct px_error *err);
 int px_schedule_set_enabled(const struct px_tenant *t, const char *id, int enabled,
                             struct json_object **out, struct px_error *err);
 /* Permanent. */

@@ -32,9 +32,9 @@ int px_check_id(int kind, const char *field, const char *value, struct px_error 
         return 0;
     int other = px_id_kind_of(value);
     if (other >= 0 && other != kind) {
-        int rc = px_error_set(err, PX_EINVALID, "%s expects a %s id (%s…), but this is a %s id",
-                              field, px_id_kind_name(kind), px_id_prefix(kind),
-                              px_id_kind_name(other));
+        int rc =
+            px_error_set(err, PX_EINVALID, "%s expects a %s id (%s…), but this is a %s id", field,
+                         px_id_kind_name(kind), px_id_prefix(kind), px_id_kind_name(other));
         px_error_field(err, field);
         return rc;
     }
@@ -48,8 +48,7 @@ int px_page_init(struct px_page *pg, long long limit, int def, const char *curso
     if (limit == 0)
         limit = def;
     if (limit < 1 || limit > 100) {
-        int rc = px_error_set(err, PX_EINVALID, "limit must be between 1 and 100, got %lld",
-                              limit);
+        int rc = px_error_set(err, PX_EINVALID, "limit must be between 1 and 100, got %lld", limit);
         px_error_field(err, "limit");
         return rc;
     }
@@ -76,7 +75,7 @@ int px_page_init(struct px_page *pg, long long limit, int def, const char *curso
     snprintf(pg->after_id, sizeof(pg->after_id), "%s", colon + 1);
     pg->has_cursor = true;
     return 0;
-bad: {
+bad : {
     int rc = px_error_set(err, PX_EINVALID, "cursor is not a cursor this server issued");
     px_error_field(err, "cursor");
     px_error_hint(err, "pass next_cursor from the previous page unchanged, or omit cursor");

@@ -32,8 +32,8 @@ int px_not_found(int kind, struct px_error *err);
 /* Cursor pagination shared by the list services: a cursor is an opaque base64url token of
  * (created_at, id) of the last row returned. */
 struct px_page {
-    int limit;              /* rows to return (1..100) */
-    bool has_cursor;        /* a cursor was given */
+    int limit;               /* rows to return (1..100) */
+    bool has_cursor;         /* a cursor was given */
     long long after_created; /* from the cursor */
     char after_id[40];       /* from the cursor */
 };
@@ -55,11 +55,11 @@ int px_page_collect(struct px_rows *rows, const struct px_page *pg, px_row_view_
 /* The SQL condition and ORDER BY that go with px_page_collect, for a table alias "x" with
  * columns created_at and id; it takes the parameters has_cursor, after_created (twice),
  * after_id, then the LIMIT (limit + 1). */
-#define PX_PAGE_SQL(alias)                                                                        \
-    " AND (? = 0 OR " alias ".created_at < ? OR (" alias ".created_at = ? AND " alias ".id < ?))" \
+#define PX_PAGE_SQL(alias)                                                                         \
+    " AND (? = 0 OR " alias ".created_at < ? OR (" alias ".created_at = ? AND " alias ".id < ?))"  \
     " ORDER BY " alias ".created_at DESC, " alias ".id DESC LIMIT ?"
-#define PX_PAGE_PARAMS(pg)                                                                        \
-    PX_V_INT((pg).has_cursor), PX_V_INT((pg).after_created), PX_V_INT((pg).after_created),       \
+#define PX_PAGE_PARAMS(pg)                                                                         \
+    PX_V_INT((pg).has_cursor), PX_V_INT((pg).after_created), PX_V_INT((pg).after_created),         \
         PX_V_TEXT((pg).after_id), PX_V_INT((pg).limit + 1)
 
 #endif

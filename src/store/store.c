@@ -14,8 +14,8 @@
 struct px_store {
     const struct px_store_ops *ops;
     void *conn;
-    int tx_depth;       /* nesting depth of px_store_begin */
-    bool tx_failed;     /* an inner rollback happened; the outer commit must fail */
+    int tx_depth;   /* nesting depth of px_store_begin */
+    bool tx_failed; /* an inner rollback happened; the outer commit must fail */
 };
 
 struct px_rows {
@@ -151,8 +151,8 @@ void px_rows_free(struct px_rows *rows)
     free(rows);
 }
 
-int px_store_query_int(struct px_store *st, const char *sql, const struct px_val *params,
-                       size_t n, int64_t *out, struct px_error *err)
+int px_store_query_int(struct px_store *st, const char *sql, const struct px_val *params, size_t n,
+                       int64_t *out, struct px_error *err)
 {
     struct px_rows *rows;
     int rc = px_store_query(st, sql, params, n, &rows, err);
@@ -168,8 +168,8 @@ int px_store_query_int(struct px_store *st, const char *sql, const struct px_val
 int px_store_schema_version(struct px_store *st)
 {
     int64_t v = 0;
-    if (px_store_query_int(st, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL,
-                           0, &v, NULL) != 1)
+    if (px_store_query_int(st, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0,
+                           &v, NULL) != 1)
         return 0;
     return (int)v;
 }
@@ -198,10 +198,10 @@ int px_store_migrate(struct px_store *st, int *applied_out, struct px_error *err
             return rc;
         rc = st->ops->exec_script(st->conn, m->data, err);
         if (!rc)
-            rc = px_store_exec(st, "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                               PX_PARAMS(PX_V_INT(version), PX_V_TEXT(m->name),
-                                         PX_V_INT(px_now_ms())),
-                               3, NULL, err);
+            rc = px_store_exec(
+                st, "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                PX_PARAMS(PX_V_INT(version), PX_V_TEXT(m->name), PX_V_INT(px_now_ms())), 3, NULL,
+                err);
         if (rc) {
             px_store_rollback(st);
             px_logerr("migration %s failed: %s", m->name, err ? err->message : "");

@@ -73,8 +73,8 @@ void px_rows_free(struct px_rows *rows);
 
 /* Convenience: runs a query expected to return at most one row and copies its first column
  * as an integer. Returns 1 if a row was found, 0 if none, negative on error. */
-int px_store_query_int(struct px_store *st, const char *sql, const struct px_val *params,
-                       size_t n, int64_t *out, struct px_error *err);
+int px_store_query_int(struct px_store *st, const char *sql, const struct px_val *params, size_t n,
+                       int64_t *out, struct px_error *err);
 
 static inline struct px_val px_val_text(const char *s)
 {

@@ -52,9 +52,8 @@ static int sq_open(const char *url, void **conn_out, struct px_error *err)
 {
     const char *path = strncmp(url, "sqlite://", 9) == 0 ? url + 9 : url;
     struct sq *sq = px_xcalloc(1, sizeof(*sq));
-    int rc = sqlite3_open_v2(path, &sq->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &sq->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         px_error_set(err, PX_ESTORE, "cannot open the SQLite store at %s: %s", path,
                      sq->db ? sqlite3_errmsg(sq->db) : sqlite3_errstr(rc));

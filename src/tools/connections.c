@@ -44,7 +44,8 @@ PX_TOOL(list_connection_types)
     if (rc)
         return rc;
     struct json_object *o = json_object_new_object();
-    px_json_set(o, "connection_types", px_catalog_conn_types_json(px_json_get_str(args, "category")));
+    px_json_set(o, "connection_types",
+                px_catalog_conn_types_json(px_json_get_str(args, "category")));
     *out = o;
     return 0;
 }
@@ -52,9 +53,8 @@ PX_TOOL(list_connection_types)
 PX_TOOL(create_connection)
 {
     int rc = px_connection_create(&ctx->tenant, px_json_get_str(args, "name"),
-                                  px_json_get_str(args, "type"),
-                                  px_json_get_str(args, "category"), px_json_get(args, "params"),
-                                  out, err);
+                                  px_json_get_str(args, "type"), px_json_get_str(args, "category"),
+                                  px_json_get(args, "params"), out, err);
     if (!rc)
         px_tool_target(ctx, px_json_get_str(*out, "connection_id"));
     return rc;

@@ -8,7 +8,7 @@
 #include "tools/tool.h"
 
 #define PX_TOOL(name)                                                                              \
-    int px_tool_##name(struct px_tool_ctx *ctx, struct json_object *args,                         \
+    int px_tool_##name(struct px_tool_ctx *ctx, struct json_object *args,                          \
                        struct json_object **out, struct px_error *err)
 
 PX_TOOL(list_pipelines);

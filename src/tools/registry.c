@@ -50,10 +50,10 @@ static const struct {
 struct tool {
     const char *name;
     px_tool_fn fn;
-    uint32_t scope;             /* the one scope the tool needs */
+    uint32_t scope; /* the one scope the tool needs */
     const char *scope_name;
-    bool mutates;               /* not readOnly: runs in a transaction with its audit row */
-    struct json_object *spec;   /* the parsed spec file */
+    bool mutates;             /* not readOnly: runs in a transaction with its audit row */
+    struct json_object *spec; /* the parsed spec file */
 };
 
 static struct tool tools[NTOOLS];
@@ -94,8 +94,7 @@ int px_tools_init(struct px_error *err)
         else if (!scope || !px_scope_bit(scope))
             rc = spec_error(e->name, "scope is missing or unknown", err);
         else if (!in || !out || !ann)
-            rc = spec_error(e->name, "inputSchema, outputSchema and annotations are required",
-                            err);
+            rc = spec_error(e->name, "inputSchema, outputSchema and annotations are required", err);
         else if (px_json_get_bool(in, "additionalProperties", true))
             rc = spec_error(e->name, "inputSchema must set additionalProperties: false", err);
         else if (px_schema_check(in, err) || px_schema_check(out, err))
@@ -197,8 +196,9 @@ static int run(const struct tool *t, struct px_tool_ctx *ctx, struct json_object
     if (!(ctx->principal->scopes & t->scope)) {
         int rc = px_error_set(err, PX_EFORBIDDEN, "Insufficient permissions: this key lacks %s",
                               t->scope_name);
-        px_error_hint(err, "ask an operator for a key with the %s scope (planasonix-mcp key "
-                           "create --scopes ...)",
+        px_error_hint(err,
+                      "ask an operator for a key with the %s scope (planasonix-mcp key "
+                      "create --scopes ...)",
                       t->scope_name);
         audit->outcome = "denied";
         return rc;

@@ -5,8 +5,8 @@
 #include "tools/handlers.h"
 
 /* Ownership first, so another org's pipeline gets "not found", not "not available". */
-static int owned_then_not_yet(struct px_tool_ctx *ctx, struct json_object *args,
-                              const char *tool, const char *what, struct px_error *err)
+static int owned_then_not_yet(struct px_tool_ctx *ctx, struct json_object *args, const char *tool,
+                              const char *what, struct px_error *err)
 {
     const char *id = px_json_get_str(args, "pipeline_id");
     px_tool_target(ctx, id);
@@ -27,8 +27,7 @@ PX_TOOL(get_pipeline_health)
 {
     (void)out;
     return owned_then_not_yet(ctx, args, "get_pipeline_health",
-                              "health is computed from runs, which need the pipeline engine",
-                              err);
+                              "health is computed from runs, which need the pipeline engine", err);
 }
 
 PX_TOOL(trigger_pipeline)

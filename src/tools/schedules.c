@@ -17,8 +17,8 @@ PX_TOOL(list_schedules)
     struct json_object *en = px_json_get(args, "enabled");
     int enabled = en ? json_object_get_boolean(en) : -1;
     return px_schedule_list(&ctx->tenant, px_json_get_str(args, "pipeline_id"), enabled,
-                            px_json_get_int(args, "limit", 0), px_json_get_str(args, "cursor"),
-                            out, err);
+                            px_json_get_int(args, "limit", 0), px_json_get_str(args, "cursor"), out,
+                            err);
 }
 
 PX_TOOL(create_schedule)

@@ -24,7 +24,7 @@ struct px_tool_ctx {
     void (*progress)(void *host, double progress, double total, const char *message);
     /* True once the client cancelled this request. */
     bool (*cancelled)(void *host);
-    void *host;                           /* passed back to the callbacks above */
+    void *host; /* passed back to the callbacks above */
 };
 
 typedef int (*px_tool_fn)(struct px_tool_ctx *ctx, struct json_object *args,

@@ -30,9 +30,9 @@ struct line {
 struct stdio_ctx {
     struct px_app *app;
     struct px_mcp_session *session;
-    char *token;             /* PLANASONIX_API_KEY, copied at start */
-    struct px_buf in;        /* bytes read, not yet split into lines */
-    bool skipping;           /* discarding the rest of an oversized line */
+    char *token;      /* PLANASONIX_API_KEY, copied at start */
+    struct px_buf in; /* bytes read, not yet split into lines */
+    bool skipping;    /* discarding the rest of an oversized line */
     bool eof;
     struct line *head, *tail;
 };
@@ -78,8 +78,7 @@ static void host_send(void *ctx, const char *json)
 static int host_authenticate(void *vctx, struct px_principal *out, struct px_error *err)
 {
     struct stdio_ctx *c = vctx;
-    return px_principal_from_key(c->app->store, &c->app->keyring, c->token, px_now_ms(), out,
-                                 err);
+    return px_principal_from_key(c->app->store, &c->app->keyring, c->token, px_now_ms(), out, err);
 }
 
 static void push_line(struct stdio_ctx *c, const char *text, size_t len)

@@ -67,8 +67,8 @@ static int setup(void **state)
     f->rl = px_ratelimit_create();
     f->audit = px_audit_create();
     struct px_mcp_deps deps = {f->st, &f->kr, f->rl, f->audit};
-    struct px_mcp_host host = {.ctx = f, .transport = "test", .authenticate = fake_auth,
-                               .send = fake_send};
+    struct px_mcp_host host = {
+        .ctx = f, .transport = "test", .authenticate = fake_auth, .send = fake_send};
     f->s = px_mcp_session_create(&deps, &host);
     *state = f;
     return 0;
@@ -156,8 +156,7 @@ static void lifecycle_and_negotiation(void **state)
     json_object_put(r);
     r = call(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
                 "\"protocolVersion\":\"1999-01-01\",\"capabilities\":{},\"clientInfo\":{}}}");
-    assert_string_equal(px_json_get_str(px_json_get(r, "result"), "protocolVersion"),
-                        "2025-11-25");
+    assert_string_equal(px_json_get_str(px_json_get(r, "result"), "protocolVersion"), "2025-11-25");
     json_object_put(r);
     r = call(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\",\"params\":{"
                 "\"protocolVersion\":\"2025-06-18\"}}");
@@ -242,8 +241,8 @@ static void unauthorized_and_rate_limited(void **state)
     }
     r = call(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}");
     assert_int_equal(error_code(r), -32029);
-    assert_true(px_json_get_int(px_json_get(px_json_get(r, "error"), "data"), "retry_after_ms",
-                                0) > 0);
+    assert_true(px_json_get_int(px_json_get(px_json_get(r, "error"), "data"), "retry_after_ms", 0) >
+                0);
     json_object_put(r);
 }
 
@@ -255,7 +254,8 @@ static void cancelled_request_gets_no_response(void **state)
                          "\"params\":{\"requestId\":\"r1\"}}";
     assert_true(px_mcp_take_cancel(f->s, cancel, strlen(cancel)));
     assert_null(call(f, "{\"jsonrpc\":\"2.0\",\"id\":\"r1\",\"method\":\"tools/list\"}"));
-    struct json_object *r = call(f, "{\"jsonrpc\":\"2.0\",\"id\":\"r2\",\"method\":\"tools/list\"}");
+    struct json_object *r =
+        call(f, "{\"jsonrpc\":\"2.0\",\"id\":\"r2\",\"method\":\"tools/list\"}");
     assert_non_null(r);
     json_object_put(r);
     const char *other = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}";

@@ -106,8 +106,8 @@ static void audit_log_is_append_only(void **state)
 {
     struct px_store *st = *state;
     struct px_error err;
-    struct px_audit_entry e = {.at = 5, .transport = "stdio", .method = "tools/call",
-                               .outcome = "ok", .latency_us = 10};
+    struct px_audit_entry e = {
+        .at = 5, .transport = "stdio", .method = "tools/call", .outcome = "ok", .latency_us = 10};
     assert_int_equal(px_audit_write(st, &e, &err), 0);
     assert_true(px_store_exec(st, "UPDATE audit_log SET outcome = 'x'", NULL, 0, NULL, &err) < 0);
     assert_true(px_store_exec(st, "DELETE FROM audit_log", NULL, 0, NULL, &err) < 0);
@@ -121,8 +121,8 @@ static void audit_queue_flushes_in_one_transaction(void **state)
 {
     struct px_store *st = *state;
     struct px_audit *a = px_audit_create();
-    struct px_audit_entry e = {.at = 5, .transport = "stdio", .method = "tools/list",
-                               .outcome = "ok"};
+    struct px_audit_entry e = {
+        .at = 5, .transport = "stdio", .method = "tools/list", .outcome = "ok"};
     for (int i = 0; i < 10; i++)
         px_audit_enqueue(a, &e);
     assert_int_equal(px_audit_flush(a, st), 0);
@@ -136,9 +136,9 @@ static void audit_queue_flushes_in_one_transaction(void **state)
 static void redaction_hides_secret_values(void **state)
 {
     (void)state;
-    struct json_object *args = json_tokener_parse(
-        "{\"name\":\"x\",\"params\":{\"host\":\"h\",\"password\":\"canary-123\","
-        "\"auth_token\":\"tok-9\",\"nested\":[{\"db_password\":\"p2\"}]}}");
+    struct json_object *args =
+        json_tokener_parse("{\"name\":\"x\",\"params\":{\"host\":\"h\",\"password\":\"canary-123\","
+                           "\"auth_token\":\"tok-9\",\"nested\":[{\"db_password\":\"p2\"}]}}");
     char *r = px_audit_redact(args);
     assert_null(strstr(r, "canary-123"));
     assert_null(strstr(r, "tok-9"));
@@ -153,14 +153,15 @@ static void params_bind_and_rows_read(void **state)
 {
     struct px_store *st = *state;
     struct px_error err;
-    assert_int_equal(px_store_exec(st, "INSERT INTO orgs VALUES (?, ?, ?, ?, ?, ?)",
-                                   PX_PARAMS(PX_V_TEXT("org_x"), PX_V_TEXT("it's \"quoted\""),
-                                             PX_V_TEXT("starter"), PX_V_NULL, PX_V_INT(7),
-                                             PX_V_INT(8)),
-                                   6, NULL, &err),
-                     0);
+    assert_int_equal(
+        px_store_exec(st, "INSERT INTO orgs VALUES (?, ?, ?, ?, ?, ?)",
+                      PX_PARAMS(PX_V_TEXT("org_x"), PX_V_TEXT("it's \"quoted\""),
+                                PX_V_TEXT("starter"), PX_V_NULL, PX_V_INT(7), PX_V_INT(8)),
+                      6, NULL, &err),
+        0);
     struct px_rows *rows;
-    assert_int_equal(px_store_query(st, "SELECT name, rate_limit, created_at FROM orgs WHERE id = ?",
+    assert_int_equal(px_store_query(st,
+                                    "SELECT name, rate_limit, created_at FROM orgs WHERE id = ?",
                                     PX_PARAMS(PX_V_TEXT("org_x")), 1, &rows, &err),
                      0);
     assert_int_equal(px_rows_next(rows, &err), 1);
