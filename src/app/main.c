@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define PX_VERSION "0.1.0"
 
@@ -309,6 +310,9 @@ int main(int argc, char **argv)
 {
     struct px_error err;
     px_error_clear(&err);
+    /* No core files: a core of this process would hold key material and secrets. */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
