@@ -24,8 +24,9 @@ int px_keyring_load(const char *dir, struct px_keyring *out, struct px_error *er
 void px_keyring_wipe(struct px_keyring *kr);
 
 /* Encrypts plaintext with XChaCha20-Poly1305, binding it to ad (e.g. "org_x/conn_y") so a
- * ciphertext moved to another row fails to decrypt. Returns an owned base64 string
- * (nonce || ciphertext); free with free(). */
+ * ciphertext moved to another row fails to decrypt (NULL ad counts as ""). Returns an owned
+ * URL-safe unpadded base64 string of nonce (24 bytes, random) || ciphertext || tag; free with
+ * free(). */
 char *px_secret_seal(const struct px_keyring *kr, const char *ad, const char *plaintext);
 /* Decrypts what px_secret_seal made with the same ad. Returns 0 and an owned plaintext
  * (wipe and free it with px_secret_free), or -PX_ECRYPTO. */

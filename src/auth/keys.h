@@ -1,7 +1,9 @@
 /*
  * API key tokens (DESIGN §3.2): "flx_" + 32 base62 characters of CSPRNG secret (190 bits) +
  * 6 base62 characters of CRC32 over everything before it (GitHub-style checksum, so typos and
- * truncation are caught before any lookup). Only HMAC-SHA-256(pepper, token) is ever stored.
+ * truncation are caught before any lookup). The CRC is zlib's CRC-32 written as a zero-padded
+ * big-endian base62 number over the alphabet 0-9A-Za-z. Only HMAC-SHA-256(pepper, token) is
+ * ever stored.
  */
 #ifndef PX_AUTH_KEYS_H
 #define PX_AUTH_KEYS_H
