@@ -29,7 +29,7 @@ struct px_conn_type {
 
 struct px_node_type {
     enum px_node_kind kind;
-    const char *type;           /* "filter", "postgres", ... */
+    const char *type; /* "filter", "postgres", ... */
     const char *title;
     const char *description;
     int min_inputs, max_inputs; /* transforms: edges into the node (join: 2..2, union: 2..n) */

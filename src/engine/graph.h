@@ -24,7 +24,9 @@ typedef int (*px_conn_lookup_fn)(void *ctx, const char *connection_id, char type
  * of the distinct connection ids the graph uses. On failure returns -PX_EINVALID (or the
  * lookup's error) with err->field the path ("graph.nodes[2].config.table") and a message that
  * says what is wrong and what is expected. A connection that is not found is reported as
- * "graph.nodes[0].connection_id: connection not found" without saying why. */
+ * "graph.nodes[0].connection_id: connection not found in this organization" without saying
+ * why. Every node must lie on a path from a source to a destination. lookup may be NULL to
+ * skip the connection checks (drafts); the ids are still collected. Borrows graph. */
 int px_graph_validate(struct json_object *graph, px_conn_lookup_fn lookup, void *lookup_ctx,
                       struct json_object **conn_ids_out, struct px_error *err);
 

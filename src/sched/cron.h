@@ -25,8 +25,9 @@ struct px_cron {
     bool hour_fixed;   /* hour field is a single value */
 };
 
-/* Parses expr. Returns 0, or -PX_EINVALID with a message naming the field, the position and
- * the problem, and a hint with an example ("minute field: 61 is out of range 0-59"). */
+/* Parses expr. Returns 0, or -PX_EINVALID with a message naming the field, its position, the
+ * offending token and the problem ("minute field (field 1 of 5): '61' is out of range 0-59"),
+ * and a hint with an example; *out is then all zero. err may be NULL. */
 int px_cron_parse(const char *expr, struct px_cron *out, struct px_error *err);
 
 #endif

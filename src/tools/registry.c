@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/schema.h"
+#include "base/text.h"
 #include "store/store.h"
 #include "tools/handlers.h"
 
@@ -175,8 +176,11 @@ static struct json_object *text_result(struct json_object *payload, bool is_erro
 static struct json_object *error_result(const struct px_error *e)
 {
     struct json_object *o = json_object_new_object(), *w = json_object_new_object();
+    /* Messages may quote what the caller sent or what an upstream said: clean them. */
+    char *message = px_text_clean(e->message, sizeof(e->message), NULL);
     px_json_set_str(o, "code", px_err_name(e->code));
-    px_json_set_str(o, "message", e->message);
+    px_json_set_str(o, "message", message);
+    free(message);
     if (e->field[0])
         px_json_set_str(o, "field", e->field);
     if (e->hint[0])
