@@ -40,10 +40,11 @@ TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/app/main.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(LIB): $(OBJS) $(GEN_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -70,7 +71,8 @@ $(BUILD)/gen/embed_catalog.c: $(BUILD)/embed $(wildcard src/engine/catalog/*.jso
 tests: $(TEST_BINS)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(PKG_LIBS) -lcmocka
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(PKG_LIBS) -lcmocka
 
 # Runs every unit test binary; each is its own process.
 check-unit: $(TEST_BINS)

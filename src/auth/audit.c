@@ -106,10 +106,7 @@ int px_audit_flush(struct px_audit *a, struct px_store *st)
                                    q->error_code, q->latency_us, q->arguments};
         rc = px_audit_write(st, &e, &err);
     }
-    if (!rc)
-        rc = px_store_commit(st, &err);
-    else
-        px_store_rollback(st);
+    rc = px_store_finish(st, rc, &err);
     if (rc) {
         px_logerr("audit: cannot write %zu queued rows: %s", a->len, err.message);
         return rc;

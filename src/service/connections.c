@@ -114,17 +114,8 @@ static struct json_object *conn_view(struct px_rows *rows)
 static int load(const struct px_tenant *t, const char *id, struct json_object **out,
                 struct px_error *err)
 {
-    struct px_rows *rows;
-    int rc = px_store_query(t->store,
-                            "SELECT " CONN_COLUMNS " FROM connections WHERE org_id = ? AND id = ?",
-                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
-    if (rc)
-        return rc;
-    rc = px_rows_next(rows, err);
-    if (rc == 1)
-        *out = conn_view(rows);
-    px_rows_free(rows);
-    return rc < 0 ? rc : rc == 1 ? 0 : px_not_found(PX_ID_CONN, err);
+    return px_load_one(t, "SELECT " CONN_COLUMNS " FROM connections WHERE org_id = ? AND id = ?",
+                       id, conn_view, PX_ID_CONN, out, err);
 }
 
 int px_connection_get(const struct px_tenant *t, const char *id, struct json_object **out,
@@ -214,10 +205,7 @@ int px_connection_create(const struct px_tenant *t, const char *name, const char
         rc = store_params(t, ct, id, params, err);
     if (!rc)
         rc = load(t, id, out, err);
-    if (!rc)
-        rc = px_store_commit(t->store, err);
-    else
-        px_store_rollback(t->store);
+    rc = px_store_finish(t->store, rc, err);
     return rc;
 }
 
@@ -307,10 +295,7 @@ int px_connection_update(const struct px_tenant *t, const char *id, const char *
     }
     if (!rc)
         rc = load(t, id, out, err);
-    if (!rc)
-        rc = px_store_commit(t->store, err);
-    else
-        px_store_rollback(t->store);
+    rc = px_store_finish(t->store, rc, err);
     return rc;
 }
 

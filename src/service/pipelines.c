@@ -285,10 +285,7 @@ int px_pipeline_create(const struct px_tenant *t, const char *name, const char *
         rc = link_connections(t, id, conn_ids, err);
     if (!rc)
         rc = load_view(t, id, false, out, err);
-    if (!rc)
-        rc = px_store_commit(t->store, err);
-    else
-        px_store_rollback(t->store);
+    rc = px_store_finish(t->store, rc, err);
     if (!rc) {
         struct json_object *w = json_object_new_object();
         px_json_set_bool(w, "dry_run", false);
@@ -431,10 +428,7 @@ int px_pipeline_update(const struct px_tenant *t, const char *id, const char *ch
             rc = insert_revision(t, id, current + 1, graph, change_note, now, err);
         if (!rc)
             rc = link_connections(t, id, conn_ids, err);
-        if (!rc)
-            rc = px_store_commit(t->store, err);
-        else
-            px_store_rollback(t->store);
+        rc = px_store_finish(t->store, rc, err);
     }
     json_object_put(conn_ids);
     if (rc)
@@ -470,10 +464,7 @@ int px_pipeline_delete(const struct px_tenant *t, const char *id, struct json_ob
                            " AND pipeline_id = ? AND enabled = 1",
                            PX_PARAMS(PX_V_INT(now), PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 3,
                            &disabled, err);
-    if (!rc)
-        rc = px_store_commit(t->store, err);
-    else
-        px_store_rollback(t->store);
+    rc = px_store_finish(t->store, rc, err);
     if (rc)
         return rc;
     struct json_object *o = json_object_new_object();

@@ -110,17 +110,8 @@ static struct json_object *schedule_view(struct px_rows *rows)
 static int load(const struct px_tenant *t, const char *id, struct json_object **out,
                 struct px_error *err)
 {
-    struct px_rows *rows;
-    int rc = px_store_query(t->store,
-                            "SELECT " SCHEDULE_COLUMNS LIVE_JOIN " WHERE s.org_id = ? AND s.id = ?",
-                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
-    if (rc)
-        return rc;
-    rc = px_rows_next(rows, err);
-    if (rc == 1)
-        *out = schedule_view(rows);
-    px_rows_free(rows);
-    return rc < 0 ? rc : rc == 1 ? 0 : px_not_found(PX_ID_SCHEDULE, err);
+    return px_load_one(t, "SELECT " SCHEDULE_COLUMNS LIVE_JOIN " WHERE s.org_id = ? AND s.id = ?",
+                       id, schedule_view, PX_ID_SCHEDULE, out, err);
 }
 
 /* Checks the id and loads the schedule (not found for another org's or a deleted

@@ -119,3 +119,18 @@ int px_page_collect(struct px_rows *rows, const struct px_page *pg, px_row_view_
     *out = o;
     return 0;
 }
+
+int px_load_one(const struct px_tenant *t, const char *sql, const char *id, px_row_view_fn view,
+                int kind, struct json_object **out, struct px_error *err)
+{
+    struct px_rows *rows;
+    int rc = px_store_query(t->store, sql, PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows,
+                            err);
+    if (rc)
+        return rc;
+    rc = px_rows_next(rows, err);
+    if (rc == 1)
+        *out = view(rows);
+    px_rows_free(rows);
+    return rc < 0 ? rc : rc == 1 ? 0 : px_not_found(kind, err);
+}

@@ -52,6 +52,11 @@ int px_page_collect(struct px_rows *rows, const struct px_page *pg, px_row_view_
                     int created_col, int id_col, const char *list_key, struct json_object **out,
                     struct px_error *err);
 
+/* Runs sql (its two parameters are the org id and id) and returns view() of the first row,
+ * or the not-found error of kind when there is none. */
+int px_load_one(const struct px_tenant *t, const char *sql, const char *id, px_row_view_fn view,
+                int kind, struct json_object **out, struct px_error *err);
+
 /* The SQL condition and ORDER BY that go with px_page_collect, for a table alias "x" with
  * columns created_at and id; it takes the parameters has_cursor, after_created (twice),
  * after_id, then the LIMIT (limit + 1). */

@@ -102,6 +102,15 @@ void px_store_rollback(struct px_store *st)
     st->ops->exec_script(st->conn, "ROLLBACK", NULL);
 }
 
+int px_store_finish(struct px_store *st, int rc, struct px_error *err)
+{
+    if (rc) {
+        px_store_rollback(st);
+        return rc;
+    }
+    return px_store_commit(st, err);
+}
+
 int px_store_exec(struct px_store *st, const char *sql, const struct px_val *params, size_t n,
                   int64_t *changes_out, struct px_error *err)
 {

@@ -54,6 +54,9 @@ const char *px_store_backend(const struct px_store *st);
 int px_store_begin(struct px_store *st, struct px_error *err);
 int px_store_commit(struct px_store *st, struct px_error *err);
 void px_store_rollback(struct px_store *st);
+/* Ends a transaction by its outcome: commits when rc is 0, else rolls back. Returns rc, or
+ * the commit's error. */
+int px_store_finish(struct px_store *st, int rc, struct px_error *err);
 
 /* Runs a statement that returns no rows; *changes_out (may be NULL) gets the rows changed.
  * A unique-constraint violation returns -PX_ECONFLICT; other failures -PX_ESTORE. */

@@ -229,10 +229,7 @@ static int run(const struct tool *t, struct px_tool_ctx *ctx, struct json_object
         audit->latency_us = px_mono_us() - started_us;
         rc = px_audit_write(ctx->tenant.store, audit, err);
     }
-    if (!rc)
-        rc = px_store_commit(ctx->tenant.store, err);
-    else
-        px_store_rollback(ctx->tenant.store);
+    rc = px_store_finish(ctx->tenant.store, rc, err);
     if (rc) {
         json_object_put(*out);
         *out = NULL;
