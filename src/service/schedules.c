@@ -76,8 +76,12 @@ static int check_fields(const char *expr, const char *frequency, const char *zon
                           "describes a %s schedule",
                           frequency, expr, actual);
         px_error_field(err, "frequency");
-        px_error_hint(err, "use frequency '%s' (or 'custom'), or an expression like %s", actual,
-                      example_for(frequency));
+        if (strcmp(actual, "custom") == 0)
+            px_error_hint(err, "use frequency 'custom', or an expression like %s",
+                          example_for(frequency));
+        else
+            px_error_hint(err, "use frequency '%s' (or 'custom'), or an expression like %s",
+                          actual, example_for(frequency));
         return rc;
     }
     *label_out = frequency ? frequency : actual;
