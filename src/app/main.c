@@ -144,9 +144,12 @@ static int cmd_org(struct px_app *app, const char *sub, struct opts *o, struct p
         if (o->nargs != 1 || (!o->plan && !o->rate_limit))
             return px_error_set(err, PX_EINVALID,
                                 "usage: org update ORG [--plan P] [--rate-limit N|plan|unlimited]");
-        if ((rc = px_org_find(app->store, o->args[0], &org, err)) ||
-            (rc = px_org_update(app->store, org.id, o->plan, o->rate_limit, err)) ||
-            (rc = px_org_find(app->store, org.id, &org, err)))
+        char id[PX_ID_MAX];
+        if ((rc = px_org_find(app->store, o->args[0], &org, err)))
+            return rc;
+        snprintf(id, sizeof(id), "%s", org.id); /* px_org_find clears org before reading */
+        if ((rc = px_org_update(app->store, id, o->plan, o->rate_limit, err)) ||
+            (rc = px_org_find(app->store, id, &org, err)))
             return rc;
         audit_cli(app, "org update", org.id, org.id);
         struct json_object *j = px_org_json(&org);

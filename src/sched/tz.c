@@ -581,6 +581,11 @@ static bool name_ok(const char *name)
     size_t n = strlen(name);
     if (n == 0 || n > TZ_MAX_NAME || name[0] == '/' || strstr(name, ".."))
         return false;
+    /* Files in the database that are not civil-time zones: leap-second ("right/") variants,
+     * the zic template and the host's own setting. */
+    if (strncmp(name, "right/", 6) == 0 || strcmp(name, "posixrules") == 0 ||
+        strcmp(name, "localtime") == 0)
+        return false;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||

@@ -224,6 +224,7 @@ int px_connection_secret_params(const struct px_tenant *t, const char *id, struc
         px_rows_free(rows);
         return rc < 0 ? rc : px_not_found(PX_ID_CONN, err);
     }
+    rc = 0;
     struct json_object *params = json_tokener_parse(px_rows_text(rows, 0));
     if (!params)
         params = json_object_new_object();

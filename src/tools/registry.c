@@ -263,7 +263,7 @@ struct json_object *px_tools_call(struct px_tool_ctx *ctx, const char *name,
     struct json_object *res;
     if (rc) {
         if (!err.code)
-            px_error_set(&err, rc, "internal error");
+            px_error_set(&err, rc < 0 ? rc : PX_EINTERNAL, "internal error");
         if (err.code == PX_EINTERNAL || err.code == PX_ESTORE)
             px_logerr("tool %s failed: %s", name, err.message);
         audit->error_code = px_err_name(err.code);

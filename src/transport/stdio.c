@@ -121,10 +121,14 @@ static void split_lines(struct stdio_ctx *c, bool during_call)
     }
     px_buf_consume(&c->in, start);
     if (c->in.len >= PX_STDIO_MAX_MESSAGE) {
-        /* No newline within the limit: refuse the message and drop the rest of the line. */
-        char *e = px_mcp_error_text(-32600, "Invalid Request: message exceeds the 4 MiB limit");
-        send_line(e);
-        free(e);
+        /* No newline within the limit: refuse the message once and drop the rest of the
+         * line, however long it is. */
+        if (!c->skipping) {
+            char *e =
+                px_mcp_error_text(-32600, "Invalid Request: message exceeds the 4 MiB limit");
+            send_line(e);
+            free(e);
+        }
         px_buf_reset(&c->in);
         c->skipping = true;
     }

@@ -1,0 +1,116 @@
+// Secrets canary: a connection password that is a unique string must never come back — not in
+// any MCP message, not in the server's stderr, not in the raw bytes of the SQLite files — and the
+// audit trail stores "[redacted]" in its place.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+
+import { PG_PARAMS, World, ordersGraph, unique } from './lib.mjs';
+
+const hasSqlite3 = spawnSync('sqlite3', ['-version']).status === 0;
+
+describe('secrets canary', () => {
+  let world;
+  let org;
+  let s;
+  const CANARY = `CANARY${unique('pw').replace(/[^A-Za-z0-9]/g, '')}`;
+  const CANARY2 = `CANARY2${unique('pw').replace(/[^A-Za-z0-9]/g, '')}`;
+  const canaries = [CANARY, CANARY2];
+  const ids = {};
+
+  before(async () => {
+    world = new World('secrets');
+    org = world.tenant('secrets-org');
+    s = await world.connect(org.key, { name: 'secrets', env: { PLANASONIX_LOG: 'debug' } });
+  });
+
+  after(async () => {
+    await world.finish();
+  });
+
+  function assertNoCanary(text, where) {
+    for (const c of canaries) assert.ok(!text.includes(c), `${where} contains the canary`);
+    // The API key's secret part is a canary too (only its HMAC is stored).
+    assert.ok(!text.includes(org.key.slice(4, 30)), `${where} contains the API key`);
+  }
+
+  it('exercises the connection tools with a canary password', async () => {
+    await s.client.setLoggingLevel('debug');
+    const pg = await s.ok('create_connection', {
+      name: 'canary-db', type: 'postgres', category: 'source', params: { ...PG_PARAMS, password: CANARY },
+    });
+    ids.pg = pg.connection_id;
+    assert.equal(pg.params.password_set, true);
+    const csv = await s.ok('create_connection', { name: 'canary-out', type: 'csv', category: 'destination', params: { path: 'out' } });
+    ids.csv = csv.connection_id;
+    await s.ok('list_connectors');
+    await s.ok('list_connectors', { type: 'postgres' });
+    await s.ok('update_connection', { connection_id: ids.pg, params: { port: 5433 } });
+    const u = await s.ok('update_connection', { connection_id: ids.pg, params: { password: CANARY2 } });
+    assert.equal(u.params.password_set, true);
+    await s.ok('update_connection', { connection_id: ids.pg, name: 'canary-db-2' });
+    await s.fail('test_connection', { connector_id: ids.pg }, 'not_available');
+    const p = await s.ok('create_pipeline', { name: 'canary-pipe', description: 'x', graph: ordersGraph(ids.pg, ids.csv) });
+    await s.ok('get_pipeline', { pipeline_id: p.pipeline.pipeline_id });
+    await s.fail('delete_connection', { connection_id: ids.pg }, 'in_use');
+    // Refusals that carry the password in their arguments.
+    await s.fail('create_connection', { name: 'canary-db-2', type: 'postgres', category: 'source', params: { ...PG_PARAMS, password: CANARY } }, 'conflict');
+    await s.fail('create_connection', { name: 'bad-port', type: 'postgres', category: 'source', params: { ...PG_PARAMS, port: 'x', password: CANARY } }, 'invalid_argument');
+    await s.fail('create_connection', { name: 'bad-type', type: 'csv', category: 'source', params: { path: 'p', password: CANARY } }, 'invalid_argument');
+    await s.fail('create_connection', { name: 'too-long', type: 'postgres', category: 'source', params: { ...PG_PARAMS, password: CANARY.repeat(200) } }, 'invalid_argument');
+    await s.fail('update_connection', { connection_id: ids.pg, params: { password: 5 } }, 'invalid_argument');
+    await s.fail('create_connection', { name: 'bad-mode', type: 'postgres', category: 'source', params: { ...PG_PARAMS, sslmode: 'nope', password: CANARY } }, 'invalid_argument');
+    const view = (await s.ok('list_connectors', { type: 'postgres' })).connectors[0];
+    assert.deepEqual(view.params, { ...PG_PARAMS, port: 5433, password_set: true });
+  });
+
+  it('no MCP message carried the canary', () => {
+    assert.ok(s.received.length > 10);
+    for (const m of s.received) {
+      const text = JSON.stringify(m);
+      assertNoCanary(text, `message ${text.slice(0, 200)}`);
+    }
+  });
+
+  it('stderr and the SQLite files do not contain the canary', async () => {
+    assert.equal(await s.close(), 0);
+    assertNoCanary(s.stderr(), 'server stderr');
+    const files = world.dbFiles();
+    assert.ok(files.some((f) => f.endsWith('planasonix.db')), `db files: ${files}`);
+    for (const f of files) {
+      const bytes = fs.readFileSync(f);
+      for (const c of [...canaries, org.key, org.key.slice(4, 30)]) {
+        assert.equal(bytes.indexOf(Buffer.from(c)), -1, `${f} contains a secret in clear text`);
+      }
+    }
+    for (const f of fs.readdirSync(world.home)) {
+      const p = `${world.home}/${f}`;
+      if (fs.statSync(p).isFile()) assertNoCanary(fs.readFileSync(p, 'latin1'), p);
+    }
+  });
+
+  it('audit_log rows have the arguments with "[redacted]"', { skip: !hasSqlite3 && 'sqlite3 CLI not installed: audit_log not checked' }, () => {
+    const db = `${world.home}/planasonix.db`;
+    const r = spawnSync('sqlite3', ['-json', db,
+      "SELECT tool, outcome, error_code, arguments, org_id, key_id, target_id FROM audit_log WHERE method = 'tools/call' ORDER BY seq"], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const rows = JSON.parse(r.stdout || '[]');
+    const withPw = rows.filter((x) => x.arguments && x.arguments.includes('"password"'));
+    assert.ok(withPw.length >= 6, `audit rows with a password argument: ${withPw.length}`);
+    for (const row of withPw) {
+      const args = JSON.parse(row.arguments);
+      assert.equal(args.params.password, '[redacted]', row.arguments);
+      assert.equal(row.org_id, org.orgId);
+      assert.equal(row.key_id, org.keyId);
+    }
+    for (const row of rows) {
+      assertNoCanary(JSON.stringify(row), `audit row ${JSON.stringify(row).slice(0, 200)}`);
+    }
+    const created = rows.find((x) => x.tool === 'create_connection' && x.outcome === 'ok');
+    assert.ok(created, 'the successful create_connection is audited');
+    assert.equal(created.target_id, ids.pg, 'the audit row names the new connection');
+    const refused = rows.filter((x) => x.tool === 'create_connection' && x.outcome !== 'ok');
+    assert.ok(refused.length >= 3, 'refusals are audited too (after a clean shutdown)');
+  });
+});
