@@ -80,8 +80,8 @@ static int check_fields(const char *expr, const char *frequency, const char *zon
             px_error_hint(err, "use frequency 'custom', or an expression like %s",
                           example_for(frequency));
         else
-            px_error_hint(err, "use frequency '%s' (or 'custom'), or an expression like %s",
-                          actual, example_for(frequency));
+            px_error_hint(err, "use frequency '%s' (or 'custom'), or an expression like %s", actual,
+                          example_for(frequency));
         return rc;
     }
     *label_out = frequency ? frequency : actual;

@@ -217,8 +217,9 @@ static int run(const struct tool *t, struct px_tool_ctx *ctx, struct json_object
     int rc = px_schema_validate(px_json_get(t->spec, "inputSchema"), args, "", err);
     if (rc) {
         if (!err->hint[0])
-            px_error_hint(err, "tools/list shows %s's inputSchema: argument names, types and "
-                               "limits",
+            px_error_hint(err,
+                          "tools/list shows %s's inputSchema: argument names, types and "
+                          "limits",
                           t->name);
         return rc;
     }

@@ -124,8 +124,7 @@ static void split_lines(struct stdio_ctx *c, bool during_call)
         /* No newline within the limit: refuse the message once and drop the rest of the
          * line, however long it is. */
         if (!c->skipping) {
-            char *e =
-                px_mcp_error_text(-32600, "Invalid Request: message exceeds the 4 MiB limit");
+            char *e = px_mcp_error_text(-32600, "Invalid Request: message exceeds the 4 MiB limit");
             send_line(e);
             free(e);
         }
