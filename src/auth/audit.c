@@ -1,6 +1,7 @@
 /* Audit trail: see audit.h. */
 #include "auth/audit.h"
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -25,6 +26,7 @@ struct queued {
 struct px_audit {
     struct queued *items;
     size_t len, cap;
+    int64_t queued_at; /* when the oldest queued entry arrived (px_now_ms) */
 };
 
 struct px_audit *px_audit_create(void)
@@ -55,6 +57,11 @@ void px_audit_destroy(struct px_audit *a)
     free(a);
 }
 
+size_t px_audit_pending(const struct px_audit *a)
+{
+    return a->len;
+}
+
 bool px_audit_enqueue(struct px_audit *a, const struct px_audit_entry *e)
 {
     if (a->len == QUEUE_MAX) {
@@ -65,6 +72,8 @@ bool px_audit_enqueue(struct px_audit *a, const struct px_audit_entry *e)
         a->cap = a->cap ? a->cap * 2 : 64;
         a->items = px_xrealloc(a->items, a->cap * sizeof(*a->items));
     }
+    if (a->len == 0)
+        a->queued_at = px_now_ms();
     struct queued *q = &a->items[a->len++];
     q->at = e->at;
     q->latency_us = e->latency_us;
@@ -78,6 +87,16 @@ bool px_audit_enqueue(struct px_audit *a, const struct px_audit_entry *e)
     q->error_code = px_xstrdup(e->error_code);
     q->arguments = px_xstrdup(e->arguments);
     return a->len >= QUEUE_FLUSH_AT;
+}
+
+int64_t px_audit_due_ms(const struct px_audit *a, int64_t now_ms)
+{
+    if (a->len == 0)
+        return -1;
+    if (a->len >= QUEUE_FLUSH_AT)
+        return 0;
+    int64_t due = a->queued_at + PX_AUDIT_FLUSH_MS - now_ms;
+    return due > 0 ? due : 0;
 }
 
 int px_audit_write(struct px_store *st, const struct px_audit_entry *e, struct px_error *err)

@@ -6,13 +6,14 @@
  * Two ways in: a mutation writes its row with px_audit_write inside its own transaction, so
  * the row commits or rolls back with the change; reads and refusals are queued with
  * px_audit_enqueue and written in batches by px_audit_flush (group commit), which the
- * transport calls when idle, when the queue is full, and on shutdown.
+ * transport calls when px_audit_due_ms says so, and on shutdown.
  */
 #ifndef PX_AUTH_AUDIT_H
 #define PX_AUTH_AUDIT_H
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct px_error;
@@ -38,6 +39,14 @@ struct px_audit *px_audit_create(void);
 void px_audit_destroy(struct px_audit *a);
 /* Copies the entry into the queue. Returns true when the queue wants flushing now. */
 bool px_audit_enqueue(struct px_audit *a, const struct px_audit_entry *e);
+/* How long queued rows may wait before a flush (group commit). */
+#define PX_AUDIT_FLUSH_MS 1000
+
+/* Milliseconds until the queue is due for a flush at now_ms: 0 = flush now (the oldest row
+ * has waited PX_AUDIT_FLUSH_MS, or the queue is full), -1 = the queue is empty. */
+int64_t px_audit_due_ms(const struct px_audit *a, int64_t now_ms);
+/* Number of entries queued and not yet written. */
+size_t px_audit_pending(const struct px_audit *a);
 /* Writes every queued entry in one transaction. On failure the entries stay queued. */
 int px_audit_flush(struct px_audit *a, struct px_store *st);
 /* Writes one entry now (inside the caller's transaction, if any). */

@@ -133,11 +133,11 @@ static void split_lines(struct stdio_ctx *c, bool during_call)
     }
 }
 
-/* Reads what is available; blocks only when wait is true. */
-static void read_input(struct stdio_ctx *c, bool wait, bool during_call)
+/* Reads what is available, waiting at most wait_ms (-1: until input or a signal). */
+static void read_input(struct stdio_ctx *c, int wait_ms, bool during_call)
 {
     struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
-    int r = poll(&pfd, 1, wait ? -1 : 0);
+    int r = poll(&pfd, 1, wait_ms);
     if (r <= 0)
         return;
     char chunk[65536];
@@ -161,7 +161,7 @@ static void host_poll(void *vctx)
 {
     struct stdio_ctx *c = vctx;
     if (!c->eof)
-        read_input(c, false, true);
+        read_input(c, 0, true);
 }
 
 int px_stdio_run(struct px_app *app)
@@ -199,8 +199,13 @@ int px_stdio_run(struct px_app *app)
         if (!c.head) {
             if (c.eof)
                 break;
-            px_audit_flush(app->audit, app->store); /* idle: group-commit the audit queue */
-            read_input(&c, true, false);
+            /* Group commit: queued audit rows are written at most PX_AUDIT_FLUSH_MS after the
+             * oldest was queued (or when the queue fills), not once per request. */
+            int64_t due = px_audit_due_ms(app->audit, px_now_ms());
+            if (due == 0)
+                px_audit_flush(app->audit, app->store);
+            else
+                read_input(&c, due > 0 ? (int)due : -1, false);
             continue;
         }
         struct line *l = c.head;
