@@ -1084,13 +1084,8 @@ int px_schema_check(struct json_object *schema, struct px_error *err)
 int px_schema_validate(struct json_object *schema, struct json_object *value, const char *root_name,
                        struct px_error *err)
 {
-    struct px_error cerr;
-    px_error_clear(&cerr);
-    if (px_schema_check(schema, &cerr) < 0) {
-        int rc = px_error_set(err, PX_EINTERNAL, "invalid schema: %s", cerr.message);
-        px_error_field(err, cerr.field);
-        return rc;
-    }
+    /* The schema was checked once when it was loaded (px_schema_check); re-checking it here
+     * would compile every pattern again on every call. */
     if (!root_name)
         root_name = "";
     struct vctx c = {.len = 0};

@@ -19,14 +19,13 @@
 
 struct px_error;
 
-/* Validates value against schema. Returns 0, or -PX_EINVALID with err->message saying where,
- * what was wrong and what is expected, e.g.
- *   "limit: must be an integer between 1 and 100, got 500"
- *   "graph.nodes[2].config: unknown property 'tabel' (allowed: table, query); did you mean
- *    'table'?"
- *   "graph.nodes[1]: missing required property 'type'"
- *   "status: must be one of active, paused; got \"running\""
- * Paths are root_name, then ".prop" and "[i]" ("graph.nodes[2].config.table"); with root_name
+/* Validates value against schema, which must have passed px_schema_check once (callers
+ * check when they load a schema, not on every call). Returns 0, or -PX_EINVALID with err->message
+ * saying where, what was wrong and what is expected, e.g. "limit: must be an integer between 1 and
+ * 100, got 500" "graph.nodes[2].config: unknown property 'tabel' (allowed: table, query); did you
+ * mean 'table'?" "graph.nodes[1]: missing required property 'type'" "status: must be one of active,
+ * paused; got \"running\"" Paths are root_name, then ".prop" and "[i]"
+ * ("graph.nodes[2].config.table"); with root_name
  * "" the first segment has no leading dot. err->field is the path of the offending value, or
  * of the member itself when a member is missing or unknown ("graph.nodes[1].type"). When
  * root_name is "" or "arguments" (tool calls), top-level members are called "arguments" in

@@ -282,7 +282,8 @@ static int load_all(struct px_error *err)
     struct json_object *transform_meta =
         px_json_parse(transform_meta_text, sizeof(transform_meta_text) - 1, 64, &e);
     int rc = 0;
-    if (!conn_meta || !transform_meta) {
+    if (!conn_meta || !transform_meta || px_schema_check(conn_meta, &e) < 0 ||
+        px_schema_check(transform_meta, &e) < 0) {
         rc = px_error_set(err, PX_EINTERNAL, "catalog meta-schema: %s", e.message);
         goto out;
     }

