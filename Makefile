@@ -93,3 +93,74 @@ clean:
 	rm -rf build
 
 -include $(OBJS:.o=.d) $(BUILD)/src/app/main.d
+
+# ---- Fuzzing (tests/fuzz; see tests/fuzz/README.md) -----------------------------------------
+# fuzz-replay: each target's LLVMFuzzerTestOneInput linked with tests/fuzz/replay.c (no
+# libFuzzer) and run over its committed corpus; use MODE=asan (`make MODE=asan fuzz-replay`).
+# fuzz: libFuzzer binaries in build/fuzz/, from their own clang ASan+UBSan build of src/.
+FUZZ_TARGETS := jsonrpc cron tz schema graph
+FUZZ_REPLAY_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+
+.PHONY: fuzz fuzz-replay
+fuzz-replay: $(FUZZ_REPLAY_BINS)
+	@export ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}; \
+	export UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}; \
+	fail=0; inputs=0; crashes=0; \
+	for t in $(FUZZ_TARGETS); do \
+		out=$$($(BUILD)/fuzz/replay_$$t tests/fuzz/corpus/$$t) || fail=1; \
+		echo "$$out"; \
+		n=$$(echo "$$out" | sed -n 's/.*: \([0-9]*\) inputs, \([0-9]*\) crashes$$/\1/p'); \
+		c=$$(echo "$$out" | sed -n 's/.*: \([0-9]*\) inputs, \([0-9]*\) crashes$$/\2/p'); \
+		inputs=$$((inputs + $${n:-0})); crashes=$$((crashes + $${c:-1})); \
+	done; \
+	echo "fuzz-replay: $$inputs inputs, $$crashes crashes"; exit $$fail
+
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz -o $@ tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(LIB) $(PKG_LIBS)
+
+FUZZ_CC ?= clang
+FUZZ_OUT := build/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=c17 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(filter-out -Werror,$(WARN)) \
+               -D_DEFAULT_SOURCE -Isrc -I$(FUZZ_OUT)/gen $(PKG_CFLAGS)
+FUZZ_OBJS := $(SRCS:%.c=$(FUZZ_OUT)/obj/%.o)
+FUZZ_GEN_OBJS := $(FUZZ_OUT)/gen/embed_tool_specs.o $(FUZZ_OUT)/gen/embed_migrations_sqlite.o \
+                 $(FUZZ_OUT)/gen/embed_catalog.o
+FUZZ_LIB := $(FUZZ_OUT)/libplanasonix.a
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
+
+fuzz: $(FUZZ_BINS)
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_LIB) $(PKG_LIBS)
+
+$(FUZZ_LIB): $(FUZZ_OBJS) $(FUZZ_GEN_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_OUT)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC(fuzz) $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_OUT)/gen/%.o: $(FUZZ_OUT)/gen/%.c
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_OUT)/embed: scripts/embed.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c17 -O1 -Wall -Wextra -o $@ $<
+
+$(FUZZ_OUT)/gen/embed_tool_specs.c: $(FUZZ_OUT)/embed $(wildcard src/tools/specs/*.json)
+	@mkdir -p $(dir $@)
+	$(FUZZ_OUT)/embed px_embed_tool_specs $(wildcard src/tools/specs/*.json) > $@
+$(FUZZ_OUT)/gen/embed_migrations_sqlite.c: $(FUZZ_OUT)/embed $(wildcard src/store/migrations/sqlite/*.sql)
+	@mkdir -p $(dir $@)
+	$(FUZZ_OUT)/embed px_embed_migrations_sqlite $(wildcard src/store/migrations/sqlite/*.sql) > $@
+$(FUZZ_OUT)/gen/embed_catalog.c: $(FUZZ_OUT)/embed $(wildcard src/engine/catalog/*.json)
+	@mkdir -p $(dir $@)
+	$(FUZZ_OUT)/embed px_embed_catalog $(wildcard src/engine/catalog/*.json) > $@
+
+ifneq ($(filter fuzz build/fuzz/%,$(MAKECMDGOALS)),)
+-include $(FUZZ_OBJS:.o=.d)
+endif
+# ---- end of fuzzing ---------------------------------------------------------------------------

@@ -46,6 +46,16 @@ for t in build/asan/tests/test_*; do
     failed=$((failed + f))
 done
 
+echo "== fuzz corpora replay (ASan+UBSan)"
+if make -s MODE=asan fuzz-replay >"$log/fuzz" 2>&1; then
+    passed=$((passed + 1))
+    tail -n 1 "$log/fuzz"
+else
+    cat "$log/fuzz"
+    failed=$((failed + 1))
+    status=1
+fi
+
 echo "== end-to-end tests"
 PLANASONIX_BIN="$PWD/build/asan/planasonix-mcp" tests/e2e/run.sh >"$log/e2e" 2>&1
 e2e_rc=$?
