@@ -5,7 +5,7 @@ BUILD := build/$(MODE)
 PREFIX ?= /usr/local
 CC ?= cc
 
-PKGS := json-c libsodium sqlite3
+PKGS := json-c libsodium sqlite3 libcurl libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 

@@ -7,9 +7,9 @@ set -euo pipefail
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-pkgs=(build-essential pkg-config libjson-c-dev libsodium-dev libsqlite3-dev tzdata)
+pkgs=(build-essential pkg-config libjson-c-dev libsodium-dev libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev tzdata)
 if [ "$want_test" = 1 ]; then
-    pkgs+=(libcmocka-dev sqlite3 clang-format)
+    pkgs+=(libcmocka-dev sqlite3 clang-format curl)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
     command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi

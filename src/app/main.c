@@ -12,6 +12,8 @@
 #include "service/orgs.h"
 #include "service/pipelines.h"
 #include "store/store.h"
+#include "transport/proxy.h"
+#include "transport/http.h"
 #include "transport/stdio.h"
 
 #include <stdbool.h>
@@ -28,7 +30,8 @@ static const char usage[] =
     "usage:\n"
     "  planasonix-mcp --stdio                  MCP over stdin/stdout, acting as "
     "PLANASONIX_API_KEY\n"
-    "  planasonix-mcp serve [--listen ADDR:PORT] the HTTP server (not in this build yet)\n"
+    "  planasonix-mcp serve [--listen ADDR:PORT] MCP over HTTP: /mcp, /sse, /healthz, /metrics\n"
+    "                                          (default 127.0.0.1:8080, or 127.0.0.1:$PORT)\n"
     "  planasonix-mcp org create NAME [--plan starter|professional|premium|enterprise] [--json]\n"
     "  planasonix-mcp org update ORG [--plan P] [--rate-limit N|plan|unlimited] [--json]\n"
     "  planasonix-mcp org list [--json]\n"
@@ -47,7 +50,14 @@ static const char usage[] =
     "                      ~/.local/share/planasonix): SQLite store and master.key\n"
     "  DATABASE_URL        postgres://… to use PostgreSQL (not in this build yet)\n"
     "  PLANASONIX_API_KEY  the key an MCP stdio session acts as\n"
-    "  PLANASONIX_LOG      stderr log level: debug, info, warn, error, off (default info)\n";
+    "  PLANASONIX_API_URL  with --stdio: proxy the session to this server's /mcp endpoint\n"
+    "                      (e.g. https://mcp.example.com) instead of the local store\n"
+    "  PLANASONIX_LOG      stderr log level: debug, info, warn, error, off (default info)\n"
+    "  PORT                serve: the port when --listen is not given\n"
+    "  PLANASONIX_ALLOWED_HOSTS    serve: extra Host names accepted (comma list; name or\n"
+    "                              name:port); loopback names are always accepted\n"
+    "  PLANASONIX_ALLOWED_ORIGINS  serve: extra browser Origins accepted (comma list)\n"
+    "  PLANASONIX_HTTP_THREADS     serve: HTTP threads (default: one per core, 2 to 8)\n";
 
 /* Options shared by the subcommands; each command checks the ones it needs. */
 struct opts {
@@ -326,13 +336,9 @@ int main(int argc, char **argv)
         printf("planasonix-mcp %s\n", PX_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "serve") == 0) {
-        px_error_set(&err, PX_EUNAVAILABLE, "`serve` (MCP over HTTP) is not in this build yet");
-        px_error_hint(&err, "use `planasonix-mcp --stdio` from your MCP client");
-        return report(-PX_EUNAVAILABLE, &err);
-    }
     bool group = strcmp(cmd, "org") == 0 || strcmp(cmd, "key") == 0 || strcmp(cmd, "pipeline") == 0;
-    if (!group && strcmp(cmd, "--stdio") != 0 && strcmp(cmd, "migrate") != 0) {
+    if (!group && strcmp(cmd, "--stdio") != 0 && strcmp(cmd, "migrate") != 0 &&
+        strcmp(cmd, "serve") != 0) {
         px_error_set(&err, PX_EINVALID, "unknown command '%s'", cmd);
         px_error_hint(&err, "run `planasonix-mcp --help` for the list of commands");
         return report(-PX_EINVALID, &err);
@@ -346,12 +352,26 @@ int main(int argc, char **argv)
     int rc = parse_opts(argc - first, argv + first, &o, &err);
     if (rc)
         return report(rc, &err);
+    if (strcmp(cmd, "serve") == 0 && o.nargs)
+        return report(px_error_set(&err, PX_EINVALID, "usage: serve [--listen ADDR:PORT]"), &err);
+
+    if (strcmp(cmd, "--stdio") == 0) {
+        /* Proxy mode: forwards to a remote server; needs no local store or master key. */
+        const char *api_url = getenv("PLANASONIX_API_URL");
+        if (api_url && *api_url)
+            return px_proxy_run(api_url);
+    }
 
     struct px_app app;
     if ((rc = px_app_open(&app, &err)))
         return report(rc, &err);
     if (strcmp(cmd, "--stdio") == 0) {
         rc = px_stdio_run(&app);
+        px_app_close(&app);
+        return rc;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        rc = px_http_serve(&app, o.listen);
         px_app_close(&app);
         return rc;
     }

@@ -72,6 +72,14 @@ bool px_mcp_initialized(const struct px_mcp_session *s)
     return s->initialized;
 }
 
+bool px_mcp_version_supported(const char *version)
+{
+    for (size_t i = 0; version && i < sizeof(versions) / sizeof(versions[0]); i++)
+        if (strcmp(version, versions[i]) == 0)
+            return true;
+    return false;
+}
+
 /* ---- message construction ---------------------------------------------------------------- */
 
 static struct json_object *response(struct json_object *id, struct json_object *result)
@@ -252,6 +260,8 @@ static struct json_object *admit(struct px_mcp_session *s, struct json_object *i
                                              : RPC_INTERNAL;
         return error_from(id, code, &err);
     }
+    if (s->host.admitted)
+        return NULL; /* the transport already counted this request */
     struct px_rate_decision d =
         px_ratelimit_take(s->deps.rl, p->org_id, p->rate_limit, px_now_ms());
     if (!d.allowed) {
@@ -314,21 +324,22 @@ static struct json_object *do_tools_call(struct px_mcp_session *s, struct json_o
 {
     const char *name = px_json_get_str(params, "name");
     struct json_object *args = px_json_get(params, "arguments");
-    if (!name)
-        return error_response(id, RPC_INVALID_PARAMS,
-                              "Invalid params: tools/call needs a tool name", NULL);
-    if (!px_tools_exists(name)) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "Unknown tool: %.100s", name);
-        return error_response(id, RPC_INVALID_PARAMS, msg, NULL);
-    }
-    if (args && !json_object_is_type(args, json_type_object))
-        return error_response(id, RPC_INVALID_PARAMS,
-                              "Invalid params: tools/call arguments must be an object", NULL);
     struct px_principal p;
     struct json_object *refused = admit(s, id, "tools/call", &p, started_us);
     if (refused)
         return refused;
+    const char *problem = NULL;
+    char msg[200];
+    if (!name)
+        problem = "Invalid params: tools/call needs a tool name";
+    else if (!px_tools_exists(name))
+        problem = (snprintf(msg, sizeof(msg), "Unknown tool: %.100s", name), msg);
+    else if (args && !json_object_is_type(args, json_type_object))
+        problem = "Invalid params: tools/call arguments must be an object";
+    if (problem) {
+        audit_request(s, &p, "tools/call", "error", "invalid_argument", started_us);
+        return error_response(id, RPC_INVALID_PARAMS, problem, NULL);
+    }
 
     struct json_object *meta = px_json_get(params, "_meta");
     struct json_object *token = px_json_get(meta, "progressToken");
@@ -362,6 +373,9 @@ static struct json_object *do_tools_call(struct px_mcp_session *s, struct json_o
     struct json_object *result =
         px_tools_call(&ctx, name, args, structured, &audit, s->deps.audit, started_us);
     free(redacted);
+    if (s->host.tool_done)
+        s->host.tool_done(s->host.ctx, name, audit.error_code ? audit.error_code : "ok",
+                          (long long)(px_mono_us() - started_us));
 
     struct json_object *log = json_object_new_object();
     px_json_set_str(log, "tool", name);
@@ -395,16 +409,18 @@ static struct json_object *do_request(struct px_mcp_session *s, const char *meth
     if (strcmp(method, "tools/call") == 0)
         return do_tools_call(s, id, params, started);
 
-    bool known = strcmp(method, "tools/list") == 0 || strcmp(method, "logging/setLevel") == 0;
-    if (!known) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "Method not found: %.100s", method);
-        return error_response(id, RPC_METHOD_NOT_FOUND, msg, NULL);
-    }
+    /* Authenticated and counted first: every request is audited, unknown methods included. */
     struct px_principal p;
     struct json_object *refused = admit(s, id, method, &p, started);
     if (refused)
         return refused;
+    bool known = strcmp(method, "tools/list") == 0 || strcmp(method, "logging/setLevel") == 0;
+    if (!known) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "Method not found: %.100s", method);
+        audit_request(s, &p, "unknown", "error", "method_not_found", started);
+        return error_response(id, RPC_METHOD_NOT_FOUND, msg, NULL);
+    }
     struct json_object *res;
     if (strcmp(method, "tools/list") == 0) {
         if (px_json_get(params, "cursor")) {

@@ -6,7 +6,8 @@
  *
  * Every request but ping is authenticated through the host's callback (the key comes from
  * the transport: the environment on stdio, the Authorization header on HTTP), counted against
- * the organization's rate limit, and audited.
+ * the organization's rate limit (unless the host says it has admitted the message itself, see
+ * px_mcp_host.admitted), and audited.
  */
 #ifndef PX_MCP_SESSION_H
 #define PX_MCP_SESSION_H
@@ -35,6 +36,14 @@ struct px_mcp_host {
     /* Gives the transport a chance to read input that arrived meanwhile (so cancellations
      * are seen during long tool calls); may be NULL. */
     void (*poll)(void *ctx);
+    /* True when the transport has already authenticated and rate-limited each message before
+     * handing it over (HTTP does both per request, before any session lookup). authenticate
+     * then just returns the principal the transport resolved, and the session does not count
+     * the request against the rate limit a second time. */
+    bool admitted;
+    /* Observes each finished tools/call (metrics): outcome is "ok" or the wire error code of
+     * a failed call; latency in microseconds. May be NULL. */
+    void (*tool_done)(void *ctx, const char *tool, const char *outcome, long long latency_us);
 };
 
 /* Shared services a session uses; all borrowed. */
@@ -65,5 +74,9 @@ bool px_mcp_take_cancel(struct px_mcp_session *s, const char *text, size_t len);
 
 /* True once a client has completed initialize. */
 bool px_mcp_initialized(const struct px_mcp_session *s);
+
+/* True when version is one of the protocol versions this server speaks (for the HTTP
+ * MCP-Protocol-Version header check). */
+bool px_mcp_version_supported(const char *version);
 
 #endif

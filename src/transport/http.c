@@ -1,0 +1,808 @@
+/*
+ * MCP over HTTP: the server (libmicrohttpd daemon, worker and housekeeping threads, graceful
+ * shutdown), routing, the security checks every MCP request passes first (Host, Origin,
+ * bearer key), body collection and limits, the reply helpers, rate limiting, /healthz and
+ * /metrics. See http.h; the MCP routes are in streamable.c and sse.c.
+ */
+#include "transport/http.h"
+
+#include "app/config.h"
+#include "auth/audit.h"
+#include "auth/principal.h"
+#include "auth/ratelimit.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "mcp/session.h"
+#include "store/store.h"
+#include "tools/registry.h"
+#include "transport/http_internal.h"
+#include "transport/metrics.h"
+#include "transport/sessions.h"
+#include "transport/sse.h"
+#include "transport/stream.h"
+#include "transport/streamable.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DEFAULT_PORT 8080
+#define MAX_DEFAULT_THREADS 8
+#define MAX_SESSIONS 10000
+#define SESSION_TTL_MS (60 * 60 * 1000)
+#define KEEPALIVE_MS 15000
+#define SWEEP_EVERY_S 10
+#define SHUTDOWN_GRACE_MS 10000
+#define MAX_TOKEN 512
+#define MAX_CONNECTIONS 10000u
+
+static const char *const route_paths[] = {"/mcp",     "/sse",     "/messages",
+                                          "/healthz", "/metrics", "other"};
+
+/* ---- headers and replies ------------------------------------------------------------------ */
+
+const char *px_http_header(struct px_http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+void px_http_add_header(struct px_http_req *r, const char *name, const char *value)
+{
+    if (r->nheaders >= PX_HTTP_MAX_HEADERS)
+        return;
+    snprintf(r->headers[r->nheaders][0], sizeof(r->headers[0][0]), "%s", name);
+    snprintf(r->headers[r->nheaders][1], sizeof(r->headers[0][1]), "%s", value);
+    r->nheaders++;
+}
+
+enum MHD_Result px_http_send(struct px_http_req *r, unsigned status, struct MHD_Response *resp)
+{
+    if (!resp) {
+        r->replied = true;
+        r->result = MHD_NO;
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (!MHD_get_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (r->rated) {
+        char policy[96], state[96];
+        int64_t t =
+            px_http_ceil_seconds(r->rate.allowed ? r->rate.reset_ms : r->rate.retry_after_ms);
+        px_http_ratelimit_fields(r->rate.limit, r->rate.allowed ? r->rate.remaining : 0, t, policy,
+                                 sizeof(policy), state, sizeof(state));
+        MHD_add_response_header(resp, "RateLimit-Policy", policy);
+        MHD_add_response_header(resp, "RateLimit", state);
+    }
+    for (int i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
+    r->nheaders = 0;
+    if (atomic_load(&r->srv->stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    r->status = (int)status;
+    r->replied = true;
+    r->result = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return r->result;
+}
+
+enum MHD_Result px_http_send_body(struct px_http_req *r, unsigned status, const char *ctype,
+                                  const char *body, size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        body ? len : 0, (void *)(uintptr_t)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
+    if (resp && ctype && body)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    return px_http_send(r, status, resp);
+}
+
+void px_http_audit(struct px_http_req *r, const char *outcome, const char *error_code)
+{
+    struct px_app *app = r->srv->app;
+    const struct px_principal *p = &r->principal;
+    struct px_audit_entry e = {
+        .at = px_now_ms(),
+        .org_id = p->org_id[0] ? p->org_id : NULL,
+        .key_id = p->key_id[0] ? p->key_id : NULL,
+        .transport = r->transport,
+        .method = r->audit_method,
+        .outcome = outcome,
+        .error_code = error_code,
+        .latency_us = px_mono_us() - r->started_us,
+    };
+    pthread_mutex_lock(&app->lock);
+    if (px_audit_enqueue(app->audit, &e))
+        px_audit_flush(app->audit, app->store);
+    pthread_mutex_unlock(&app->lock);
+}
+
+static enum MHD_Result send_rpc_error(struct px_http_req *r, unsigned status, int rpc_code,
+                                      const char *message, struct json_object *data)
+{
+    struct json_object *o = json_object_new_object(), *e = json_object_new_object();
+    px_json_set_str(o, "jsonrpc", "2.0");
+    px_json_set(o, "id", r->rpc_id ? json_object_get(r->rpc_id) : NULL);
+    px_json_set_int(e, "code", rpc_code);
+    px_json_set_str(e, "message", message);
+    if (data)
+        px_json_set(e, "data", data);
+    px_json_set(o, "error", e);
+    const char *text = px_json_str(o);
+    enum MHD_Result res = px_http_send_body(r, status, "application/json", text, strlen(text));
+    json_object_put(o);
+    return res;
+}
+
+enum MHD_Result px_http_refuse(struct px_http_req *r, unsigned status, int rpc_code,
+                               const char *audit_code, const char *message, const char *hint)
+{
+    bool denied = status == 401 || status == 403 || status == 404 || status == 421 || status == 429;
+    px_http_audit(r, denied ? "denied" : "error", audit_code);
+    struct json_object *data = json_object_new_object();
+    px_json_set_str(data, "code", audit_code);
+    if (hint)
+        px_json_set_str(data, "hint", hint);
+    return send_rpc_error(r, status, rpc_code, message, data);
+}
+
+/* ---- message admission ------------------------------------------------------------------- */
+
+bool px_http_oversized(struct px_http_req *r)
+{
+    const char *cl = px_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl && strtoull(cl, NULL, 10) > PX_HTTP_MAX_BODY;
+}
+
+bool px_http_check_post(struct px_http_req *r)
+{
+    const char *ct = px_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!px_http_is_json(ct)) {
+        px_http_refuse(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, PX_RPC_SERVER, "unsupported_media_type",
+                       "Unsupported Media Type: the body must be Content-Type: application/json",
+                       NULL);
+        return false;
+    }
+    /* A body over the limit is read and dropped, then answered 413 at its end (see
+     * on_access): clients that do not wait for 100-continue (fetch) only see a reply after
+     * sending their body. A client that asked "Expect: 100-continue" waits for our answer, so
+     * it gets the 413 at once, and so does a body too large even to drain (the connection is
+     * closed then). */
+    const char *cl = px_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *expect = px_http_header(r, MHD_HTTP_HEADER_EXPECT);
+    unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+    if (len > PX_HTTP_MAX_DISCARD ||
+        (len > PX_HTTP_MAX_BODY && expect && strncasecmp(expect, "100-continue", 12) == 0)) {
+        px_http_refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, PX_RPC_SERVER, "too_large",
+                       "Payload Too Large: a message may be at most 1 MiB", NULL);
+        return false;
+    }
+    return true;
+}
+
+static bool is_request(struct json_object *o)
+{
+    return json_object_is_type(o, json_type_object) && px_json_get_str(o, "method") &&
+           json_object_object_get_ex(o, "id", NULL);
+}
+
+bool px_http_parse_msg(struct px_http_req *r, struct px_http_msg *m)
+{
+    memset(m, 0, sizeof(*m));
+    struct px_error err;
+    px_error_clear(&err);
+    m->json = px_json_parse(r->body.data ? r->body.data : "", r->body.len, PX_MCP_MAX_DEPTH, &err);
+    if (!m->json) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "Parse error: %s", err.message);
+        px_http_refuse(r, MHD_HTTP_BAD_REQUEST, PX_RPC_PARSE, "invalid_argument", msg, NULL);
+        return false;
+    }
+    if (json_object_is_type(m->json, json_type_array)) {
+        snprintf(r->audit_method, sizeof(r->audit_method), "batch");
+        for (size_t i = 0; i < json_object_array_length(m->json); i++) {
+            struct json_object *e = json_object_array_get_idx(m->json, i);
+            if (!is_request(e))
+                continue;
+            m->has_request = true;
+            if (strcmp(px_json_get_str(e, "method"), "ping") != 0)
+                m->counted = true;
+        }
+        return true;
+    }
+    const char *method = px_json_get_str(m->json, "method");
+    if (method)
+        snprintf(r->audit_method, sizeof(r->audit_method), "%s", method);
+    if (!is_request(m->json)) {
+        m->cancel = method && strcmp(method, "notifications/cancelled") == 0;
+        return true;
+    }
+    struct json_object *id = px_json_get(m->json, "id");
+    if (json_object_is_type(id, json_type_string) || json_object_is_type(id, json_type_int))
+        r->rpc_id = json_object_get(id);
+    m->has_request = true;
+    m->counted = strcmp(method, "ping") != 0;
+    m->initialize = strcmp(method, "initialize") == 0;
+    struct json_object *token =
+        px_json_get(px_json_get(px_json_get(m->json, "params"), "_meta"), "progressToken");
+    if (json_object_is_type(token, json_type_string) || json_object_is_type(token, json_type_int))
+        m->progress_token = token;
+    return true;
+}
+
+void px_http_msg_free(struct px_http_msg *m)
+{
+    json_object_put(m->json);
+    m->json = NULL;
+}
+
+bool px_http_take_rate(struct px_http_req *r, const struct px_http_msg *m)
+{
+    if (!m->counted)
+        return true;
+    const struct px_principal *p = &r->principal;
+    struct px_rate_decision d =
+        px_ratelimit_take(r->srv->app->rl, p->org_id, p->rate_limit, px_now_ms());
+    r->rated = d.limit > 0;
+    r->rate = d;
+    if (d.allowed)
+        return true;
+    char retry[32], msg[200], hint[96];
+    snprintf(retry, sizeof(retry), "%lld", (long long)px_http_ceil_seconds(d.retry_after_ms));
+    px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+    snprintf(msg, sizeof(msg),
+             "Rate limit exceeded: the %s plan allows %lld MCP requests per minute", p->plan,
+             (long long)d.limit);
+    snprintf(hint, sizeof(hint), "retry after %lld ms", (long long)d.retry_after_ms);
+    px_http_audit(r, "denied", "rate_limited");
+    struct json_object *data = json_object_new_object();
+    px_json_set_str(data, "code", "rate_limited");
+    px_json_set_str(data, "hint", hint);
+    px_json_set_int(data, "retry_after_ms", d.retry_after_ms);
+    send_rpc_error(r, MHD_HTTP_TOO_MANY_REQUESTS, PX_RPC_RATE_LIMITED, msg, data);
+    return false;
+}
+
+/* ---- deferred calls ----------------------------------------------------------------------- */
+
+bool px_http_defer(struct px_http_server *srv, void (*run)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&srv->jobs_lock);
+    bool ok = !srv->jobs_stop && srv->njobs < PX_HTTP_MAX_JOBS;
+    if (ok) {
+        struct px_http_job *j = px_xmalloc(sizeof(*j));
+        j->next = NULL;
+        j->run = run;
+        j->arg = arg;
+        if (srv->jobs_tail)
+            srv->jobs_tail->next = j;
+        else
+            srv->jobs_head = j;
+        srv->jobs_tail = j;
+        srv->njobs++;
+        pthread_cond_signal(&srv->jobs_cond);
+    }
+    pthread_mutex_unlock(&srv->jobs_lock);
+    return ok;
+}
+
+static void *worker_main(void *arg)
+{
+    struct px_http_server *srv = arg;
+    pthread_mutex_lock(&srv->jobs_lock);
+    for (;;) {
+        while (!srv->jobs_head && !srv->jobs_stop)
+            pthread_cond_wait(&srv->jobs_cond, &srv->jobs_lock);
+        if (!srv->jobs_head)
+            break; /* stopping and nothing left */
+        struct px_http_job *j = srv->jobs_head;
+        srv->jobs_head = j->next;
+        if (!srv->jobs_head)
+            srv->jobs_tail = NULL;
+        srv->njobs--;
+        pthread_mutex_unlock(&srv->jobs_lock);
+        j->run(j->arg);
+        free(j);
+        pthread_mutex_lock(&srv->jobs_lock);
+    }
+    pthread_mutex_unlock(&srv->jobs_lock);
+    return NULL;
+}
+
+/* ---- housekeeping ------------------------------------------------------------------------- */
+
+static void flush_audit(struct px_app *app)
+{
+    pthread_mutex_lock(&app->lock);
+    px_audit_flush(app->audit, app->store);
+    pthread_mutex_unlock(&app->lock);
+}
+
+static void *timer_main(void *arg)
+{
+    struct px_http_server *srv = arg;
+    unsigned ticks = 0;
+    pthread_mutex_lock(&srv->timer_lock);
+    while (!srv->timer_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&srv->timer_cond, &srv->timer_lock, &until);
+        if (srv->timer_stop)
+            break;
+        pthread_mutex_unlock(&srv->timer_lock);
+        flush_audit(srv->app);
+        px_stream_set_keepalive(srv->streams, px_now_ms(), KEEPALIVE_MS);
+        if (++ticks % SWEEP_EVERY_S == 0) {
+            size_t n = px_sessions_sweep(srv->sessions, px_now_ms());
+            if (n)
+                px_debug("http: expired %zu idle sessions", n);
+        }
+        pthread_mutex_lock(&srv->timer_lock);
+    }
+    pthread_mutex_unlock(&srv->timer_lock);
+    return NULL;
+}
+
+/* ---- security checks ---------------------------------------------------------------------- */
+
+static enum MHD_Result refuse_host_origin(struct px_http_req *r)
+{
+    const char *host = px_http_header(r, MHD_HTTP_HEADER_HOST);
+    if (host && !px_http_host_allowed(&r->srv->allow, host))
+        return px_http_refuse(r, 421, PX_RPC_SERVER, "host_not_allowed",
+                              "Misdirected Request: this server does not answer for that Host",
+                              "add the host name to PLANASONIX_ALLOWED_HOSTS on the server");
+    const char *origin = px_http_header(r, "Origin");
+    if (origin && !px_http_origin_allowed(&r->srv->allow, origin))
+        return px_http_refuse(r, MHD_HTTP_FORBIDDEN, PX_RPC_SERVER, "origin_not_allowed",
+                              "Forbidden: requests from this Origin are not allowed",
+                              "add the origin to PLANASONIX_ALLOWED_ORIGINS on the server");
+    return MHD_YES;
+}
+
+/* Resolves the bearer key (every request, so revocation and expiry apply at once). */
+static enum MHD_Result authenticate(struct px_http_req *r)
+{
+    const char *token;
+    size_t len;
+    bool presented =
+        px_http_bearer(px_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION), &token, &len) && len > 0;
+    struct px_error err;
+    px_error_clear(&err);
+    int rc = -PX_EUNAUTHORIZED;
+    if (presented && len <= MAX_TOKEN) {
+        char copy[MAX_TOKEN + 1];
+        memcpy(copy, token, len);
+        copy[len] = '\0';
+        struct px_app *app = r->srv->app;
+        pthread_mutex_lock(&app->lock);
+        rc = px_principal_from_key(app->store, &app->keyring, copy, px_now_ms(), &r->principal,
+                                   &err);
+        pthread_mutex_unlock(&app->lock);
+        sodium_memzero(copy, sizeof(copy));
+    }
+    if (rc == 0) {
+        r->authenticated = true;
+        return MHD_YES;
+    }
+    if (rc == -PX_EPLAN)
+        return px_http_refuse(r, MHD_HTTP_FORBIDDEN, PX_RPC_PLAN, "plan_not_allowed",
+                              "Forbidden: the organization is on the Starter plan, which has no "
+                              "MCP access",
+                              "MCP needs the Professional plan or above; an operator can change "
+                              "it with `planasonix-mcp org update ORG --plan professional`");
+    if (rc != -PX_EUNAUTHORIZED) {
+        px_logerr("http: authentication failed: %s", err.message);
+        px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        return px_http_refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, PX_RPC_INTERNAL, px_err_name(rc),
+                              "Service Unavailable: the store did not answer", "retry shortly");
+    }
+    memset(&r->principal, 0, sizeof(r->principal));
+    px_http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                       presented ? "Bearer realm=\"planasonix\", error=\"invalid_token\""
+                                 : "Bearer realm=\"planasonix\"");
+    return px_http_refuse(
+        r, MHD_HTTP_UNAUTHORIZED, PX_RPC_UNAUTHORIZED, "unauthorized",
+        presented ? "Unauthorized: the API key is invalid, expired or revoked"
+                  : "Unauthorized: send the API key as Authorization: Bearer <key>",
+        "an operator creates a key with `planasonix-mcp key create --org ORG --scopes ...`");
+}
+
+/* ---- /healthz and /metrics ---------------------------------------------------------------- */
+
+static enum MHD_Result healthz(struct px_http_req *r)
+{
+    struct px_app *app = r->srv->app;
+    int64_t v = 0;
+    pthread_mutex_lock(&app->lock);
+    int rc = px_store_query_int(
+        app->store, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0, &v, NULL);
+    pthread_mutex_unlock(&app->lock);
+    bool ok = rc == 1;
+    const char *body = ok ? "{\"status\":\"ok\",\"store\":\"ok\"}"
+                          : "{\"status\":\"error\",\"store\":\"unreachable\"}";
+    return px_http_send_body(r, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+                             body, strlen(body));
+}
+
+static enum MHD_Result metrics(struct px_http_req *r)
+{
+    struct px_http_server *srv = r->srv;
+    struct px_metrics_gauges g = {
+        .sessions_http = px_sessions_count(srv->sessions, PX_HSESSION_STREAMABLE),
+        .sessions_sse = px_sessions_count(srv->sessions, PX_HSESSION_LEGACY),
+        .streams_open = px_stream_set_count(srv->streams),
+        .inflight = atomic_load(&srv->inflight),
+    };
+    struct px_buf out;
+    px_buf_init(&out, 64u << 20);
+    px_metrics_render(srv->metrics, &g, &out);
+    enum MHD_Result res = px_http_send_body(r, MHD_HTTP_OK, "text/plain; version=0.0.4",
+                                            out.data ? out.data : "", out.len);
+    px_buf_cleanup(&out);
+    return res;
+}
+
+/* ---- routing ------------------------------------------------------------------------------ */
+
+static enum px_http_route route_of(const char *url)
+{
+    for (int i = PX_ROUTE_MCP; i < PX_ROUTE_OTHER; i++)
+        if (strcmp(url, route_paths[i]) == 0)
+            return (enum px_http_route)i;
+    return PX_ROUTE_OTHER;
+}
+
+static bool is(const struct px_http_req *r, const char *method)
+{
+    return strcmp(r->method, method) == 0;
+}
+
+static enum MHD_Result not_allowed(struct px_http_req *r, const char *allow)
+{
+    px_http_add_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    char msg[160];
+    snprintf(msg, sizeof(msg), "Method Not Allowed: %s %s (allowed: %s)", r->method,
+             route_paths[r->route], allow);
+    return px_http_refuse(r, MHD_HTTP_METHOD_NOT_ALLOWED, PX_RPC_SERVER, "method_not_allowed", msg,
+                          NULL);
+}
+
+/* The first call: headers only. Replies at once when refusing (or for bodiless routes). */
+static enum MHD_Result first_call(struct px_http_req *r)
+{
+    if (atomic_load(&r->srv->stopping)) {
+        if (r->route <= PX_ROUTE_MESSAGES)
+            px_http_audit(r, "error", "not_available");
+        const char *body = "{\"status\":\"stopping\"}";
+        return px_http_send_body(r, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", body,
+                                 strlen(body));
+    }
+    switch (r->route) {
+    case PX_ROUTE_HEALTH:
+        return is(r, "GET") || is(r, "HEAD") ? healthz(r) : not_allowed(r, "GET");
+    case PX_ROUTE_METRICS:
+        return is(r, "GET") || is(r, "HEAD") ? metrics(r) : not_allowed(r, "GET");
+    case PX_ROUTE_OTHER: {
+        const char *body = "{\"error\":\"not found\",\"hint\":\"MCP is served at /mcp "
+                           "(Streamable HTTP) and /sse (HTTP+SSE)\"}";
+        return px_http_send_body(r, MHD_HTTP_NOT_FOUND, "application/json", body, strlen(body));
+    }
+    default:
+        break;
+    }
+    enum MHD_Result res = refuse_host_origin(r);
+    if (r->replied)
+        return res;
+    res = authenticate(r);
+    if (r->replied)
+        return res;
+    switch (r->route) {
+    case PX_ROUTE_MCP:
+        if (is(r, "POST"))
+            return px_streamable_begin(r);
+        if (is(r, "DELETE"))
+            return px_streamable_delete(r);
+        if (is(r, "GET"))
+            return px_streamable_get(r);
+        return not_allowed(r, "POST, DELETE");
+    case PX_ROUTE_SSE:
+        return is(r, "GET") ? px_sse_open(r) : not_allowed(r, "GET");
+    default: /* PX_ROUTE_MESSAGES */
+        return is(r, "POST") ? px_sse_post_begin(r) : not_allowed(r, "POST");
+    }
+}
+
+/* The last call: the whole body is in r->body. */
+static enum MHD_Result last_call(struct px_http_req *r)
+{
+    if (r->route == PX_ROUTE_MCP && is(r, "POST"))
+        return px_streamable_post(r);
+    if (r->route == PX_ROUTE_MESSAGES && is(r, "POST"))
+        return px_sse_post(r);
+    return px_http_refuse(r, MHD_HTTP_INTERNAL_SERVER_ERROR, PX_RPC_INTERNAL, "internal_error",
+                          "Internal error: the request was not answered", NULL);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct px_http_server *srv = cls;
+    struct px_http_req *r = *con_cls;
+    if (!r) {
+        r = px_xcalloc(1, sizeof(*r));
+        r->srv = srv;
+        r->conn = conn;
+        r->started_us = px_mono_us();
+        snprintf(r->method, sizeof(r->method), "%s",
+                 strlen(method) < sizeof(r->method) ? method : "OTHER");
+        r->route = route_of(url);
+        r->transport = r->route == PX_ROUTE_SSE || r->route == PX_ROUTE_MESSAGES ? "sse" : "http";
+        snprintf(r->audit_method, sizeof(r->audit_method), "%s %s", r->method,
+                 route_paths[r->route]);
+        px_buf_init(&r->body, PX_HTTP_MAX_BODY);
+        *con_cls = r;
+        atomic_fetch_add(&srv->inflight, 1);
+        /* A reply queued on this first call makes MHD close the connection afterwards (it
+         * will not read a body it has not seen). That suits refusals of a POST before its
+         * body is read; requests without a body are answered on the next call instead, so
+         * their connection stays reusable. */
+        if (!is(r, "POST"))
+            return MHD_YES;
+        r->checked = true;
+        return first_call(r);
+    }
+    if (r->replied) {
+        *upload_size = 0; /* a refusal was queued early: discard the rest of the body */
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        /* MHD cannot queue a reply in the middle of a body: an oversized body (chunked, or
+         * longer than its Content-Length said) is discarded and answered 413 at its end, or
+         * the connection is dropped if it goes on and on. */
+        if (r->discarded || px_buf_append(&r->body, upload, *upload_size)) {
+            r->discarded += *upload_size;
+            *upload_size = 0;
+            return r->discarded > PX_HTTP_MAX_DISCARD ? MHD_NO : MHD_YES;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->discarded)
+        return px_http_refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, PX_RPC_SERVER, "too_large",
+                              "Payload Too Large: a message may be at most 1 MiB", NULL);
+    if (!r->checked) {
+        r->checked = true;
+        enum MHD_Result res = first_call(r);
+        if (r->replied)
+            return res;
+    }
+    return last_call(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    struct px_http_server *srv = cls;
+    struct px_http_req *r = *con_cls;
+    if (!r)
+        return;
+    *con_cls = NULL;
+    if (r->stream) {
+        px_stream_detach(r->stream);
+        px_stream_release(r->stream);
+    }
+    if (r->legacy)
+        px_sse_done(r);
+    px_hsession_release(r->target);
+    px_metrics_request(srv->metrics, route_paths[r->route], r->method, r->status);
+    json_object_put(r->rpc_id);
+    px_buf_cleanup(&r->body);
+    free(r);
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    px_debug("http: %s", msg);
+}
+
+static void tool_done(void *ctx, const char *tool, const char *outcome, long long latency_us)
+{
+    px_metrics_tool(ctx, tool, outcome, (double)latency_us / 1e6);
+}
+
+/* ---- serve -------------------------------------------------------------------------------- */
+
+static int resolve(const char *host, unsigned port, struct sockaddr_storage *ss, int *family,
+                   struct px_error *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    char service[8];
+    snprintf(service, sizeof(service), "%u", port);
+    int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc || !res)
+        return px_error_set(err, PX_EINVALID, "cannot resolve listen address '%s': %s", host,
+                            gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *family = res->ai_family;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static unsigned env_threads(void)
+{
+    const char *t = getenv("PLANASONIX_HTTP_THREADS");
+    long n = t ? strtol(t, NULL, 10) : 0;
+    if (n >= 1 && n <= 64)
+        return (unsigned)n;
+    /* Calls serialize on app->lock, so threads beyond the cores only add contention; keep
+     * at least two so a slow call does not stall every other connection. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus < 2 ? 2 : cpus > MAX_DEFAULT_THREADS ? MAX_DEFAULT_THREADS : (unsigned)cpus;
+}
+
+/* How many connections MHD may hold (idle SSE streams included): what the descriptor limit
+ * allows, keeping some for the store and logs, at most MAX_CONNECTIONS. */
+static unsigned connection_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return MAX_CONNECTIONS;
+    if (rl.rlim_cur < 128)
+        return 64;
+    return rl.rlim_cur - 64 > MAX_CONNECTIONS ? MAX_CONNECTIONS : (unsigned)(rl.rlim_cur - 64);
+}
+
+static void shutdown_server(struct px_http_server *srv)
+{
+    atomic_store(&srv->stopping, true);
+    MHD_socket lfd = srv->daemon ? MHD_quiesce_daemon(srv->daemon) : MHD_INVALID_SOCKET;
+    /* End every session stream (GET /sse) once what is queued is sent; let requests in
+     * flight finish, calls answered on a stream included. */
+    int64_t deadline = px_mono_us() + SHUTDOWN_GRACE_MS * 1000LL;
+    while (atomic_load(&srv->inflight) > 0 && px_mono_us() < deadline) {
+        px_stream_set_close_all(srv->streams);
+        usleep(10000);
+    }
+    if (atomic_load(&srv->inflight) > 0)
+        px_warn("http: %ld requests still running after %d s; closing them",
+                atomic_load(&srv->inflight), SHUTDOWN_GRACE_MS / 1000);
+    pthread_mutex_lock(&srv->jobs_lock);
+    srv->jobs_stop = true;
+    pthread_cond_broadcast(&srv->jobs_cond);
+    pthread_mutex_unlock(&srv->jobs_lock);
+    for (int i = 0; i < PX_HTTP_WORKERS; i++)
+        pthread_join(srv->workers[i], NULL);
+    pthread_mutex_lock(&srv->timer_lock);
+    srv->timer_stop = true;
+    pthread_cond_signal(&srv->timer_cond);
+    pthread_mutex_unlock(&srv->timer_lock);
+    pthread_join(srv->timer, NULL);
+    px_stream_set_close_all(srv->streams);
+    if (srv->daemon)
+        MHD_stop_daemon(srv->daemon);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+}
+
+int px_http_serve(struct px_app *app, const char *listen)
+{
+    struct px_error err;
+    px_error_clear(&err);
+    if (px_tools_init(&err)) {
+        px_logerr("%s", err.message);
+        return 1;
+    }
+    char host[256], spec[300];
+    unsigned port = DEFAULT_PORT;
+    const char *env_port = getenv("PORT");
+    if (!listen && env_port && *env_port)
+        snprintf(spec, sizeof(spec), "127.0.0.1:%.8s", env_port);
+    else
+        snprintf(spec, sizeof(spec), "%s", listen ? listen : "127.0.0.1:8080");
+    struct sockaddr_storage ss;
+    int family = AF_INET;
+    struct px_http_server *srv = px_xcalloc(1, sizeof(*srv));
+    srv->app = app;
+    if (px_http_parse_listen(spec, host, sizeof(host), &port, &err) ||
+        resolve(host, port, &ss, &family, &err) ||
+        px_http_allow_init(&srv->allow, host, getenv("PLANASONIX_ALLOWED_ORIGINS"),
+                           getenv("PLANASONIX_ALLOWED_HOSTS"), &err)) {
+        px_logerr("planasonix-mcp: %s", err.message);
+        free(srv);
+        return 2;
+    }
+
+    /* Signals are taken synchronously by this thread; every thread started below inherits
+     * the mask, so none is interrupted. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    srv->metrics = px_metrics_create();
+    srv->streams = px_stream_set_create();
+    struct px_sessions_config cfg = {.app = app,
+                                     .max_sessions = MAX_SESSIONS,
+                                     .idle_ttl_ms = SESSION_TTL_MS,
+                                     .tool_done = tool_done,
+                                     .tool_ctx = srv->metrics};
+    srv->sessions = px_sessions_create(&cfg);
+    atomic_init(&srv->stopping, false);
+    atomic_init(&srv->inflight, 0);
+    pthread_mutex_init(&srv->jobs_lock, NULL);
+    pthread_cond_init(&srv->jobs_cond, NULL);
+    pthread_mutex_init(&srv->timer_lock, NULL);
+    pthread_cond_init(&srv->timer_cond, NULL);
+    for (int i = 0; i < PX_HTTP_WORKERS; i++)
+        pthread_create(&srv->workers[i], NULL, worker_main, srv);
+    pthread_create(&srv->timer, NULL, timer_main, srv);
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | (family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    srv->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, srv,
+                                   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+                                   (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+                                   env_threads(), MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_CONNECTION_LIMIT,
+                                   connection_limit(), MHD_OPTION_END);
+    int rc = 0;
+    if (!srv->daemon) {
+        px_logerr("planasonix-mcp: cannot listen on %s (is the port in use?)", spec);
+        rc = 1;
+    } else {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        unsigned bound = info ? info->port : port;
+        bool v6 = family == AF_INET6;
+        px_info("planasonix-mcp: serving MCP on http://%s%s%s:%u/mcp and /sse (store: %s)",
+                v6 ? "[" : "", host, v6 ? "]" : "", bound, app->store_url);
+        if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "::1") != 0 &&
+            strcmp(host, "localhost") != 0 && !getenv("PLANASONIX_ALLOWED_HOSTS"))
+            px_warn("planasonix-mcp: listening beyond loopback; set PLANASONIX_ALLOWED_HOSTS to "
+                    "the host names clients use (others get 421)");
+        int sig = 0;
+        while (sigwait(&sigs, &sig) != 0)
+            ;
+        px_info("planasonix-mcp: stopping on signal %d", sig);
+    }
+    shutdown_server(srv);
+    px_sessions_destroy(srv->sessions);
+    px_stream_set_destroy(srv->streams);
+    px_metrics_destroy(srv->metrics);
+    flush_audit(app);
+    pthread_mutex_destroy(&srv->jobs_lock);
+    pthread_cond_destroy(&srv->jobs_cond);
+    pthread_mutex_destroy(&srv->timer_lock);
+    pthread_cond_destroy(&srv->timer_cond);
+    free(srv);
+    return rc;
+}

@@ -1,0 +1,160 @@
+/*
+ * What the HTTP transport files share (http.c, streamable.c, sse.c): the server, one request
+ * in flight, the reply helpers and the message admission steps. Not for use outside
+ * src/transport/.
+ *
+ * A request is handled by libmicrohttpd's access callback, called once with the headers and
+ * then again for each piece of the body and once more at its end. For a POST, http.c checks
+ * Host, Origin and the bearer key on the first call (before any session lookup) and the
+ * route's begin function checks the remaining headers, so a refusal goes out before the body
+ * is read; the body is then collected (at most PX_HTTP_MAX_BODY) and the route's body
+ * function runs on the last call. Requests without a body run all of it on their last call
+ * (a reply queued on the first call makes MHD close the connection).
+ */
+#ifndef PX_TRANSPORT_HTTP_INTERNAL_H
+#define PX_TRANSPORT_HTTP_INTERNAL_H
+
+#include "auth/principal.h"
+#include "auth/ratelimit.h"
+#include "base/buf.h"
+#include "transport/http_policy.h"
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct px_app;
+struct px_sessions;
+struct px_stream;
+struct px_stream_set;
+struct px_metrics;
+struct px_hsession;
+
+#define PX_HTTP_MAX_BODY (1u << 20)    /* 1 MiB: a larger body gets 413 */
+#define PX_HTTP_MAX_DISCARD (8u << 20) /* past the limit, read this much more, then hang up */
+#define PX_HTTP_WORKERS 2              /* threads running calls whose response is a live stream */
+#define PX_HTTP_MAX_JOBS 256           /* calls waiting for those threads */
+#define PX_HTTP_MAX_HEADERS 8          /* extra response headers per reply */
+
+/* JSON-RPC error codes the HTTP layer answers with. */
+enum {
+    PX_RPC_PARSE = -32700,
+    PX_RPC_INVALID_REQUEST = -32600,
+    PX_RPC_INTERNAL = -32603,
+    PX_RPC_SERVER = -32000, /* transport-level refusals (bad header, missing session, ...) */
+    PX_RPC_UNAUTHORIZED = -32001,
+    PX_RPC_PLAN = -32003,
+    PX_RPC_RATE_LIMITED = -32029,
+};
+
+struct px_http_job {
+    struct px_http_job *next;
+    void (*run)(void *arg);
+    void *arg;
+};
+
+struct px_http_server {
+    struct px_app *app;
+    struct MHD_Daemon *daemon;
+    struct px_http_allow allow;
+    struct px_sessions *sessions;
+    struct px_stream_set *streams;
+    struct px_metrics *metrics;
+    atomic_bool stopping;
+    atomic_long inflight;
+    /* Calls deferred to the worker threads (see px_http_defer). */
+    pthread_mutex_t jobs_lock;
+    pthread_cond_t jobs_cond;
+    struct px_http_job *jobs_head, *jobs_tail;
+    size_t njobs;
+    bool jobs_stop;
+    pthread_t workers[PX_HTTP_WORKERS];
+    /* The once-a-second housekeeping thread. */
+    pthread_mutex_t timer_lock;
+    pthread_cond_t timer_cond;
+    bool timer_stop;
+    pthread_t timer;
+};
+
+enum px_http_route {
+    PX_ROUTE_MCP,
+    PX_ROUTE_SSE,
+    PX_ROUTE_MESSAGES,
+    PX_ROUTE_HEALTH,
+    PX_ROUTE_METRICS,
+    PX_ROUTE_OTHER,
+};
+
+struct px_http_req {
+    struct px_http_server *srv;
+    struct MHD_Connection *conn;
+    char method[8]; /* GET, POST, DELETE, ... ("OTHER" when longer) */
+    enum px_http_route route;
+    const char *transport; /* "http" or "sse", for the audit trail */
+    char audit_method[64]; /* JSON-RPC method once known, else "POST /mcp" and the like */
+    int64_t started_us;
+    bool checked; /* the header checks ran (first_call) */
+    bool replied;
+    enum MHD_Result result;        /* of the last MHD_queue_response */
+    int status;                    /* queued status, for metrics */
+    struct px_principal principal; /* valid once authenticated */
+    bool authenticated;
+    bool rated; /* a rate decision with a limit was taken: send RateLimit fields */
+    struct px_rate_decision rate;
+    struct px_buf body;
+    size_t discarded;           /* body bytes dropped past PX_HTTP_MAX_BODY */
+    struct json_object *rpc_id; /* id of the request being answered, for error bodies */
+    struct px_stream *stream;   /* the SSE stream this request serves (own reference) */
+    struct px_hsession *legacy; /* GET /sse: the session that ends with this stream */
+    struct px_hsession *target; /* POST /messages: the session addressed */
+    int nheaders;
+    char headers[PX_HTTP_MAX_HEADERS][2][256];
+};
+
+/* A parsed message body and what it contains. */
+struct px_http_msg {
+    struct json_object *json; /* owned */
+    bool has_request;         /* a request (method and id), alone or in a batch */
+    bool counted;             /* a request other than ping: counts against the rate limit */
+    bool initialize;          /* one initialize request */
+    bool cancel;              /* one notifications/cancelled */
+    struct json_object *progress_token; /* one request carrying params._meta.progressToken */
+};
+
+/* A request header, or NULL. */
+const char *px_http_header(struct px_http_req *r, const char *name);
+/* Adds a header to the next reply (value copied; silently dropped past the maximum). */
+void px_http_add_header(struct px_http_req *r, const char *name, const char *value);
+/* Queues resp with status (adding the common and pending headers), records the status and
+ * destroys resp. Returns what MHD returned. */
+enum MHD_Result px_http_send(struct px_http_req *r, unsigned status, struct MHD_Response *resp);
+/* A reply with a body of content type ctype (NULL/0 for an empty body). */
+enum MHD_Result px_http_send_body(struct px_http_req *r, unsigned status, const char *ctype,
+                                  const char *body, size_t len);
+/* Audits the request as refused (outcome "denied" for 401/403/404/421/429, else "error",
+ * with audit_code) and answers with a JSON-RPC error body (id r->rpc_id or null) carrying
+ * data {code: audit_code, hint?}. */
+enum MHD_Result px_http_refuse(struct px_http_req *r, unsigned status, int rpc_code,
+                               const char *audit_code, const char *message, const char *hint);
+/* Writes one audit row for this request (takes the app lock). */
+void px_http_audit(struct px_http_req *r, const char *outcome, const char *error_code);
+
+/* Checks Content-Type (415) and Content-Length (413) of a POST. Returns true when the body
+ * may be read; otherwise a reply is queued. */
+bool px_http_check_post(struct px_http_req *r);
+/* True when the declared Content-Length is over the limit: the body will be drained and
+ * answered 413 at its end, so nothing else should be decided before then. */
+bool px_http_oversized(struct px_http_req *r);
+/* Parses the collected body with the JSON depth limit and classifies it; on malformed JSON
+ * answers 400 -32700 and returns false. Sets r->audit_method and r->rpc_id. */
+bool px_http_parse_msg(struct px_http_req *r, struct px_http_msg *m);
+void px_http_msg_free(struct px_http_msg *m);
+/* Takes one request from the organization's rate limit when m->counted; on refusal answers
+ * 429 (Retry-After, RateLimit-Policy, RateLimit, data.retry_after_ms) and returns false. */
+bool px_http_take_rate(struct px_http_req *r, const struct px_http_msg *m);
+/* Runs fn(arg) on a worker thread. False when the queue is full or the server is stopping. */
+bool px_http_defer(struct px_http_server *srv, void (*run)(void *arg), void *arg);
+
+#endif

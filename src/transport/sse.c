@@ -1,0 +1,97 @@
+/* The legacy HTTP+SSE transport: see sse.h. */
+#include "transport/sse.h"
+
+#include "base/json.h"
+#include "base/log.h"
+#include "transport/http_internal.h"
+#include "transport/sessions.h"
+#include "transport/stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum MHD_Result px_sse_open(struct px_http_req *r)
+{
+    const char *accept = px_http_header(r, MHD_HTTP_HEADER_ACCEPT);
+    if (accept && !px_http_accepts(accept, "text/event-stream"))
+        return px_http_refuse(r, MHD_HTTP_NOT_ACCEPTABLE, PX_RPC_SERVER, "not_acceptable",
+                              "Not Acceptable: GET /sse answers with text/event-stream", NULL);
+    struct px_hsession *s =
+        px_hsession_new(r->srv->sessions, PX_HSESSION_LEGACY, r->principal.key_id);
+    struct px_stream *stream = px_stream_create(r->srv->streams, r->conn, true);
+    px_hsession_set_stream(s, stream); /* before the session is visible to anyone */
+    if (!px_sessions_add(r->srv->sessions, s)) {
+        px_stream_detach(stream);
+        px_stream_release(stream);
+        px_hsession_release(s);
+        px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "60");
+        return px_http_refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, PX_RPC_SERVER, "too_large",
+                              "Service Unavailable: too many open sessions", "retry later");
+    }
+    char endpoint[96];
+    snprintf(endpoint, sizeof(endpoint), "/messages?sessionId=%s", px_hsession_id(s));
+    px_stream_event(stream, "endpoint", endpoint);
+    r->stream = stream;
+    r->legacy = s;
+    px_http_audit(r, "ok", NULL);
+    return px_http_send(r, MHD_HTTP_OK, px_stream_response(stream));
+}
+
+void px_sse_done(struct px_http_req *r)
+{
+    /* The session keeps its (now detached) stream until the last request using it ends. */
+    px_sessions_remove(r->srv->sessions, r->legacy);
+    px_hsession_release(r->legacy);
+    r->legacy = NULL;
+}
+
+enum MHD_Result px_sse_post_begin(struct px_http_req *r)
+{
+    if (!px_http_check_post(r))
+        return r->result;
+    /* An oversized body is drained and answered 413 at its end, before any session lookup,
+     * as on /mcp (a refusal now would reset a client that is still sending). */
+    if (px_http_oversized(r))
+        return MHD_YES;
+    const char *sid = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "sessionId");
+    if (!sid || !*sid)
+        return px_http_refuse(r, MHD_HTTP_BAD_REQUEST, PX_RPC_SERVER, "invalid_argument",
+                              "Bad Request: the sessionId query parameter is required",
+                              "open GET /sse first; its endpoint event names the URL to POST to");
+    r->target = px_sessions_get(r->srv->sessions, sid, r->principal.key_id, PX_HSESSION_LEGACY);
+    if (!r->target)
+        return px_http_refuse(r, MHD_HTTP_NOT_FOUND, PX_RPC_SERVER, "not_found",
+                              "Session not found: its SSE stream has ended or never existed",
+                              "open a new stream with GET /sse");
+    return MHD_YES;
+}
+
+static void to_stream(void *ctx, const char *json)
+{
+    px_stream_event(ctx, "message", json);
+}
+
+enum MHD_Result px_sse_post(struct px_http_req *r)
+{
+    struct px_http_msg m;
+    if (!px_http_parse_msg(r, &m))
+        return r->result;
+    if (!px_http_take_rate(r, &m)) {
+        px_http_msg_free(&m);
+        return r->result;
+    }
+    struct px_hsession *s = r->target;
+    struct px_stream *stream = px_hsession_stream(s);
+    if (m.cancel) {
+        px_hsession_cancel(s, r->body.data, r->body.len);
+    } else {
+        struct px_http_sink sink = {.emit = to_stream, .ctx = stream};
+        char *reply = px_hsession_handle(s, &r->principal, &sink, r->body.data, r->body.len);
+        if (reply && !px_stream_event(stream, "message", reply))
+            px_debug("http: the SSE stream of a session ended before its response was sent");
+        free(reply);
+    }
+    px_http_msg_free(&m);
+    return px_http_send_body(r, MHD_HTTP_ACCEPTED, "text/plain; charset=utf-8", "Accepted", 8);
+}
