@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, builds the ASan+UBSan variant, and runs every test:
-# the format check, the C unit tests (cmocka) and the end-to-end tests (official MCP SDK
-# client against the real binary). Ends with one "N passed, N failed" line.
+# the format check, the C unit tests (cmocka), the end-to-end tests (official MCP SDK
+# client against the real binary, over stdio and HTTP) and the MCP conformance suite against
+# `serve`. Ends with one "N passed, N failed" line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test || exit 1
@@ -56,16 +57,38 @@ else
     status=1
 fi
 
-echo "== end-to-end tests"
-PLANASONIX_BIN="$PWD/build/asan/planasonix-mcp" tests/e2e/run.sh >"$log/e2e" 2>&1
-e2e_rc=$?
-cat "$log/e2e"
-p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log/e2e" | tail -n 1)
-f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log/e2e" | tail -n 1)
-if [ -z "$p" ]; then p=0; f=1; fi
-passed=$((passed + p))
-failed=$((failed + ${f:-0}))
-[ "$e2e_rc" -ne 0 ] && status=1
+# Runs one suite, shows its output, and adds its counts to the totals. The counts come from
+# node's "# pass N" / "# fail N" lines or from a "N passed, N failed" line; a suite that
+# prints neither counts as one failure.
+suite() {
+    local title=$1 out="$log/suite"
+    shift
+    echo "== $title"
+    "$@" >"$out" 2>&1
+    local rc=$?
+    cat "$out"
+    local p f
+    p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+    f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+    if [ -z "$p" ]; then
+        p=$(sed -n 's/^\(.*: \)\{0,1\}\([0-9]*\) passed, [0-9]* failed.*$/\2/p' "$out" | tail -n 1)
+        f=$(sed -n 's/^\(.*: \)\{0,1\}[0-9]* passed, \([0-9]*\) failed.*$/\2/p' "$out" | tail -n 1)
+    fi
+    if [ -z "$p" ]; then
+        p=0
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + ${f:-0}))
+    [ "$rc" -ne 0 ] && status=1
+    return 0
+}
+
+export PLANASONIX_BIN="$PWD/build/asan/planasonix-mcp"
+suite "end-to-end tests (MCP SDK client: stdio, Streamable HTTP, SSE)" tests/e2e/run.sh
+suite "stdio proxy tests" tests/proxy/run.sh
+suite "HTTP status and header checks (curl)" tests/http/curl-checks.sh
+suite "conformance (@modelcontextprotocol/conformance against serve)" tests/conformance/run.sh
 
 [ "$failed" -gt 0 ] && status=1
 echo "total: $passed passed, $failed failed"
