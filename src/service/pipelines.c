@@ -89,6 +89,9 @@ static int link_connections(const struct px_tenant *t, const char *pipeline_id,
 
 #define PIPELINE_COLUMNS                                                                           \
     "p.id, p.name, p.description, p.status, p.revision, p.created_at, p.updated_at, r.graph"
+/* The same first seven columns, then the node count instead of the whole graph. */
+#define SUMMARY_COLUMNS                                                                            \
+    "p.id, p.name, p.description, p.status, p.revision, p.created_at, p.updated_at, r.node_count"
 
 static struct json_object *summary_view(struct px_rows *rows)
 {
@@ -98,10 +101,7 @@ static struct json_object *summary_view(struct px_rows *rows)
     set_clean(o, "description", px_rows_text(rows, 2), DESCRIPTION_OUT_MAX);
     px_json_set_str(o, "status", px_rows_text(rows, 3));
     px_json_set_int(o, "revision", px_rows_int(rows, 4));
-    struct json_object *graph = json_tokener_parse(px_rows_text(rows, 7));
-    px_json_set_int(o, "node_count",
-                    (int64_t)json_object_array_length(px_json_get(graph, "nodes")));
-    json_object_put(graph);
+    px_json_set_int(o, "node_count", px_rows_int(rows, 7));
     px_json_set(o, "last_run", NULL);
     px_json_set_time(o, "created_at", px_rows_int(rows, 5));
     px_json_set_time(o, "updated_at", px_rows_int(rows, 6));
@@ -229,11 +229,13 @@ static int insert_revision(const struct px_tenant *t, const char *id, int64_t re
 {
     return px_store_exec(t->store,
                          "INSERT INTO pipeline_revisions (org_id, pipeline_id, revision, graph,"
-                         " description, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         " node_count, description, created_at, created_by)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_INT(revision),
-                                   PX_V_TEXT(px_json_str(graph)), PX_V_TEXT(note), PX_V_INT(now),
-                                   PX_V_TEXT(t->key_id)),
-                         7, NULL, err);
+                                   PX_V_TEXT(px_json_str(graph)),
+                                   PX_V_INT(json_object_array_length(px_json_get(graph, "nodes"))),
+                                   PX_V_TEXT(note), PX_V_INT(now), PX_V_TEXT(t->key_id)),
+                         8, NULL, err);
 }
 
 static struct json_object *dry_run_view(struct json_object *graph, struct json_object *conn_ids)
@@ -334,7 +336,7 @@ int px_pipeline_list(const struct px_tenant *t, const struct px_pipeline_filter 
     struct px_rows *rows;
     rc = px_store_query(
         t->store,
-        "SELECT " PIPELINE_COLUMNS " FROM pipelines p JOIN pipeline_revisions r"
+        "SELECT " SUMMARY_COLUMNS " FROM pipelines p JOIN pipeline_revisions r"
         " ON r.org_id = p.org_id AND r.pipeline_id = p.id AND r.revision = p.revision"
         " WHERE p.org_id = ? AND p.deleted_at IS NULL"
         " AND (? IS NULL OR p.status = ?)"

@@ -96,26 +96,25 @@ int px_page_collect(struct px_rows *rows, const struct px_page *pg, px_row_view_
                     int created_col, int id_col, const char *list_key, struct json_object **out,
                     struct px_error *err)
 {
-    struct json_object *arr = json_object_new_array(), *next = NULL;
+    struct json_object *arr = json_object_new_array();
     int count = 0, rc;
+    long long last_created = 0;
+    char last_id[64] = "";
     while ((rc = px_rows_next(rows, err)) == 1 && count < pg->limit) {
         json_object_array_add(arr, view(rows));
         count++;
-        json_object_put(next);
-        next = px_page_cursor(px_rows_int(rows, created_col), px_rows_text(rows, id_col));
+        last_created = px_rows_int(rows, created_col);
+        snprintf(last_id, sizeof(last_id), "%s", px_rows_text(rows, id_col));
     }
     px_rows_free(rows);
-    if (rc < 0 || rc == 0) {
-        json_object_put(next);
-        next = NULL;
-    }
     if (rc < 0) {
         json_object_put(arr);
         return rc;
     }
+    /* A row beyond the page (rc == 1) means there is a next page. */
     struct json_object *o = json_object_new_object();
     px_json_set(o, list_key, arr);
-    px_json_set(o, "next_cursor", next);
+    px_json_set(o, "next_cursor", rc == 1 ? px_page_cursor(last_created, last_id) : NULL);
     *out = o;
     return 0;
 }

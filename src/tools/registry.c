@@ -9,6 +9,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/mem.h"
 #include "base/schema.h"
 #include "base/text.h"
 #include "store/store.h"
@@ -161,14 +162,20 @@ static struct json_object *text_result(struct json_object *payload, bool is_erro
 {
     struct json_object *res = json_object_new_object(), *content = json_object_new_array();
     struct json_object *item = json_object_new_object();
+    const char *text = px_json_str(payload);
     px_json_set_str(item, "type", "text");
-    px_json_set_str(item, "text", px_json_str(payload));
+    px_json_set_str(item, "text", text);
     json_object_array_add(content, item);
     px_json_set(res, "content", content);
-    if (is_error)
+    if (is_error) {
         px_json_set_bool(res, "isError", true);
-    else if (with_structured)
+    } else if (with_structured) {
+        /* The same JSON goes out twice (text and structuredContent): serialize it once and
+         * have the object print that text when the response is serialized. */
+        json_object_set_serializer(payload, json_object_userdata_to_json_string, px_xstrdup(text),
+                                   json_object_free_userdata);
         px_json_set(res, "structuredContent", json_object_get(payload));
+    }
     json_object_put(payload);
     return res;
 }

@@ -38,6 +38,7 @@ CREATE TABLE connections (
     PRIMARY KEY (org_id, id)
 );
 CREATE UNIQUE INDEX connections_name ON connections (org_id, name);
+CREATE INDEX connections_list ON connections (org_id, created_at, id);
 
 CREATE TABLE pipelines (
     org_id       TEXT NOT NULL REFERENCES orgs (id),
@@ -52,7 +53,7 @@ CREATE TABLE pipelines (
     deleted_at   BIGINT,                       -- soft delete: restorable
     PRIMARY KEY (org_id, id)
 );
-CREATE INDEX pipelines_list ON pipelines (org_id, deleted_at, created_at);
+CREATE INDEX pipelines_list ON pipelines (org_id, deleted_at, created_at, id);
 CREATE UNIQUE INDEX pipelines_name ON pipelines (org_id, name) WHERE deleted_at IS NULL;
 
 CREATE TABLE pipeline_revisions (
@@ -60,6 +61,7 @@ CREATE TABLE pipeline_revisions (
     pipeline_id  TEXT NOT NULL,
     revision     INTEGER NOT NULL,
     graph        TEXT NOT NULL,
+    node_count   INTEGER NOT NULL,             -- for list views, which do not parse graphs
     description  TEXT NOT NULL,
     created_at   BIGINT NOT NULL,
     created_by   TEXT,                         -- key id
@@ -94,6 +96,7 @@ CREATE TABLE schedules (
     FOREIGN KEY (org_id, pipeline_id) REFERENCES pipelines (org_id, id)
 );
 CREATE INDEX schedules_pipeline ON schedules (org_id, pipeline_id);
+CREATE INDEX schedules_list ON schedules (org_id, created_at, id);
 
 CREATE TABLE runs (
     org_id           TEXT NOT NULL,
