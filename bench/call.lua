@@ -1,7 +1,8 @@
--- wrk script: POST a tools/call of list_pipelines (a read tool) to /mcp. MCP_SESSION and
+-- wrk script: POST a tools/call of list_pipelines (a read tool, LIMIT rows, default 20) to /mcp. MCP_SESSION and
 -- MCP_BEARER (environment) add the session and API key headers when the server needs them.
 wrk.method = "POST"
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_pipelines","arguments":{"limit":20}}}'
+local limit = os.getenv("LIMIT") or "20"
+wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_pipelines","arguments":{"limit":' .. limit .. '}}}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2025-06-18"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Streamable HTTP benchmark, side by side in one run: `planasonix-mcp serve` (1,000 pipelines
 # stored) against the reference TypeScript SDK server, both on 127.0.0.1, driven by wrk with
-# the same tools/call script at 1 and 32 connections, each run REPEAT times (median reported).
+# the same tools/call script at 1 and 32 connections, for pages of 5 rows (~2 KB, the size
+# perf.md's fair benchmark uses) and 20 rows (~6 KB), each run REPEAT times (median reported).
 # Usage: bench/http.sh [BIN]   (env DURATION=10s REPEAT=3)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -47,13 +48,15 @@ med() {
 run() { # label url session bearer conns
     local out
     out=$(for _ in $(seq "$REPEAT"); do
-        MCP_SESSION=$3 MCP_BEARER=$4 wrk -t1 -c"$5" -d"$DURATION" -s call.lua "$2" | grep '^RESULT'
+        LIMIT=$LIMIT MCP_SESSION=$3 MCP_BEARER=$4 wrk -t1 -c"$5" -d"$DURATION" -s call.lua "$2" | grep '^RESULT'
     done)
     printf '| %s | %d | %.0f | %.2f | %.2f | %d |\n' "$1" "$5" "$(med rps <<<"$out")" \
         "$(med p50_ms <<<"$out")" "$(med p99_ms <<<"$out")" "$(med non2xx <<<"$out")"
 }
 
-echo "Streamable HTTP, tools/call list_pipelines (limit 20), wrk -t1, ${DURATION} x ${REPEAT} (median), 1,000 pipelines"
+for LIMIT in ${LIMITS:-5 20}; do
+echo
+echo "Streamable HTTP, tools/call list_pipelines (limit $LIMIT), wrk -t1, ${DURATION} x ${REPEAT} (median), 1,000 pipelines"
 echo "| server | connections | req/s | p50 ms | p99 ms | non-2xx |"
 echo "|---|---|---|---|---|---|"
 results=()
@@ -66,5 +69,6 @@ printf '%s\n' "${results[@]}" | awk -F'|' '
     { rps[NR] = $4 }
     END { printf "ratios (ours / reference req/s): same store c=1 %.1fx, c=32 %.1fx; in-memory c=1 %.1fx, c=32 %.1fx\n",
           rps[1] / rps[2], rps[4] / rps[5], rps[1] / rps[3], rps[4] / rps[6] }'
+done
 rss=$(awk '/VmRSS/ { print $2 / 1024 }' /proc/"${pids[0]}"/status)
 echo "planasonix-mcp serve RSS after the runs: ${rss} MB"

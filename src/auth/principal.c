@@ -7,7 +7,9 @@
 #include "base/err.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -37,6 +39,72 @@ static int unauthorized(struct px_error *err)
     return rc;
 }
 
+/* A small cache of resolved keys (see px_principal_cache_clear). */
+#define CACHE_SLOTS 64
+
+struct cached {
+    const struct px_store *store;
+    int64_t data_version;
+    char digest[PX_KEY_HMAC_HEX];
+    struct px_principal principal;
+    int64_t expires_at; /* 0 = never */
+    int64_t last_used;  /* as stored, to keep last_used_at within a minute */
+};
+
+static struct cached cache[CACHE_SLOTS];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void px_principal_cache_clear(void)
+{
+    pthread_mutex_lock(&cache_lock);
+    memset(cache, 0, sizeof(cache));
+    pthread_mutex_unlock(&cache_lock);
+}
+
+static unsigned slot_of(const char *digest)
+{
+    /* The digest is already uniformly random: a few of its hex digits pick the slot. */
+    unsigned h = 0;
+    for (int i = 0; i < 6; i++)
+        h = h * 31 + (unsigned char)digest[i];
+    return h % CACHE_SLOTS;
+}
+
+/* Copies a cached principal for digest into out; false on a miss or a stale entry. */
+static bool cache_get(const struct px_store *st, int64_t version, const char *digest,
+                      int64_t now_ms, struct px_principal *out, bool *touch_out)
+{
+    bool hit = false;
+    pthread_mutex_lock(&cache_lock);
+    struct cached *c = &cache[slot_of(digest)];
+    if (version >= 0 && c->store == st && c->data_version == version &&
+        px_key_hmac_equal(c->digest, digest) && (!c->expires_at || c->expires_at > now_ms)) {
+        *out = c->principal;
+        *touch_out = now_ms - c->last_used >= 60000;
+        if (*touch_out)
+            c->last_used = now_ms;
+        hit = true;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return hit;
+}
+
+static void cache_put(const struct px_store *st, int64_t version, const char *digest,
+                      const struct px_principal *p, int64_t expires_at, int64_t last_used)
+{
+    if (version < 0)
+        return;
+    pthread_mutex_lock(&cache_lock);
+    struct cached *c = &cache[slot_of(digest)];
+    c->store = st;
+    c->data_version = version;
+    snprintf(c->digest, sizeof(c->digest), "%s", digest);
+    c->principal = *p;
+    c->expires_at = expires_at;
+    c->last_used = last_used;
+    pthread_mutex_unlock(&cache_lock);
+}
+
 int px_principal_from_key(struct px_store *st, const struct px_keyring *kr, const char *token,
                           int64_t now_ms, struct px_principal *out, struct px_error *err)
 {
@@ -45,6 +113,14 @@ int px_principal_from_key(struct px_store *st, const struct px_keyring *kr, cons
         return unauthorized(err);
     char digest[PX_KEY_HMAC_HEX];
     px_key_hmac(kr->pepper, token, digest);
+    int64_t version = px_store_data_version(st);
+    bool touch = false;
+    if (cache_get(st, version, digest, now_ms, out, &touch)) {
+        if (touch)
+            px_store_exec(st, "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
+                          PX_PARAMS(PX_V_INT(now_ms), PX_V_TEXT(out->key_id)), 2, NULL, NULL);
+        return 0;
+    }
 
     struct px_rows *rows;
     int rc = px_store_query(st,
@@ -89,8 +165,11 @@ int px_principal_from_key(struct px_store *st, const struct px_keyring *kr, cons
     }
     out->rate_limit = has_override ? override : plan_limit;
 
-    if (now_ms - last_used >= 60000)
+    if (now_ms - last_used >= 60000) {
         px_store_exec(st, "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
                       PX_PARAMS(PX_V_INT(now_ms), PX_V_TEXT(out->key_id)), 2, NULL, NULL);
+        last_used = now_ms;
+    }
+    cache_put(st, version, digest, out, expires, last_used);
     return 0;
 }

@@ -95,6 +95,7 @@ int px_org_find(struct px_store *st, const char *id_or_name, struct px_org *out,
 int px_org_update(struct px_store *st, const char *org_id, const char *plan,
                   const char *rate_limit_set, struct px_error *err)
 {
+    px_principal_cache_clear(); /* the plan and limit are part of cached principals */
     int rc;
     int64_t now = px_now_ms();
     if (plan) {
@@ -229,6 +230,7 @@ int px_key_list(struct px_store *st, const char *org_id, struct json_object **ou
 
 int px_key_revoke(struct px_store *st, const char *key_id, struct px_error *err)
 {
+    px_principal_cache_clear();
     int64_t changes = 0;
     int rc =
         px_store_exec(st, "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",

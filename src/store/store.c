@@ -59,6 +59,11 @@ void px_store_close(struct px_store *st)
     free(st);
 }
 
+int64_t px_store_data_version(struct px_store *st)
+{
+    return st->ops->data_version ? st->ops->data_version(st->conn) : -1;
+}
+
 const char *px_store_backend(const struct px_store *st)
 {
     return st->ops->name;

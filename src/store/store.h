@@ -46,6 +46,10 @@ void px_store_close(struct px_store *st);
 int px_store_migrate(struct px_store *st, int *applied_out, struct px_error *err);
 /* The schema version (the highest migration applied). */
 int px_store_schema_version(struct px_store *st);
+/* A number that changes whenever another connection (another process) commits to the store,
+ * for caches that must notice outside changes such as a key revoked from the command line;
+ * -1 when the backend cannot tell (then do not cache). */
+int64_t px_store_data_version(struct px_store *st);
 /* "sqlite" or "postgres". */
 const char *px_store_backend(const struct px_store *st);
 

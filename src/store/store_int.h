@@ -21,7 +21,8 @@ struct px_store_ops {
     const char *(*col_text)(void *cursor, int col);
     bool (*col_is_null)(void *cursor, int col);
     void (*cursor_free)(void *cursor);
-    const struct px_embed *migrations; /* sorted "NNNN_name.sql" files */
+    int64_t (*data_version)(void *conn); /* may be NULL: unknown */
+    const struct px_embed *migrations;   /* sorted "NNNN_name.sql" files */
     const size_t *migration_count;
 };
 

@@ -249,6 +249,18 @@ static void sq_cursor_free(void *cursor)
     free(cur);
 }
 
+static int64_t sq_data_version(void *conn)
+{
+    struct sq *sq = conn;
+    sqlite3_stmt *stmt;
+    struct cached *slot;
+    if (sq_prepare(sq, "PRAGMA data_version", &stmt, &slot, NULL))
+        return -1;
+    int64_t v = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+    sq_release(stmt, slot);
+    return v;
+}
+
 const struct px_store_ops px_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -261,6 +273,7 @@ const struct px_store_ops px_store_sqlite_ops = {
     .col_text = sq_col_text,
     .col_is_null = sq_col_is_null,
     .cursor_free = sq_cursor_free,
+    .data_version = sq_data_version,
     .migrations = px_embed_migrations_sqlite,
     .migration_count = &px_embed_migrations_sqlite_count,
 };

@@ -61,6 +61,11 @@ struct tool {
 static struct tool tools[NTOOLS];
 static bool ready;
 
+/* tools/list in the three shapes protocol versions need, serialized once at start-up. */
+enum { SHAPE_2024_11_05, SHAPE_2025_03_26, SHAPE_2025_06_18, SHAPE_COUNT };
+static char *list_text[SHAPE_COUNT];
+static char *build_list(int shape);
+
 static int spec_error(const char *file, const char *what, struct px_error *err)
 {
     return px_error_set(err, PX_EINTERNAL, "tool spec %s: %s", file, what);
@@ -114,6 +119,8 @@ int px_tools_init(struct px_error *err)
             .spec = spec,
         };
     }
+    for (int shape = 0; shape < SHAPE_COUNT; shape++)
+        list_text[shape] = build_list(shape);
     ready = true;
     return 0;
 }
@@ -136,24 +143,35 @@ bool px_tools_exists(const char *name)
     return find(name) != NULL;
 }
 
-struct json_object *px_tools_list_json(const char *version)
+static char *build_list(int shape)
 {
-    bool annotations = strcmp(version, "2025-03-26") >= 0;
-    bool structured = strcmp(version, "2025-06-18") >= 0;
     struct json_object *arr = json_object_new_array();
     for (size_t i = 0; i < NTOOLS; i++) {
         struct json_object *s = tools[i].spec, *t = json_object_new_object();
         px_json_set_str(t, "name", tools[i].name);
-        if (structured)
+        if (shape >= SHAPE_2025_06_18)
             px_json_set_str(t, "title", px_json_get_str(s, "title"));
         px_json_set_str(t, "description", px_json_get_str(s, "description"));
         px_json_set(t, "inputSchema", json_object_get(px_json_get(s, "inputSchema")));
-        if (structured)
+        if (shape >= SHAPE_2025_06_18)
             px_json_set(t, "outputSchema", json_object_get(px_json_get(s, "outputSchema")));
-        if (annotations)
+        if (shape >= SHAPE_2025_03_26)
             px_json_set(t, "annotations", json_object_get(px_json_get(s, "annotations")));
         json_object_array_add(arr, t);
     }
+    char *text = px_xstrdup(px_json_str(arr));
+    json_object_put(arr);
+    return text;
+}
+
+struct json_object *px_tools_list_json(const char *version)
+{
+    int shape = strcmp(version, "2025-06-18") >= 0   ? SHAPE_2025_06_18
+                : strcmp(version, "2025-03-26") >= 0 ? SHAPE_2025_03_26
+                                                     : SHAPE_2024_11_05;
+    /* An empty array that prints the cached text: nothing shared is touched per request. */
+    struct json_object *arr = json_object_new_array();
+    json_object_set_serializer(arr, json_object_userdata_to_json_string, list_text[shape], NULL);
     return arr;
 }
 
