@@ -53,7 +53,6 @@ static int resolve_home(char *out, size_t size, struct px_error *err)
 int px_app_open(struct px_app *app, struct px_error *err)
 {
     memset(app, 0, sizeof(*app));
-    pthread_mutex_init(&app->lock, NULL);
     const char *level = getenv("PLANASONIX_LOG");
     if (level && px_log_level_parse(level) >= 0)
         px_log_set_level((enum px_log_level)px_log_level_parse(level));
@@ -88,6 +87,5 @@ void px_app_close(struct px_app *app)
     px_ratelimit_destroy(app->rl);
     px_store_close(app->store);
     px_keyring_wipe(&app->keyring);
-    pthread_mutex_destroy(&app->lock);
     memset(app, 0, sizeof(*app));
 }

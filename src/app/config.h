@@ -9,7 +9,6 @@
 #include "auth/keyring.h"
 
 #include <limits.h>
-#include <pthread.h>
 
 struct px_error;
 struct px_store;
@@ -22,11 +21,10 @@ struct px_app {
     struct px_store *store;    /* owned */
     struct px_keyring keyring; /* wiped on close */
     struct px_ratelimit *rl;   /* owned */
-    struct px_audit *audit;    /* owned; flushed on close */
-    /* Serializes the parts that are not thread-safe: the store handle, the audit queue and
-     * every px_mcp_handle call (which uses both). Single-threaded commands never need it;
-     * `serve` holds it around each of those uses. The rate limiter has its own lock. */
-    pthread_mutex_t lock;
+    struct px_audit *audit;    /* owned; flushed on close; thread-safe */
+    /* store is for one thread at a time (the CLI, stdio); `serve` opens a pool of handles
+     * to store_url instead. The rate limiter, the audit queue and the keyring (read-only)
+     * are safe to share between threads. */
 };
 
 /* Resolves the data directory, creates it (0700) if needed, opens the store (applying

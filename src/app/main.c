@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -371,6 +372,9 @@ int main(int argc, char **argv)
         return rc;
     }
     if (strcmp(cmd, "serve") == 0) {
+        /* Two malloc arenas are plenty for a few HTTP threads and keep resident memory small
+         * (glibc would otherwise grow one arena per core times eight). */
+        mallopt(M_ARENA_MAX, 2);
         rc = px_http_serve(&app, o.listen);
         px_app_close(&app);
         return rc;

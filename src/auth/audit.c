@@ -8,6 +8,7 @@
 #include "base/mem.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct queued {
 };
 
 struct px_audit {
+    pthread_mutex_t lock; /* the queue is shared by every request thread of `serve` */
     struct queued *items;
     size_t len, cap;
     int64_t queued_at; /* when the oldest queued entry arrived (px_now_ms) */
@@ -31,7 +33,9 @@ struct px_audit {
 
 struct px_audit *px_audit_create(void)
 {
-    return px_xcalloc(1, sizeof(struct px_audit));
+    struct px_audit *a = px_xcalloc(1, sizeof(struct px_audit));
+    pthread_mutex_init(&a->lock, NULL);
+    return a;
 }
 
 static void queued_free(struct queued *q)
@@ -54,17 +58,24 @@ void px_audit_destroy(struct px_audit *a)
     for (size_t i = 0; i < a->len; i++)
         queued_free(&a->items[i]);
     free(a->items);
+    pthread_mutex_destroy(&a->lock);
     free(a);
 }
 
 size_t px_audit_pending(const struct px_audit *a)
 {
-    return a->len;
+    struct px_audit *m = (struct px_audit *)(uintptr_t)a;
+    pthread_mutex_lock(&m->lock);
+    size_t n = a->len;
+    pthread_mutex_unlock(&m->lock);
+    return n;
 }
 
 bool px_audit_enqueue(struct px_audit *a, const struct px_audit_entry *e)
 {
+    pthread_mutex_lock(&a->lock);
     if (a->len == QUEUE_MAX) {
+        pthread_mutex_unlock(&a->lock);
         px_warn("audit queue full; flushing is failing");
         return true;
     }
@@ -86,16 +97,23 @@ bool px_audit_enqueue(struct px_audit *a, const struct px_audit_entry *e)
     q->outcome = px_xstrdup(e->outcome);
     q->error_code = px_xstrdup(e->error_code);
     q->arguments = px_xstrdup(e->arguments);
-    return a->len >= QUEUE_FLUSH_AT;
+    bool full = a->len >= QUEUE_FLUSH_AT;
+    pthread_mutex_unlock(&a->lock);
+    return full;
 }
 
 int64_t px_audit_due_ms(const struct px_audit *a, int64_t now_ms)
 {
-    if (a->len == 0)
+    struct px_audit *m = (struct px_audit *)(uintptr_t)a;
+    pthread_mutex_lock(&m->lock);
+    size_t len = a->len;
+    int64_t queued_at = a->queued_at;
+    pthread_mutex_unlock(&m->lock);
+    if (len == 0)
         return -1;
-    if (a->len >= QUEUE_FLUSH_AT)
+    if (len >= QUEUE_FLUSH_AT)
         return 0;
-    int64_t due = a->queued_at + PX_AUDIT_FLUSH_MS - now_ms;
+    int64_t due = queued_at + PX_AUDIT_FLUSH_MS - now_ms;
     return due > 0 ? due : 0;
 }
 
@@ -114,12 +132,24 @@ int px_audit_write(struct px_store *st, const struct px_audit_entry *e, struct p
 
 int px_audit_flush(struct px_audit *a, struct px_store *st)
 {
-    if (!a || a->len == 0)
+    if (!a)
         return 0;
+    /* Take the queue out under the lock and write it without: other threads keep queueing. */
+    pthread_mutex_lock(&a->lock);
+    struct queued *items = a->items;
+    size_t len = a->len, cap = a->cap;
+    int64_t queued_at = a->queued_at;
+    a->items = NULL;
+    a->len = a->cap = 0;
+    pthread_mutex_unlock(&a->lock);
+    if (len == 0) {
+        free(items);
+        return 0;
+    }
     struct px_error err;
     int rc = px_store_begin(st, &err);
-    for (size_t i = 0; !rc && i < a->len; i++) {
-        struct queued *q = &a->items[i];
+    for (size_t i = 0; !rc && i < len; i++) {
+        struct queued *q = &items[i];
         struct px_audit_entry e = {q->at,         q->org_id,     q->key_id,    q->transport,
                                    q->method,     q->tool,       q->target_id, q->outcome,
                                    q->error_code, q->latency_us, q->arguments};
@@ -127,12 +157,28 @@ int px_audit_flush(struct px_audit *a, struct px_store *st)
     }
     rc = px_store_finish(st, rc, &err);
     if (rc) {
-        px_logerr("audit: cannot write %zu queued rows: %s", a->len, err.message);
+        px_logerr("audit: cannot write %zu queued rows: %s", len, err.message);
+        /* Put the rows back in front of what was queued meanwhile (up to QUEUE_MAX). */
+        pthread_mutex_lock(&a->lock);
+        size_t keep = a->len < QUEUE_MAX - len ? a->len : QUEUE_MAX - len;
+        if (len + keep > cap) {
+            cap = len + keep;
+            items = px_xrealloc(items, cap * sizeof(*items));
+        }
+        memcpy(items + len, a->items, keep * sizeof(*items));
+        for (size_t i = keep; i < a->len; i++)
+            queued_free(&a->items[i]);
+        free(a->items);
+        a->items = items;
+        a->len = len + keep;
+        a->cap = cap;
+        a->queued_at = queued_at;
+        pthread_mutex_unlock(&a->lock);
         return rc;
     }
-    for (size_t i = 0; i < a->len; i++)
-        queued_free(&a->items[i]);
-    a->len = 0;
+    for (size_t i = 0; i < len; i++)
+        queued_free(&items[i]);
+    free(items);
     return 0;
 }
 

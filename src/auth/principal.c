@@ -61,12 +61,17 @@ void px_principal_cache_clear(void)
     pthread_mutex_unlock(&cache_lock);
 }
 
-static unsigned slot_of(const char *digest)
+/* Entries are per store connection: data_version is only comparable between two readings on
+ * the same connection, so a server with a pool of connections keeps one entry per key and
+ * connection (each invalidated by commits from any other connection or process). */
+static unsigned slot_of(const struct px_store *st, const char *digest)
 {
     /* The digest is already uniformly random: a few of its hex digits pick the slot. */
     unsigned h = 0;
     for (int i = 0; i < 6; i++)
         h = h * 31 + (unsigned char)digest[i];
+    uintptr_t p = (uintptr_t)st;
+    h += (unsigned)((p >> 4) ^ (p >> 12));
     return h % CACHE_SLOTS;
 }
 
@@ -76,7 +81,7 @@ static bool cache_get(const struct px_store *st, int64_t version, const char *di
 {
     bool hit = false;
     pthread_mutex_lock(&cache_lock);
-    struct cached *c = &cache[slot_of(digest)];
+    struct cached *c = &cache[slot_of(st, digest)];
     if (version >= 0 && c->store == st && c->data_version == version &&
         px_key_hmac_equal(c->digest, digest) && (!c->expires_at || c->expires_at > now_ms)) {
         *out = c->principal;
@@ -95,7 +100,7 @@ static void cache_put(const struct px_store *st, int64_t version, const char *di
     if (version < 0)
         return;
     pthread_mutex_lock(&cache_lock);
-    struct cached *c = &cache[slot_of(digest)];
+    struct cached *c = &cache[slot_of(st, digest)];
     c->store = st;
     c->data_version = version;
     snprintf(c->digest, sizeof(c->digest), "%s", digest);

@@ -28,10 +28,10 @@ struct px_principal {
 int px_principal_from_key(struct px_store *st, const struct px_keyring *kr, const char *token,
                           int64_t now_ms, struct px_principal *out, struct px_error *err);
 
-/* Forgets every cached principal. Resolutions are cached per key digest and store, valid
- * while the store's data_version is unchanged (any commit by another process, such as a CLI
- * revocation, invalidates them); code that changes keys or orgs through the same store
- * connection calls this. */
+/* Forgets every cached principal. Resolutions are cached per key digest and store connection,
+ * valid while that connection's data_version is unchanged (any commit by another connection
+ * or process, such as a CLI revocation, invalidates them); code that changes keys or orgs
+ * through the same store connection calls this. */
 void px_principal_cache_clear(void);
 
 /* The MCP rate limit of a plan (requests per minute); 0 for starter (no MCP access), -1 for an

@@ -11,6 +11,8 @@
 #include "base/mem.h"
 #include "tools/registry.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,18 +40,29 @@ static const char *const log_levels[] = {"debug", "info",     "notice", "warning
                                          "error", "critical", "alert",  "emergency"};
 
 struct px_mcp_session {
-    struct px_mcp_deps deps;
-    struct px_mcp_host host;
+    struct px_mcp_deps deps; /* read-only after create */
+    struct px_mcp_host host; /* read-only after create */
+    /* Session state, shared by the calls running on this session at the same time (HTTP);
+     * under lock, which is held only briefly (never across a tool call). */
+    pthread_mutex_t lock;
     bool initialized;                  /* initialize was answered */
     bool client_ready;                 /* notifications/initialized arrived */
     char version[16];                  /* negotiated protocol version */
     int log_level;                     /* index into log_levels; -1 = client did not ask */
     char cancelled[MAX_CANCELLED][80]; /* serialized ids of cancelled requests (a ring) */
     int ncancelled;
-    /* The request being handled, for progress and cancellation. */
-    struct json_object *cur_id;
-    struct json_object *cur_progress_token;
-    double cur_progress;
+};
+
+/* One px_mcp_handle call: what it runs with and the request being handled (for progress and
+ * cancellation). Lives on the caller's stack. */
+struct call {
+    struct px_mcp_session *s;
+    struct px_store *store; /* the store this call uses */
+    void *ctx;              /* passed to the host callbacks */
+    char version[16];       /* the session's protocol version when the call began */
+    struct json_object *id;
+    struct json_object *progress_token;
+    double progress;
 };
 
 struct px_mcp_session *px_mcp_session_create(const struct px_mcp_deps *deps,
@@ -59,17 +72,32 @@ struct px_mcp_session *px_mcp_session_create(const struct px_mcp_deps *deps,
     s->deps = *deps;
     s->host = *host;
     s->log_level = -1;
+    pthread_mutex_init(&s->lock, NULL);
     return s;
 }
 
 void px_mcp_session_destroy(struct px_mcp_session *s)
 {
+    if (!s)
+        return;
+    pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+/* Whether the session is initialized, and its version (copied into version[16]). */
+static bool session_state(struct px_mcp_session *s, char *version)
+{
+    pthread_mutex_lock(&s->lock);
+    bool done = s->initialized;
+    if (version)
+        memcpy(version, s->version, sizeof(s->version));
+    pthread_mutex_unlock(&s->lock);
+    return done;
 }
 
 bool px_mcp_initialized(const struct px_mcp_session *s)
 {
-    return s->initialized;
+    return session_state((struct px_mcp_session *)(uintptr_t)s, NULL);
 }
 
 bool px_mcp_version_supported(const char *version)
@@ -131,20 +159,24 @@ char *px_mcp_error_text(int code, const char *message)
     return take_text(error_response(NULL, code, message, NULL));
 }
 
-static void notify(struct px_mcp_session *s, const char *method, struct json_object *params)
+static void notify(struct call *c, const char *method, struct json_object *params)
 {
     struct json_object *n = json_object_new_object();
     px_json_set_str(n, "jsonrpc", "2.0");
     px_json_set_str(n, "method", method);
     px_json_set(n, "params", params);
-    s->host.send(s->host.ctx, px_json_str(n));
+    c->s->host.send(c->ctx, px_json_str(n));
     json_object_put(n);
 }
 
 /* Sends notifications/message when the client asked for this level or a lower one. */
-static void client_log(struct px_mcp_session *s, int level, struct json_object *data)
+static void client_log(struct call *c, int level, struct json_object *data)
 {
-    if (s->log_level < 0 || level < s->log_level || !s->client_ready) {
+    struct px_mcp_session *s = c->s;
+    pthread_mutex_lock(&s->lock);
+    bool wanted = s->log_level >= 0 && level >= s->log_level && s->client_ready;
+    pthread_mutex_unlock(&s->lock);
+    if (!wanted) {
         json_object_put(data);
         return;
     }
@@ -152,7 +184,7 @@ static void client_log(struct px_mcp_session *s, int level, struct json_object *
     px_json_set_str(p, "level", log_levels[level]);
     px_json_set_str(p, "logger", SERVER_NAME);
     px_json_set(p, "data", data);
-    notify(s, "notifications/message", p);
+    notify(c, "notifications/message", p);
 }
 
 /* ---- cancellation ----------------------------------------------------------------------- */
@@ -170,8 +202,10 @@ static void cancel_add(struct px_mcp_session *s, struct json_object *id)
 {
     char key[80];
     if (id && id_key(id, key)) {
+        pthread_mutex_lock(&s->lock);
         snprintf(s->cancelled[s->ncancelled % MAX_CANCELLED], 80, "%s", key);
         s->ncancelled++;
+        pthread_mutex_unlock(&s->lock);
     }
 }
 
@@ -181,50 +215,56 @@ static bool cancel_take(struct px_mcp_session *s, struct json_object *id)
     char key[80];
     if (!id || !id_key(id, key))
         return false;
+    bool found = false;
+    pthread_mutex_lock(&s->lock);
     int n = s->ncancelled < MAX_CANCELLED ? s->ncancelled : MAX_CANCELLED;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; !found && i < n; i++) {
         if (strcmp(s->cancelled[i], key) == 0) {
             s->cancelled[i][0] = '\0';
-            return true;
+            found = true;
         }
     }
-    return false;
+    pthread_mutex_unlock(&s->lock);
+    return found;
 }
 
-static bool is_cancelled(struct px_mcp_session *s)
+static bool is_cancelled(struct call *c)
 {
     char key[80];
-    if (!s->cur_id || !id_key(s->cur_id, key))
+    if (!c->id || !id_key(c->id, key))
         return false;
+    struct px_mcp_session *s = c->s;
+    bool found = false;
+    pthread_mutex_lock(&s->lock);
     int n = s->ncancelled < MAX_CANCELLED ? s->ncancelled : MAX_CANCELLED;
-    for (int i = 0; i < n; i++)
-        if (strcmp(s->cancelled[i], key) == 0)
-            return true;
-    return false;
+    for (int i = 0; !found && i < n; i++)
+        found = strcmp(s->cancelled[i], key) == 0;
+    pthread_mutex_unlock(&s->lock);
+    return found;
 }
 
 static bool tool_cancelled(void *host)
 {
-    struct px_mcp_session *s = host;
-    if (s->host.poll)
-        s->host.poll(s->host.ctx);
-    return is_cancelled(s);
+    struct call *c = host;
+    if (c->s->host.poll)
+        c->s->host.poll(c->ctx);
+    return is_cancelled(c);
 }
 
 static void tool_progress(void *host, double progress, double total, const char *message)
 {
-    struct px_mcp_session *s = host;
-    if (!s->cur_progress_token || progress <= s->cur_progress)
+    struct call *c = host;
+    if (!c->progress_token || progress <= c->progress)
         return;
-    s->cur_progress = progress;
+    c->progress = progress;
     struct json_object *p = json_object_new_object();
-    px_json_set(p, "progressToken", json_object_get(s->cur_progress_token));
+    px_json_set(p, "progressToken", json_object_get(c->progress_token));
     px_json_set(p, "progress", json_object_new_double(progress));
     if (total > 0)
         px_json_set(p, "total", json_object_new_double(total));
-    if (message && strcmp(s->version, "2025-03-26") >= 0)
+    if (message && strcmp(c->version, "2025-03-26") >= 0)
         px_json_set_str(p, "message", message);
-    notify(s, "notifications/progress", p);
+    notify(c, "notifications/progress", p);
 }
 
 /* ---- methods ---------------------------------------------------------------------------- */
@@ -247,12 +287,13 @@ static void audit_request(struct px_mcp_session *s, const struct px_principal *p
 }
 
 /* Authenticates and applies the rate limit; on refusal returns the error response. */
-static struct json_object *admit(struct px_mcp_session *s, struct json_object *id,
-                                 const char *method, struct px_principal *p, int64_t started_us)
+static struct json_object *admit(struct call *c, struct json_object *id, const char *method,
+                                 struct px_principal *p, int64_t started_us)
 {
+    struct px_mcp_session *s = c->s;
     struct px_error err;
     px_error_clear(&err);
-    int rc = s->host.authenticate(s->host.ctx, p, &err);
+    int rc = s->host.authenticate(c->ctx, p, &err);
     if (rc) {
         audit_request(s, p, method, "denied", px_err_name(rc), started_us);
         int code = rc == -PX_EPLAN           ? RPC_PLAN
@@ -276,10 +317,11 @@ static struct json_object *admit(struct px_mcp_session *s, struct json_object *i
     return NULL;
 }
 
-static struct json_object *do_initialize(struct px_mcp_session *s, struct json_object *id,
+static struct json_object *do_initialize(struct call *c, struct json_object *id,
                                          struct json_object *params, int64_t started_us)
 {
-    if (s->initialized)
+    struct px_mcp_session *s = c->s;
+    if (session_state(s, NULL))
         return error_response(id, RPC_INVALID_REQUEST,
                               "Invalid Request: the session is already initialized", NULL);
     const char *requested = px_json_get_str(params, "protocolVersion");
@@ -292,13 +334,20 @@ static struct json_object *do_initialize(struct px_mcp_session *s, struct json_o
             chosen = versions[i];
 
     struct px_principal p;
-    struct json_object *refused = admit(s, id, "initialize", &p, started_us);
+    struct json_object *refused = admit(c, id, "initialize", &p, started_us);
     if (refused)
         return refused;
+    pthread_mutex_lock(&s->lock);
+    bool raced = s->initialized; /* another initialize on this session got there first */
+    if (!raced) {
+        snprintf(s->version, sizeof(s->version), "%s", chosen);
+        s->initialized = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (raced)
+        return error_response(id, RPC_INVALID_REQUEST,
+                              "Invalid Request: the session is already initialized", NULL);
     audit_request(s, &p, "initialize", "ok", NULL, started_us);
-
-    snprintf(s->version, sizeof(s->version), "%s", chosen);
-    s->initialized = true;
     struct json_object *r = json_object_new_object(), *caps = json_object_new_object();
     struct json_object *tools = json_object_new_object(), *info = json_object_new_object();
     px_json_set_bool(tools, "listChanged", false);
@@ -319,13 +368,14 @@ static struct json_object *do_initialize(struct px_mcp_session *s, struct json_o
     return response(id, r);
 }
 
-static struct json_object *do_tools_call(struct px_mcp_session *s, struct json_object *id,
+static struct json_object *do_tools_call(struct call *c, struct json_object *id,
                                          struct json_object *params, int64_t started_us)
 {
+    struct px_mcp_session *s = c->s;
     const char *name = px_json_get_str(params, "name");
     struct json_object *args = px_json_get(params, "arguments");
     struct px_principal p;
-    struct json_object *refused = admit(s, id, "tools/call", &p, started_us);
+    struct json_object *refused = admit(c, id, "tools/call", &p, started_us);
     if (refused)
         return refused;
     const char *problem = NULL;
@@ -346,19 +396,19 @@ static struct json_object *do_tools_call(struct px_mcp_session *s, struct json_o
     if (token && !json_object_is_type(token, json_type_string) &&
         !json_object_is_type(token, json_type_int))
         token = NULL;
-    s->cur_id = id;
-    s->cur_progress_token = token;
-    s->cur_progress = 0;
+    c->id = id;
+    c->progress_token = token;
+    c->progress = 0;
 
     struct px_tool_ctx ctx = {
         .principal = &p,
-        .tenant = {.store = s->deps.store,
+        .tenant = {.store = c->store,
                    .keyring = s->deps.keyring,
                    .org_id = p.org_id,
                    .key_id = p.key_id},
         .progress = tool_progress,
         .cancelled = tool_cancelled,
-        .host = s,
+        .host = c,
     };
     char *redacted = px_audit_redact(args);
     struct px_audit_entry audit = {
@@ -369,23 +419,23 @@ static struct json_object *do_tools_call(struct px_mcp_session *s, struct json_o
         .method = "tools/call",
         .arguments = redacted,
     };
-    bool structured = strcmp(s->version, "2025-06-18") >= 0;
+    bool structured = strcmp(c->version, "2025-06-18") >= 0;
     struct json_object *result =
         px_tools_call(&ctx, name, args, structured, &audit, s->deps.audit, started_us);
     free(redacted);
     if (s->host.tool_done)
-        s->host.tool_done(s->host.ctx, name, audit.error_code ? audit.error_code : "ok",
+        s->host.tool_done(c->ctx, name, audit.error_code ? audit.error_code : "ok",
                           (long long)(px_mono_us() - started_us));
 
     struct json_object *log = json_object_new_object();
     px_json_set_str(log, "tool", name);
     px_json_set_str(log, "outcome", audit.error_code ? audit.error_code : "ok");
     px_json_set_int(log, "latency_ms", (px_mono_us() - started_us) / 1000);
-    client_log(s, audit.error_code ? 3 : 0, log);
+    client_log(c, audit.error_code ? 3 : 0, log);
 
     bool cancelled = cancel_take(s, id);
-    s->cur_id = NULL;
-    s->cur_progress_token = NULL;
+    c->id = NULL;
+    c->progress_token = NULL;
     if (cancelled) {
         json_object_put(result);
         return NULL; /* the client cancelled: send no response */
@@ -393,25 +443,26 @@ static struct json_object *do_tools_call(struct px_mcp_session *s, struct json_o
     return response(id, result);
 }
 
-static struct json_object *do_request(struct px_mcp_session *s, const char *method,
-                                      struct json_object *id, struct json_object *params)
+static struct json_object *do_request(struct call *c, const char *method, struct json_object *id,
+                                      struct json_object *params)
 {
+    struct px_mcp_session *s = c->s;
     int64_t started = px_mono_us();
     if (strcmp(method, "ping") == 0)
         return response(id, json_object_new_object());
     if (strcmp(method, "initialize") == 0)
-        return do_initialize(s, id, params, started);
-    if (!s->initialized)
+        return do_initialize(c, id, params, started);
+    if (!session_state(s, c->version))
         return error_response(id, RPC_INVALID_REQUEST,
                               "Invalid Request: the session is not initialized; send "
                               "initialize first",
                               NULL);
     if (strcmp(method, "tools/call") == 0)
-        return do_tools_call(s, id, params, started);
+        return do_tools_call(c, id, params, started);
 
     /* Authenticated and counted first: every request is audited, unknown methods included. */
     struct px_principal p;
-    struct json_object *refused = admit(s, id, method, &p, started);
+    struct json_object *refused = admit(c, id, method, &p, started);
     if (refused)
         return refused;
     bool known = strcmp(method, "tools/list") == 0 || strcmp(method, "logging/setLevel") == 0;
@@ -429,7 +480,7 @@ static struct json_object *do_request(struct px_mcp_session *s, const char *meth
                                   "Invalid params: unknown cursor (tools/list has one page)", NULL);
         }
         res = json_object_new_object();
-        px_json_set(res, "tools", px_tools_list_json(s->version));
+        px_json_set(res, "tools", px_tools_list_json(c->version));
     } else {
         const char *level = px_json_get_str(params, "level");
         int found = -1;
@@ -443,7 +494,9 @@ static struct json_object *do_request(struct px_mcp_session *s, const char *meth
                                   "warning, error, critical, alert, emergency",
                                   NULL);
         }
+        pthread_mutex_lock(&s->lock);
         s->log_level = found;
+        pthread_mutex_unlock(&s->lock);
         res = json_object_new_object();
     }
     audit_request(s, &p, method, "ok", NULL, started);
@@ -453,9 +506,11 @@ static struct json_object *do_request(struct px_mcp_session *s, const char *meth
 static void do_notification(struct px_mcp_session *s, const char *method,
                             struct json_object *params)
 {
-    if (strcmp(method, "notifications/initialized") == 0)
+    if (strcmp(method, "notifications/initialized") == 0) {
+        pthread_mutex_lock(&s->lock);
         s->client_ready = s->initialized;
-    else if (strcmp(method, "notifications/cancelled") == 0)
+        pthread_mutex_unlock(&s->lock);
+    } else if (strcmp(method, "notifications/cancelled") == 0)
         cancel_add(s, px_json_get(params, "requestId"));
     /* Other notifications (progress, roots/list_changed, ...) need nothing from us. */
 }
@@ -465,9 +520,9 @@ static bool valid_id(struct json_object *id)
     return json_object_is_type(id, json_type_string) || json_object_is_type(id, json_type_int);
 }
 
-static struct json_object *handle_one(struct px_mcp_session *s, struct json_object *msg,
-                                      bool in_batch)
+static struct json_object *handle_one(struct call *c, struct json_object *msg, bool in_batch)
 {
+    struct px_mcp_session *s = c->s;
     if (!json_object_is_type(msg, json_type_object))
         return error_response(NULL, RPC_INVALID_REQUEST,
                               "Invalid Request: a message must be a JSON object", NULL);
@@ -510,11 +565,18 @@ static struct json_object *handle_one(struct px_mcp_session *s, struct json_obje
                               "Invalid Request: initialize must not be part of a batch", NULL);
     if (cancel_take(s, id))
         return NULL; /* cancelled before it started */
-    return do_request(s, method, id, params);
+    return do_request(c, method, id, params);
 }
 
 char *px_mcp_handle(struct px_mcp_session *s, const char *text, size_t len)
 {
+    return px_mcp_handle_call(s, s->deps.store, s->host.ctx, text, len);
+}
+
+char *px_mcp_handle_call(struct px_mcp_session *s, struct px_store *store, void *ctx,
+                         const char *text, size_t len)
+{
+    struct call c = {.s = s, .store = store, .ctx = ctx};
     struct px_error err;
     struct json_object *msg = px_json_parse(text, len, PX_MCP_MAX_DEPTH, &err);
     if (!msg) {
@@ -525,7 +587,8 @@ char *px_mcp_handle(struct px_mcp_session *s, const char *text, size_t len)
     struct json_object *out;
     if (json_object_is_type(msg, json_type_array)) {
         size_t n = json_object_array_length(msg);
-        if (!s->initialized || strcmp(s->version, "2025-03-26") != 0) {
+        char version[16];
+        if (!session_state(s, version) || strcmp(version, "2025-03-26") != 0) {
             out = error_response(NULL, RPC_INVALID_REQUEST,
                                  "Invalid Request: JSON-RPC batches are only accepted in protocol "
                                  "version 2025-03-26; send one message at a time",
@@ -535,7 +598,7 @@ char *px_mcp_handle(struct px_mcp_session *s, const char *text, size_t len)
         } else {
             out = json_object_new_array();
             for (size_t i = 0; i < n; i++) {
-                struct json_object *r = handle_one(s, json_object_array_get_idx(msg, i), true);
+                struct json_object *r = handle_one(&c, json_object_array_get_idx(msg, i), true);
                 if (r)
                     json_object_array_add(out, r);
             }
@@ -545,7 +608,7 @@ char *px_mcp_handle(struct px_mcp_session *s, const char *text, size_t len)
             }
         }
     } else {
-        out = handle_one(s, msg, false);
+        out = handle_one(&c, msg, false);
     }
     json_object_put(msg);
     return take_text(out);

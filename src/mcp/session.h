@@ -26,7 +26,7 @@ struct px_audit;
 
 /* What the transport provides. */
 struct px_mcp_host {
-    void *ctx;
+    void *ctx; /* passed to the callbacks (px_mcp_handle_call passes its own ctx instead) */
     const char *transport; /* "stdio", "http", "sse": recorded in the audit trail */
     /* Resolves the caller for one request (re-checked every request, so revocation and
      * expiry take effect at once). */
@@ -46,7 +46,8 @@ struct px_mcp_host {
     void (*tool_done)(void *ctx, const char *tool, const char *outcome, long long latency_us);
 };
 
-/* Shared services a session uses; all borrowed. */
+/* Shared services a session uses; all borrowed. store is the default for px_mcp_handle (may
+ * be NULL when every call goes through px_mcp_handle_call). */
 struct px_mcp_deps {
     struct px_store *store;
     const struct px_keyring *keyring;
@@ -61,8 +62,14 @@ struct px_mcp_session *px_mcp_session_create(const struct px_mcp_deps *deps,
 void px_mcp_session_destroy(struct px_mcp_session *s);
 
 /* Handles one incoming message text (a request, notification, response or batch). Returns an
- * owned response text (free with free()) or NULL when nothing is to be sent back. */
+ * owned response text (free with free()) or NULL when nothing is to be sent back. Uses
+ * deps.store and passes host.ctx to the host callbacks. */
 char *px_mcp_handle(struct px_mcp_session *s, const char *text, size_t len);
+/* The same with the store this call uses and the ctx its host callbacks get. Several calls
+ * may run on one session at the same time (each on its own store handle): per-request state
+ * lives in the call, session state under the session's lock. */
+char *px_mcp_handle_call(struct px_mcp_session *s, struct px_store *store, void *ctx,
+                         const char *text, size_t len);
 
 /* The error response for a message the transport could not even frame (too large). */
 char *px_mcp_error_text(int code, const char *message);

@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "store/store_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,4 +230,70 @@ int px_store_migrate(struct px_store *st, int *applied_out, struct px_error *err
     if (applied_out)
         *applied_out = applied;
     return 0;
+}
+
+/* ---- pool ------------------------------------------------------------------------------- */
+
+struct px_store_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int size, nfree;
+    struct px_store **all;
+    struct px_store **free_list; /* nfree handles not checked out */
+};
+
+int px_store_pool_open(const char *url, int size, struct px_store_pool **out, struct px_error *err)
+{
+    *out = NULL;
+    if (size < 1)
+        size = 1;
+    struct px_store_pool *pool = px_xcalloc(1, sizeof(*pool));
+    pool->all = px_xcalloc((size_t)size, sizeof(*pool->all));
+    pool->free_list = px_xcalloc((size_t)size, sizeof(*pool->free_list));
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->cond, NULL);
+    for (int i = 0; i < size; i++) {
+        int rc = px_store_open(url, &pool->all[i], err);
+        if (rc) {
+            px_store_pool_close(pool);
+            return rc;
+        }
+        pool->size++;
+        pool->free_list[pool->nfree++] = pool->all[i];
+    }
+    *out = pool;
+    return 0;
+}
+
+void px_store_pool_close(struct px_store_pool *pool)
+{
+    if (!pool)
+        return;
+    for (int i = 0; i < pool->size; i++)
+        px_store_close(pool->all[i]);
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->cond);
+    free(pool->all);
+    free(pool->free_list);
+    free(pool);
+}
+
+struct px_store *px_store_pool_acquire(struct px_store_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    while (pool->nfree == 0)
+        pthread_cond_wait(&pool->cond, &pool->lock);
+    struct px_store *st = pool->free_list[--pool->nfree];
+    pthread_mutex_unlock(&pool->lock);
+    return st;
+}
+
+void px_store_pool_release(struct px_store_pool *pool, struct px_store *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&pool->lock);
+    pool->free_list[pool->nfree++] = st;
+    pthread_cond_signal(&pool->cond);
+    pthread_mutex_unlock(&pool->lock);
 }

@@ -7,7 +7,8 @@
  * JSON documents are TEXT. Migrations are numbered SQL files per backend, applied in order
  * on open (and by `planasonix-mcp migrate`), each in its own transaction.
  *
- * A store handle is used by one thread at a time.
+ * A store handle is used by one thread at a time; a pool (px_store_pool) hands handles to the
+ * same database out to several threads.
  */
 #ifndef PX_STORE_STORE_H
 #define PX_STORE_STORE_H
@@ -42,6 +43,17 @@ struct px_val {
  * file path. Applies pending migrations. Returns 0 and an owned handle (px_store_close). */
 int px_store_open(const char *url, struct px_store **out, struct px_error *err);
 void px_store_close(struct px_store *st);
+/* A fixed set of handles to one database, for servers running calls on several threads: a
+ * thread checks one out for the duration of a request. Opening applies pending migrations
+ * (with the first handle). SQLite's WAL mode lets the handles read in parallel; writers
+ * serialize on the database's own lock (busy timeout). */
+struct px_store_pool;
+int px_store_pool_open(const char *url, int size, struct px_store_pool **out, struct px_error *err);
+void px_store_pool_close(struct px_store_pool *pool);
+/* Checks a handle out, waiting while all are in use. */
+struct px_store *px_store_pool_acquire(struct px_store_pool *pool);
+void px_store_pool_release(struct px_store_pool *pool, struct px_store *st);
+
 /* Applies pending migrations; *applied_out (may be NULL) gets how many ran. */
 int px_store_migrate(struct px_store *st, int *applied_out, struct px_error *err);
 /* The schema version (the highest migration applied). */

@@ -124,10 +124,11 @@ void px_http_audit(struct px_http_req *r, const char *outcome, const char *error
         .error_code = error_code,
         .latency_us = px_mono_us() - r->started_us,
     };
-    pthread_mutex_lock(&app->lock);
-    if (px_audit_enqueue(app->audit, &e))
-        px_audit_flush(app->audit, app->store);
-    pthread_mutex_unlock(&app->lock);
+    if (px_audit_enqueue(app->audit, &e)) {
+        struct px_store *st = px_store_pool_acquire(r->srv->pool);
+        px_audit_flush(app->audit, st);
+        px_store_pool_release(r->srv->pool, st);
+    }
 }
 
 static enum MHD_Result send_rpc_error(struct px_http_req *r, unsigned status, int rpc_code,
@@ -324,11 +325,13 @@ static void *worker_main(void *arg)
 
 /* ---- housekeeping ------------------------------------------------------------------------- */
 
-static void flush_audit(struct px_app *app)
+static void flush_audit(struct px_http_server *srv)
 {
-    pthread_mutex_lock(&app->lock);
-    px_audit_flush(app->audit, app->store);
-    pthread_mutex_unlock(&app->lock);
+    if (px_audit_pending(srv->app->audit) == 0)
+        return;
+    struct px_store *st = px_store_pool_acquire(srv->pool);
+    px_audit_flush(srv->app->audit, st);
+    px_store_pool_release(srv->pool, st);
 }
 
 static void *timer_main(void *arg)
@@ -344,7 +347,7 @@ static void *timer_main(void *arg)
         if (srv->timer_stop)
             break;
         pthread_mutex_unlock(&srv->timer_lock);
-        flush_audit(srv->app);
+        flush_audit(srv);
         px_stream_set_keepalive(srv->streams, px_now_ms(), KEEPALIVE_MS);
         if (++ticks % SWEEP_EVERY_S == 0) {
             size_t n = px_sessions_sweep(srv->sessions, px_now_ms());
@@ -389,10 +392,9 @@ static enum MHD_Result authenticate(struct px_http_req *r)
         memcpy(copy, token, len);
         copy[len] = '\0';
         struct px_app *app = r->srv->app;
-        pthread_mutex_lock(&app->lock);
-        rc = px_principal_from_key(app->store, &app->keyring, copy, px_now_ms(), &r->principal,
-                                   &err);
-        pthread_mutex_unlock(&app->lock);
+        struct px_store *st = px_store_pool_acquire(r->srv->pool);
+        rc = px_principal_from_key(st, &app->keyring, copy, px_now_ms(), &r->principal, &err);
+        px_store_pool_release(r->srv->pool, st);
         sodium_memzero(copy, sizeof(copy));
     }
     if (rc == 0) {
@@ -426,12 +428,11 @@ static enum MHD_Result authenticate(struct px_http_req *r)
 
 static enum MHD_Result healthz(struct px_http_req *r)
 {
-    struct px_app *app = r->srv->app;
     int64_t v = 0;
-    pthread_mutex_lock(&app->lock);
-    int rc = px_store_query_int(
-        app->store, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0, &v, NULL);
-    pthread_mutex_unlock(&app->lock);
+    struct px_store *st = px_store_pool_acquire(r->srv->pool);
+    int rc = px_store_query_int(st, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL,
+                                0, &v, NULL);
+    px_store_pool_release(r->srv->pool, st);
     bool ok = rc == 1;
     const char *body = ok ? "{\"status\":\"ok\",\"store\":\"ok\"}"
                           : "{\"status\":\"error\",\"store\":\"unreachable\"}";
@@ -661,8 +662,8 @@ static unsigned env_threads(void)
     long n = t ? strtol(t, NULL, 10) : 0;
     if (n >= 1 && n <= 64)
         return (unsigned)n;
-    /* Calls serialize on app->lock, so threads beyond the cores only add contention; keep
-     * at least two so a slow call does not stall every other connection. */
+    /* Calls run in parallel, each on a pooled store handle: one thread per core, and at
+     * least two so a slow call does not stall every other connection. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     return cpus < 2 ? 2 : cpus > MAX_DEFAULT_THREADS ? MAX_DEFAULT_THREADS : (unsigned)cpus;
 }
@@ -748,9 +749,18 @@ int px_http_serve(struct px_app *app, const char *listen)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* One store handle per HTTP thread, plus one for the live-call workers and the timer
+     * (they wait for a handle when all are busy). */
+    unsigned threads = env_threads();
+    if (px_store_pool_open(app->store_url, (int)threads + 1, &srv->pool, &err)) {
+        px_logerr("planasonix-mcp: %s", err.message);
+        free(srv);
+        return 1;
+    }
     srv->metrics = px_metrics_create();
     srv->streams = px_stream_set_create();
     struct px_sessions_config cfg = {.app = app,
+                                     .pool = srv->pool,
                                      .max_sessions = MAX_SESSIONS,
                                      .idle_ttl_ms = SESSION_TTL_MS,
                                      .tool_done = tool_done,
@@ -768,12 +778,11 @@ int px_http_serve(struct px_app *app, const char *listen)
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    srv->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_access, srv,
-                                   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-                                   (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-                                   env_threads(), MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                                   MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_CONNECTION_LIMIT,
-                                   connection_limit(), MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+        MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_END);
     int rc = 0;
     if (!srv->daemon) {
         px_logerr("planasonix-mcp: cannot listen on %s (is the port in use?)", spec);
@@ -798,7 +807,8 @@ int px_http_serve(struct px_app *app, const char *listen)
     px_sessions_destroy(srv->sessions);
     px_stream_set_destroy(srv->streams);
     px_metrics_destroy(srv->metrics);
-    flush_audit(app);
+    flush_audit(srv);
+    px_store_pool_close(srv->pool);
     pthread_mutex_destroy(&srv->jobs_lock);
     pthread_cond_destroy(&srv->jobs_cond);
     pthread_mutex_destroy(&srv->timer_lock);

@@ -6,8 +6,9 @@
  * default: the number of cores, 2 to 8); SSE streams park their connection with suspend/resume
  * (stream.c), so idle streams hold no thread. Two worker threads run calls whose response is a live
  * SSE stream (a request with a progressToken); a housekeeping thread flushes the audit queue every
- * second, sends keep-alives on idle streams and expires idle sessions. The store and the
- * audit queue are used only under app->lock.
+ * second, sends keep-alives on idle streams and expires idle sessions. Requests run in
+ * parallel: each store use checks a handle out of a pool (one per HTTP thread, plus one), and
+ * the audit queue, the session table, streams and metrics have their own locks.
  *
  * Security on every MCP request, before any session lookup: Host allowlist (421), Origin
  * allowlist (403), bearer API key (401 / 403 for the starter plan), then the route's checks

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 
 struct px_app;
+struct px_store_pool;
 struct px_sessions;
 struct px_stream;
 struct px_stream_set;
@@ -57,6 +58,7 @@ struct px_http_job {
 
 struct px_http_server {
     struct px_app *app;
+    struct px_store_pool *pool; /* store handles for requests (checked out per use) */
     struct MHD_Daemon *daemon;
     struct px_http_allow allow;
     struct px_sessions *sessions;
@@ -138,7 +140,7 @@ enum MHD_Result px_http_send_body(struct px_http_req *r, unsigned status, const 
  * data {code: audit_code, hint?}. */
 enum MHD_Result px_http_refuse(struct px_http_req *r, unsigned status, int rpc_code,
                                const char *audit_code, const char *message, const char *hint);
-/* Writes one audit row for this request (takes the app lock). */
+/* Queues one audit row for this request (flushing with a pooled store when due). */
 void px_http_audit(struct px_http_req *r, const char *outcome, const char *error_code);
 
 /* Checks Content-Type (415) and Content-Length (413) of a POST. Returns true when the body

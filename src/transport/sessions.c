@@ -8,6 +8,7 @@
 #include "base/err.h"
 #include "base/mem.h"
 #include "mcp/session.h"
+#include "store/store.h"
 #include "transport/stream.h"
 
 #include <pthread.h>
@@ -37,9 +38,6 @@ struct px_hsession {
     int64_t last_used_ms; /* under table->lock */
     struct px_mcp_session *mcp;
     struct px_stream *stream; /* legacy: the GET /sse stream */
-    /* Valid during one px_hsession_handle, under app->lock. */
-    const struct px_principal *cur;
-    const struct px_http_sink *sink;
     /* Cancellations not yet handed to the MCP session. */
     pthread_mutex_t cancel_lock;
     struct pending *cancels;
@@ -137,25 +135,33 @@ void px_sessions_destroy(struct px_sessions *t)
 
 /* ---- the MCP host callbacks -------------------------------------------------------------- */
 
+/* One px_hsession_handle call (the ctx of the host callbacks): calls on one session may run
+ * at the same time, each with its own principal and sink. */
+struct hcall {
+    struct px_hsession *s;
+    const struct px_principal *principal;
+    const struct px_http_sink *sink;
+};
+
 static int host_authenticate(void *ctx, struct px_principal *out, struct px_error *err)
 {
-    struct px_hsession *s = ctx;
-    if (!s->cur) {
+    struct hcall *c = ctx;
+    if (!c->principal) {
         memset(out, 0, sizeof(*out));
         return px_error_set(err, PX_EUNAUTHORIZED, "Unauthorized: no API key for this request");
     }
-    *out = *s->cur;
+    *out = *c->principal;
     return 0;
 }
 
 static void host_send(void *ctx, const char *json)
 {
-    struct px_hsession *s = ctx;
-    if (s->sink && s->sink->emit)
-        s->sink->emit(s->sink->ctx, json);
+    struct hcall *c = ctx;
+    if (c->sink && c->sink->emit)
+        c->sink->emit(c->sink->ctx, json);
 }
 
-/* Hands queued cancellations to the MCP session; caller holds app->lock. */
+/* Hands queued cancellations to the MCP session. */
 static void drain_cancels(struct px_hsession *s)
 {
     pthread_mutex_lock(&s->cancel_lock);
@@ -173,12 +179,12 @@ static void drain_cancels(struct px_hsession *s)
 
 static void host_poll(void *ctx)
 {
-    drain_cancels(ctx);
+    drain_cancels(((struct hcall *)ctx)->s);
 }
 
 static void host_tool_done(void *ctx, const char *tool, const char *outcome, long long latency_us)
 {
-    struct px_hsession *s = ctx;
+    struct px_hsession *s = ((struct hcall *)ctx)->s;
     if (s->table->cfg.tool_done)
         s->table->cfg.tool_done(s->table->cfg.tool_ctx, tool, outcome, latency_us);
 }
@@ -200,8 +206,9 @@ struct px_hsession *px_hsession_new(struct px_sessions *t, enum px_hsession_kind
     snprintf(s->key_id, sizeof(s->key_id), "%s", key_id);
     pthread_mutex_init(&s->cancel_lock, NULL);
     struct px_app *app = t->cfg.app;
+    /* No default store: each call checks one out of the pool (px_hsession_handle). */
     struct px_mcp_deps deps = {
-        .store = app->store, .keyring = &app->keyring, .rl = app->rl, .audit = app->audit};
+        .store = NULL, .keyring = &app->keyring, .rl = app->rl, .audit = app->audit};
     struct px_mcp_host host = {
         .ctx = s,
         .transport = kind == PX_HSESSION_LEGACY ? "sse" : "http",
@@ -325,26 +332,20 @@ char *px_hsession_handle(struct px_hsession *s, const struct px_principal *p,
                          const struct px_http_sink *sink, const char *text, size_t len)
 {
     struct px_app *app = s->table->cfg.app;
-    pthread_mutex_lock(&app->lock);
+    struct px_store_pool *pool = s->table->cfg.pool;
     drain_cancels(s);
-    s->cur = p;
-    s->sink = sink;
-    char *reply = px_mcp_handle(s->mcp, text, len);
-    s->cur = NULL;
-    s->sink = NULL;
+    struct hcall call = {.s = s, .principal = p, .sink = sink};
+    struct px_store *st = px_store_pool_acquire(pool);
+    char *reply = px_mcp_handle_call(s->mcp, st, &call, text, len);
     if (px_audit_pending(app->audit) >= AUDIT_FLUSH_AT)
-        px_audit_flush(app->audit, app->store);
-    pthread_mutex_unlock(&app->lock);
+        px_audit_flush(app->audit, st);
+    px_store_pool_release(pool, st);
     return reply;
 }
 
 bool px_hsession_initialized(struct px_hsession *s)
 {
-    struct px_app *app = s->table->cfg.app;
-    pthread_mutex_lock(&app->lock);
-    bool done = px_mcp_initialized(s->mcp);
-    pthread_mutex_unlock(&app->lock);
-    return done;
+    return px_mcp_initialized(s->mcp);
 }
 
 void px_hsession_cancel(struct px_hsession *s, const char *text, size_t len)

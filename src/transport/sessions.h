@@ -10,10 +10,10 @@
  *   lookups fail) while requests already inside finish normally.
  * - Streamable sessions expire after an idle TTL (px_sessions_sweep); a legacy session lives
  *   exactly as long as its GET /sse stream.
- * - px_hsession_handle runs one message through the MCP session holding app->lock (the store
- *   and the audit queue are not thread-safe), with the principal the HTTP layer resolved.
- *   Cancellations (notifications/cancelled) are queued without that lock, so one arriving
- *   while a call runs is seen by the call at once.
+ * - px_hsession_handle runs one message through the MCP session on a store handle checked out
+ *   of the pool, with the principal the HTTP layer resolved. Several messages may run on one
+ *   session at the same time. Cancellations (notifications/cancelled) are queued and handed
+ *   over when a call polls, so one arriving while a call runs is seen by the call at once.
  */
 #ifndef PX_TRANSPORT_SESSIONS_H
 #define PX_TRANSPORT_SESSIONS_H
@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 struct px_app;
+struct px_store_pool;
 struct px_principal;
 struct px_stream;
 struct px_sessions;
@@ -40,8 +41,9 @@ struct px_http_sink {
 
 struct px_sessions_config {
     struct px_app *app;
-    size_t max_sessions; /* px_sessions_add refuses beyond this */
-    int64_t idle_ttl_ms; /* streamable sessions unused this long are removed by the sweep */
+    struct px_store_pool *pool; /* the store handles calls use */
+    size_t max_sessions;        /* px_sessions_add refuses beyond this */
+    int64_t idle_ttl_ms;        /* streamable sessions unused this long are removed by the sweep */
     /* Observes finished tool calls (metrics); may be NULL. */
     void (*tool_done)(void *ctx, const char *tool, const char *outcome, long long latency_us);
     void *tool_ctx;
@@ -73,13 +75,14 @@ struct px_stream *px_hsession_stream(const struct px_hsession *s);
 void px_hsession_set_stream(struct px_hsession *s, struct px_stream *stream);
 
 /* Handles one message text as p (already authenticated and rate-limited), sending the
- * notifications it emits to sink. Takes app->lock for the duration. Returns the owned reply
- * text or NULL (see px_mcp_handle). */
+ * notifications it emits to sink. Holds a pooled store handle for the duration. Returns the
+ * owned reply text or NULL (see px_mcp_handle). */
 char *px_hsession_handle(struct px_hsession *s, const struct px_principal *p,
                          const struct px_http_sink *sink, const char *text, size_t len);
 /* True once initialize succeeded on this session. */
 bool px_hsession_initialized(struct px_hsession *s);
-/* Queues a notifications/cancelled message for the session without waiting for app->lock. */
+/* Queues a notifications/cancelled message for the session without waiting for the call
+ * running on it. */
 void px_hsession_cancel(struct px_hsession *s, const char *text, size_t len);
 
 #endif

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/json.h"
+#include "store/store.h"
 #include "tools/registry.h"
 #include "transport/sessions.h"
 
@@ -24,6 +25,7 @@
 struct fixture {
     char dir[64];
     struct px_app app;
+    struct px_store_pool *pool;
     struct px_sessions *t;
     int tool_calls;
 };
@@ -45,10 +47,15 @@ static int setup(void **state)
     setenv("PLANASONIX_HOME", f->dir, 1);
     unsetenv("DATABASE_URL");
     struct px_error err;
-    if (px_tools_init(&err) || px_app_open(&f->app, &err))
+    if (px_tools_init(&err) || px_app_open(&f->app, &err) ||
+        px_store_pool_open(f->app.store_url, 2, &f->pool, &err))
         return -1;
-    struct px_sessions_config cfg = {
-        .app = &f->app, .max_sessions = 3, .idle_ttl_ms = TTL, .tool_done = on_tool, .tool_ctx = f};
+    struct px_sessions_config cfg = {.app = &f->app,
+                                     .pool = f->pool,
+                                     .max_sessions = 3,
+                                     .idle_ttl_ms = TTL,
+                                     .tool_done = on_tool,
+                                     .tool_ctx = f};
     f->t = px_sessions_create(&cfg);
     *state = f;
     return 0;
@@ -58,6 +65,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     px_sessions_destroy(f->t);
+    px_store_pool_close(f->pool);
     px_app_close(&f->app);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
