@@ -1,0 +1,94 @@
+/* base/: time formatting against gmtime_r, bounded buffers, untrusted text cleanup, ids. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/id.h"
+#include "base/text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void time_format_matches_gmtime(void **state)
+{
+    (void)state;
+    char a[40], b[40];
+    /* Every ~90 days from 1970 to 9999, plus leap days and month ends. */
+    for (int64_t ms = 0; ms < 253402300799999LL; ms += 7777777777LL + 123) {
+        px_time_format(ms, a, sizeof(a));
+        time_t s = (time_t)(ms / 1000);
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        snprintf(b, sizeof(b), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+        assert_string_equal(a, b);
+    }
+    px_time_format(951782400000LL, a, sizeof(a)); /* 2000-02-29 */
+    assert_string_equal(a, "2000-02-29T00:00:00.000Z");
+    px_time_format(1798761599999LL, a, sizeof(a));
+    assert_string_equal(a, "2026-12-31T23:59:59.999Z");
+}
+
+static void buffers_are_bounded(void **state)
+{
+    (void)state;
+    struct px_buf b;
+    px_buf_init(&b, 8);
+    assert_int_equal(px_buf_puts(&b, "12345678"), 0);
+    assert_int_equal(px_buf_puts(&b, "9"), -PX_ETOOLARGE);
+    assert_int_equal(b.len, 8);
+    px_buf_consume(&b, 3);
+    assert_string_equal(b.data, "45678");
+    assert_int_equal(px_buf_printf(&b, "%d", 12), 0);
+    assert_string_equal(b.data, "4567812");
+    px_buf_cleanup(&b);
+}
+
+static void text_is_cleaned_and_capped(void **state)
+{
+    (void)state;
+    bool cut = false;
+    char *t = px_text_clean("a\nb\x1b[31mc", 100, &cut);
+    assert_string_equal(t, "a b [31mc");
+    assert_false(cut);
+    free(t);
+    /* "é" is two bytes: a cap in its middle cuts before it. */
+    t = px_text_clean("abc\xc3\xa9", 4, &cut);
+    assert_string_equal(t, "abc");
+    assert_true(cut);
+    free(t);
+    assert_true(px_utf8_valid("h\xc3\xa9llo", 6));
+    assert_false(px_utf8_valid("\xc0\xaf", 2)); /* overlong */
+}
+
+static void ids_have_kinds(void **state)
+{
+    (void)state;
+    char id[PX_ID_MAX], other[PX_ID_MAX];
+    px_id_new(PX_ID_PIPELINE, id);
+    px_id_new(PX_ID_PIPELINE, other);
+    assert_true(px_id_valid(PX_ID_PIPELINE, id));
+    assert_string_not_equal(id, other);
+    assert_false(px_id_valid(PX_ID_SCHEDULE, id));
+    assert_int_equal(px_id_kind_of(id), PX_ID_PIPELINE);
+    assert_int_equal(px_id_kind_of("sch_x"), PX_ID_SCHEDULE);
+    assert_false(px_id_valid(PX_ID_PIPELINE, "pl_!!"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(time_format_matches_gmtime),
+        cmocka_unit_test(buffers_are_bounded),
+        cmocka_unit_test(text_is_cleaned_and_capped),
+        cmocka_unit_test(ids_have_kinds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
