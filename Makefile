@@ -98,7 +98,7 @@ clean:
 # fuzz-replay: each target's LLVMFuzzerTestOneInput linked with tests/fuzz/replay.c (no
 # libFuzzer) and run over its committed corpus; use MODE=asan (`make MODE=asan fuzz-replay`).
 # fuzz: libFuzzer binaries in build/fuzz/, from their own clang ASan+UBSan build of src/.
-FUZZ_TARGETS := jsonrpc cron tz schema graph
+FUZZ_TARGETS := jsonrpc cron tz schema graph expr
 FUZZ_REPLAY_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 
 .PHONY: fuzz fuzz-replay

@@ -19,6 +19,7 @@
 #include "base/schema.h"
 #include "base/text.h"
 #include "engine/catalog.h"
+#include "engine/expr.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -176,6 +177,21 @@ static int check_config_extra(size_t i, const struct gnode *n, struct json_objec
                          "mode to \"upsert\"",
                          mode ? mode : "append");
         }
+    }
+    if (n->kind == PX_NODE_TRANSFORM &&
+        (strcmp(n->nt->type, "filter") == 0 || strcmp(n->nt->type, "derive") == 0)) {
+        const char *prop = strcmp(n->nt->type, "filter") == 0 ? "condition" : "expression";
+        struct px_expr *ex = NULL;
+        struct px_error perr;
+        px_error_clear(&perr);
+        if (px_expr_parse(px_json_get_str(config, prop), &ex, &perr) != 0) {
+            snprintf(field, sizeof(field), "graph.nodes[%zu].config.%s", i, prop);
+            int rc = gfail(err, field, "%s", perr.message);
+            if (perr.hint[0])
+                px_error_hint(err, "%s", perr.hint);
+            return rc;
+        }
+        px_expr_free(ex);
     }
     if (n->kind == PX_NODE_TRANSFORM && strcmp(n->nt->type, "join") == 0) {
         size_t l = json_object_array_length(px_json_get(config, "left_keys"));

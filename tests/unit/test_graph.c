@@ -294,6 +294,41 @@ static void test_configs(void **state)
            "\"replace\"}}], \"edges\": [" E("a", "u") ", " E("b", "u") ", " E("u", "out") "]}");
 }
 
+/* Filter conditions and derive expressions are parsed at validation time (src/engine/expr.c). */
+#define EXPR_FILTER(cond)                                                                          \
+    "{\"nodes\": [" SRC ", {\"id\": \"f\", \"kind\": \"transform\", \"type\": \"filter\", "        \
+    "\"config\": {\"condition\": \"" cond "\"}}, " DST                                             \
+    "], \"edges\": [" E("orders", "f") ", " E("f", "load") "]}"
+#define EXPR_DERIVE(expr)                                                                          \
+    "{\"nodes\": [" SRC ", {\"id\": \"d\", \"kind\": \"transform\", \"type\": \"derive\", "        \
+    "\"config\": {\"column\": \"y\", \"expression\": \"" expr "\"}}, " DST                         \
+    "], \"edges\": [" E("orders", "d") ", " E("d", "load") "]}"
+
+static void test_expressions(void **state)
+{
+    (void)state;
+    PASSES(EXPR_FILTER("status = 'paid' AND amount > 100"));
+    PASSES(EXPR_FILTER("order_date >= now() - interval '7 days'"));
+    PASSES(EXPR_DERIVE("price * quantity"));
+    FAILS(EXPR_FILTER("status IN ('a', 'b' region = 'eu'"),
+          "graph.nodes[1].config.condition: expression: at position 21: expected ')' after the "
+          "IN list, found 'region'",
+          "graph.nodes[1].config.condition");
+    FAILS(EXPR_FILTER("lowr(name) = 'x'"),
+          "graph.nodes[1].config.condition: expression: at position 1: unknown function 'lowr' "
+          "(did you mean lower?)",
+          "graph.nodes[1].config.condition");
+    assert_string_not_equal(err.hint, "");
+    FAILS(EXPR_DERIVE("price * "),
+          "graph.nodes[1].config.expression: expression: at position 9: expected a value, found "
+          "the end of the expression",
+          "graph.nodes[1].config.expression");
+    FAILS(EXPR_FILTER("name = 'abc"),
+          "graph.nodes[1].config.condition: expression: unterminated string starting at "
+          "position 8",
+          "graph.nodes[1].config.condition");
+}
+
 #define PG_DST(cfg)                                                                                \
     "{\"nodes\": [" SRC ", {\"id\": \"load\", \"kind\": \"destination\", \"type\": \"postgres\", " \
     "\"connection_id\": \"conn_pgdst\", \"config\": " cfg                                          \
@@ -518,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_connection_id_presence),
         cmocka_unit_test(test_configs),
+        cmocka_unit_test(test_expressions),
         cmocka_unit_test(test_upsert_keys),
         cmocka_unit_test(test_join),
         cmocka_unit_test(test_edges),
