@@ -1,0 +1,54 @@
+/*
+ * The pipeline engine's entry point: runs one validated graph (engine/graph.h) to completion,
+ * moving rows from its sources through its transforms into its destinations in typed,
+ * columnar batches with bounded memory. It knows nothing about MCP, runs or the store's
+ * control-plane tables: the caller (service/runs.c) resolves connections, records the run and
+ * decides about retries. Pipeline rows never become JSON objects between stages.
+ */
+#ifndef PX_ENGINE_ENGINE_H
+#define PX_ENGINE_ENGINE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct px_error;
+
+/* Returns the full params of a connection of the caller's organization, secrets included
+ * (owned by the caller of the callback: json_object_put it; never log it), or a negative code
+ * with err set (-PX_ENOTFOUND). */
+typedef int (*px_engine_conn_fn)(void *ctx, const char *connection_id, struct json_object **out,
+                                 struct px_error *err);
+
+struct px_engine_opts {
+    px_engine_conn_fn conn;   /* resolves connection_id → params */
+    void *conn_ctx;
+    const char *files_root;   /* file connectors are confined below this directory */
+    int64_t now_us;           /* the run's now() for expressions, µs since the epoch UTC */
+    int64_t batch_rows;       /* rows per batch (0: a sensible default) */
+    /* Polled between batches; true stops the run with PX_EUNAVAILABLE "cancelled". May be NULL. */
+    bool (*cancelled)(void *ctx);
+    void *cancel_ctx;
+    /* Called after each batch reaches a destination with the rows written so far. May be NULL. */
+    void (*progress)(void *ctx, int64_t rows_written);
+    void *progress_ctx;
+};
+
+struct px_engine_result {
+    int64_t rows_read;          /* rows produced by all sources */
+    int64_t rows_written;       /* rows accepted by all destinations */
+    struct json_object *nodes;  /* owned array of {node_id, status, rows_in, rows_out,
+                                 * duration_ms}; status succeeded | failed | skipped */
+    char failed_node[64];       /* on failure: the node id, else "" */
+};
+
+/* Runs graph. Returns 0, or a negative code with err set (a sanitized, length-capped message
+ * that names the node, err->retryable for transient failures such as a refused connection, and
+ * a hint) and out->failed_node. On failure no destination is left half-written: replace-mode
+ * loads swap in atomically, append/upsert loads run in one transaction where the destination
+ * supports it. out->nodes is filled in both cases; free it with px_engine_result_cleanup. */
+int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
+                  struct px_engine_result *out, struct px_error *err);
+void px_engine_result_cleanup(struct px_engine_result *r);
+
+#endif
