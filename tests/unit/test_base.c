@@ -19,7 +19,7 @@
 static void time_format_matches_gmtime(void **state)
 {
     (void)state;
-    char a[40], b[40];
+    char a[64], b[64];
     /* Every ~90 days from 1970 to 9999, plus leap days and month ends. */
     for (int64_t ms = 0; ms < 253402300799999LL; ms += 7777777777LL + 123) {
         px_time_format(ms, a, sizeof(a));

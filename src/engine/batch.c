@@ -1,0 +1,298 @@
+/*
+ * Typed columnar batches (batch.h): column arrays sized once at creation, a null bitmap per
+ * column and a block arena for strings.
+ */
+#include "engine/batch.h"
+
+#include "base/err.h"
+#include "base/mem.h"
+#include "engine/expr.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_BLOCK 65536
+
+struct px_arena_block {
+    struct px_arena_block *next;
+    size_t used, size;
+    char data[];
+};
+
+const char *px_col_type_name(enum px_col_type t)
+{
+    switch (t) {
+    case PX_COL_INT:
+        return "integer";
+    case PX_COL_FLOAT:
+        return "float";
+    case PX_COL_BOOL:
+        return "boolean";
+    case PX_COL_STRING:
+        return "string";
+    case PX_COL_TIMESTAMP:
+        return "timestamp";
+    }
+    return "unknown";
+}
+
+static size_t elem_size(enum px_col_type t)
+{
+    switch (t) {
+    case PX_COL_INT:
+    case PX_COL_TIMESTAMP:
+        return sizeof(int64_t);
+    case PX_COL_FLOAT:
+        return sizeof(double);
+    case PX_COL_BOOL:
+        return 1;
+    case PX_COL_STRING:
+        return sizeof(char *);
+    }
+    return 8;
+}
+
+struct px_batch *px_batch_create(int64_t cap)
+{
+    struct px_batch *b = px_xcalloc(1, sizeof(*b));
+    b->cap = cap > 0 ? cap : PX_BATCH_DEFAULT_ROWS;
+    b->first_row = 1;
+    return b;
+}
+
+static void column_cleanup(struct px_column *c)
+{
+    free(c->name);
+    free(c->nulls);
+    free((void *)c->v.i);
+}
+
+void px_batch_destroy(struct px_batch *b)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < b->ncols; i++)
+        column_cleanup(&b->cols[i]);
+    free(b->cols);
+    struct px_arena_block *a = b->arena;
+    while (a) {
+        struct px_arena_block *next = a->next;
+        free(a);
+        a = next;
+    }
+    free(b);
+}
+
+int px_batch_add_column(struct px_batch *b, const char *name, enum px_col_type type)
+{
+    if (b->ncols == b->cols_cap) {
+        b->cols_cap = b->cols_cap ? b->cols_cap * 2 : 8;
+        b->cols = px_xrealloc(b->cols, (size_t)b->cols_cap * sizeof(*b->cols));
+    }
+    struct px_column *c = &b->cols[b->ncols];
+    memset(c, 0, sizeof(*c));
+    c->name = px_xstrdup(name);
+    c->type = type;
+    size_t nb = ((size_t)b->cap + 7) / 8;
+    c->nulls = px_xmalloc(nb);
+    memset(c->nulls, 0xff, nb);
+    c->v.i = px_xcalloc((size_t)b->cap, elem_size(type));
+    return b->ncols++;
+}
+
+int px_batch_find(const struct px_batch *b, const char *name)
+{
+    for (int i = 0; i < b->ncols; i++)
+        if (strcmp(b->cols[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+void px_batch_remove_column(struct px_batch *b, int i)
+{
+    column_cleanup(&b->cols[i]);
+    memmove(&b->cols[i], &b->cols[i + 1], (size_t)(b->ncols - i - 1) * sizeof(*b->cols));
+    b->ncols--;
+}
+
+const char *px_batch_strdup(struct px_batch *b, const char *s, size_t len)
+{
+    struct px_arena_block *a = b->arena;
+    if (!a || a->size - a->used < len + 1) {
+        size_t size = len + 1 > ARENA_BLOCK ? len + 1 : ARENA_BLOCK;
+        a = px_xmalloc(sizeof(*a) + size);
+        a->size = size;
+        a->used = 0;
+        a->next = b->arena;
+        b->arena = a;
+    }
+    char *p = a->data + a->used;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    a->used += len + 1;
+    return p;
+}
+
+void px_batch_set_null(struct px_column *c, int64_t row, bool null)
+{
+    if (null)
+        c->nulls[row >> 3] |= (uint8_t)(1u << (row & 7));
+    else
+        c->nulls[row >> 3] &= (uint8_t) ~(1u << (row & 7));
+}
+
+struct px_batch *px_batch_clone(const struct px_batch *b)
+{
+    struct px_batch *c = px_batch_create(b->cap);
+    c->first_row = b->first_row;
+    for (int i = 0; i < b->ncols; i++) {
+        const struct px_column *src = &b->cols[i];
+        int k = px_batch_add_column(c, src->name, src->type);
+        struct px_column *dst = &c->cols[k];
+        memcpy(dst->nulls, src->nulls, ((size_t)b->cap + 7) / 8);
+        if (src->type == PX_COL_STRING) {
+            for (int64_t r = 0; r < b->nrows; r++)
+                if (!px_batch_is_null(src, r))
+                    dst->v.s[r] = px_batch_strdup(c, src->v.s[r], strlen(src->v.s[r]));
+        } else {
+            memcpy((void *)dst->v.i, src->v.i, (size_t)b->nrows * elem_size(src->type));
+        }
+    }
+    c->nrows = b->nrows;
+    return c;
+}
+
+void px_batch_get(const struct px_batch *b, int col, int64_t row, struct px_value *out)
+{
+    const struct px_column *c = &b->cols[col];
+    memset(out, 0, sizeof(*out));
+    if (px_batch_is_null(c, row)) {
+        out->type = PX_VAL_NULL;
+        return;
+    }
+    switch (c->type) {
+    case PX_COL_INT:
+        out->type = PX_VAL_INT;
+        out->i = c->v.i[row];
+        break;
+    case PX_COL_TIMESTAMP:
+        out->type = PX_VAL_TIMESTAMP;
+        out->i = c->v.i[row];
+        break;
+    case PX_COL_FLOAT:
+        out->type = PX_VAL_FLOAT;
+        out->f = c->v.f[row];
+        break;
+    case PX_COL_BOOL:
+        out->type = PX_VAL_BOOL;
+        out->b = c->v.b[row] != 0;
+        break;
+    case PX_COL_STRING:
+        out->type = PX_VAL_STRING;
+        out->s = (char *)(uintptr_t)c->v.s[row];
+        break;
+    }
+}
+
+static const char *val_type_name(enum px_value_type t)
+{
+    switch (t) {
+    case PX_VAL_NULL:
+        return "null";
+    case PX_VAL_BOOL:
+        return "boolean";
+    case PX_VAL_INT:
+        return "integer";
+    case PX_VAL_FLOAT:
+        return "float";
+    case PX_VAL_STRING:
+        return "string";
+    case PX_VAL_TIMESTAMP:
+        return "timestamp";
+    case PX_VAL_INTERVAL:
+        return "interval";
+    }
+    return "unknown";
+}
+
+int px_batch_set(struct px_batch *b, int col, int64_t row, const struct px_value *v,
+                 struct px_error *err)
+{
+    struct px_column *c = &b->cols[col];
+    if (v->type == PX_VAL_NULL) {
+        px_batch_set_null(c, row, true);
+        return 0;
+    }
+    bool ok = false;
+    switch (c->type) {
+    case PX_COL_INT:
+        if ((ok = v->type == PX_VAL_INT))
+            c->v.i[row] = v->i;
+        break;
+    case PX_COL_TIMESTAMP:
+        if ((ok = v->type == PX_VAL_TIMESTAMP))
+            c->v.i[row] = v->i;
+        else if (v->type == PX_VAL_STRING)
+            ok = px_expr_parse_timestamp(v->s, &c->v.i[row]) == 0;
+        break;
+    case PX_COL_FLOAT:
+        if (v->type == PX_VAL_FLOAT) {
+            c->v.f[row] = v->f;
+            ok = true;
+        } else if (v->type == PX_VAL_INT) {
+            c->v.f[row] = (double)v->i;
+            ok = true;
+        }
+        break;
+    case PX_COL_BOOL:
+        if ((ok = v->type == PX_VAL_BOOL))
+            c->v.b[row] = v->b;
+        break;
+    case PX_COL_STRING:
+        if ((ok = v->type == PX_VAL_STRING))
+            c->v.s[row] = px_batch_strdup(b, v->s, strlen(v->s));
+        break;
+    }
+    if (!ok)
+        return px_error_set(err, PX_EINVALID, "column '%s' is %s but a value is %s", c->name,
+                            px_col_type_name(c->type), val_type_name(v->type));
+    px_batch_set_null(c, row, false);
+    return 0;
+}
+
+void px_batch_move_row(struct px_batch *b, int64_t dst, int64_t src)
+{
+    if (dst == src)
+        return;
+    for (int i = 0; i < b->ncols; i++) {
+        struct px_column *c = &b->cols[i];
+        px_batch_set_null(c, dst, px_batch_is_null(c, src));
+        switch (c->type) {
+        case PX_COL_INT:
+        case PX_COL_TIMESTAMP:
+            c->v.i[dst] = c->v.i[src];
+            break;
+        case PX_COL_FLOAT:
+            c->v.f[dst] = c->v.f[src];
+            break;
+        case PX_COL_BOOL:
+            c->v.b[dst] = c->v.b[src];
+            break;
+        case PX_COL_STRING:
+            c->v.s[dst] = c->v.s[src];
+            break;
+        }
+    }
+}
+
+void px_batch_compact(struct px_batch *b, const bool *keep)
+{
+    int64_t w = 0;
+    for (int64_t r = 0; r < b->nrows; r++)
+        if (keep[r])
+            px_batch_move_row(b, w++, r);
+    for (int i = 0; i < b->ncols; i++)
+        for (int64_t r = w; r < b->nrows; r++)
+            px_batch_set_null(&b->cols[i], r, true);
+    b->nrows = w;
+}

@@ -1,0 +1,87 @@
+/*
+ * Typed columnar record batches: the only form rows take between pipeline stages. A batch
+ * holds up to cap rows in columns of one type each (int64, double, bool, string, timestamp in
+ * µs since the epoch UTC), with a null bitmap per column. Strings live in the batch's own
+ * arena, so a batch owns everything it points to and is freed in one call. Operators edit a
+ * batch in place (compact rows, add, drop, reorder or rename columns).
+ */
+#ifndef PX_ENGINE_BATCH_H
+#define PX_ENGINE_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct px_value;
+struct px_error;
+
+enum px_col_type {
+    PX_COL_INT = 0,   /* int64_t */
+    PX_COL_FLOAT,     /* double */
+    PX_COL_BOOL,      /* uint8_t 0/1 */
+    PX_COL_STRING,    /* const char *, NUL-terminated UTF-8 in the batch arena */
+    PX_COL_TIMESTAMP, /* int64_t µs since the epoch UTC */
+};
+
+#define PX_BATCH_MAX_COLS 1000
+#define PX_BATCH_DEFAULT_ROWS 4096
+
+struct px_column {
+    char *name; /* owned */
+    enum px_col_type type;
+    uint8_t *nulls; /* bitmap, bit set = NULL; cap bits */
+    union {
+        int64_t *i;     /* INT, TIMESTAMP */
+        double *f;      /* FLOAT */
+        uint8_t *b;     /* BOOL */
+        const char **s; /* STRING: point into the arena */
+    } v;
+};
+
+struct px_arena_block;
+
+struct px_batch {
+    int ncols;
+    struct px_column *cols; /* ncols entries, room for cols_cap */
+    int cols_cap;
+    int64_t nrows; /* rows in use */
+    int64_t cap;   /* rows allocated per column */
+    struct px_arena_block *arena;
+    int64_t first_row; /* 1-based number of the first row in its source, for messages */
+};
+
+const char *px_col_type_name(enum px_col_type t);
+
+/* A batch with no columns and room for cap rows. Never NULL (allocation aborts). */
+struct px_batch *px_batch_create(int64_t cap);
+void px_batch_destroy(struct px_batch *b);
+/* A deep copy (for fan-out). */
+struct px_batch *px_batch_clone(const struct px_batch *b);
+/* Adds an empty column (all rows NULL); returns its index. */
+int px_batch_add_column(struct px_batch *b, const char *name, enum px_col_type type);
+/* Index of the column named name, or -1. */
+int px_batch_find(const struct px_batch *b, const char *name);
+/* Removes column i. */
+void px_batch_remove_column(struct px_batch *b, int i);
+/* Copies len bytes of s (plus a NUL) into the arena. */
+const char *px_batch_strdup(struct px_batch *b, const char *s, size_t len);
+
+static inline bool px_batch_is_null(const struct px_column *c, int64_t row)
+{
+    return (c->nulls[row >> 3] >> (row & 7)) & 1;
+}
+void px_batch_set_null(struct px_column *c, int64_t row, bool null);
+
+/* Reads a cell as a px_value (a string is borrowed from the batch). */
+void px_batch_get(const struct px_batch *b, int col, int64_t row, struct px_value *out);
+/* Stores v in a cell, converting int → float and timestamp-looking strings only where
+ * lossless; a string is copied into the arena. -PX_EINVALID with err naming the column when
+ * the value does not fit the column's type. */
+int px_batch_set(struct px_batch *b, int col, int64_t row, const struct px_value *v,
+                 struct px_error *err);
+/* Keeps the rows whose keep[] entry is true, in order. */
+void px_batch_compact(struct px_batch *b, const bool *keep);
+/* Moves row src into row dst (dst <= src). */
+void px_batch_move_row(struct px_batch *b, int64_t dst, int64_t src);
+
+#endif

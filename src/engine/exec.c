@@ -1,0 +1,344 @@
+/*
+ * The executor behind px_engine_run (engine.h). Push-based streaming: nodes are opened in
+ * topological order; then each source in turn is drained batch by batch, and every batch is
+ * pushed through the transforms below it (edited in place; cloned on fan-out) into the
+ * destinations. Destinations buffer nothing themselves: they write into a transaction or a
+ * temporary file, and are committed only after every source has been drained without error;
+ * on any failure they are closed uncommitted, which undoes their writes. Cancellation is polled
+ * before each source batch; progress is reported after each destination batch.
+ */
+#include "engine/engine.h"
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "base/mem.h"
+#include "engine/batch.h"
+#include "engine/catalog.h"
+#include "engine/exec_int.h"
+#include "engine/graph.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct xnode {
+    const char *id;
+    enum px_node_kind kind;
+    const char *type;
+    struct json_object *config;
+    struct json_object *params; /* owned, sources and destinations */
+    const struct px_connector *conn;
+    const struct px_operator *op;
+    void *state;
+    bool opened, done, committed;
+    int *children;
+    int nchildren;
+    int nparents;
+    int64_t rows_in, rows_out, dur_us;
+};
+
+struct exec {
+    struct xnode *n;
+    int count;
+    int *order; /* topological */
+    const struct px_engine_opts *opts;
+    struct px_engine_result *out;
+    int64_t batch_rows;
+};
+
+/* Prefixes err's message with the node id and records the node as the failed one. */
+static int fail_node(struct exec *x, int i, int rc, struct px_error *err)
+{
+    char msg[sizeof(err->message)];
+    snprintf(msg, sizeof(msg), "node '%.64s': %.430s", x->n[i].id, err->message);
+    snprintf(err->message, sizeof(err->message), "%s", msg);
+    if (!err->code)
+        err->code = -rc;
+    snprintf(x->out->failed_node, sizeof(x->out->failed_node), "%s", x->n[i].id);
+    return rc < 0 ? rc : -PX_EINTERNAL;
+}
+
+static int find_id(struct exec *x, const char *id)
+{
+    for (int i = 0; i < x->count; i++)
+        if (strcmp(x->n[i].id, id) == 0)
+            return i;
+    return -1;
+}
+
+static int build(struct exec *x, struct json_object *graph, struct px_error *err)
+{
+    struct json_object *nodes = px_json_get(graph, "nodes");
+    struct json_object *edges = px_json_get(graph, "edges");
+    x->count = (int)json_object_array_length(nodes);
+    x->n = px_xcalloc((size_t)x->count, sizeof(*x->n));
+    x->order = px_xcalloc((size_t)x->count, sizeof(int));
+    for (int i = 0; i < x->count; i++) {
+        struct json_object *jn = json_object_array_get_idx(nodes, (size_t)i);
+        struct xnode *n = &x->n[i];
+        n->id = px_json_get_str(jn, "id");
+        n->kind = (enum px_node_kind)px_node_kind_parse(px_json_get_str(jn, "kind"));
+        n->type = px_json_get_str(jn, "type");
+        n->config = px_json_get(jn, "config");
+        n->children = px_xcalloc((size_t)x->count, sizeof(int));
+        if (n->kind == PX_NODE_TRANSFORM)
+            n->op = px__operator_find(n->type);
+        else
+            n->conn = px__connector_find(n->type);
+        if (!n->op && !n->conn) {
+            px_error_set(err, PX_EUNAVAILABLE, "node type '%s' is not known to the engine",
+                         n->type);
+            return fail_node(x, i, -PX_EUNAVAILABLE, err);
+        }
+        const char *cid = px_json_get_str(jn, "connection_id");
+        if (n->kind != PX_NODE_TRANSFORM) {
+            if (!x->opts->conn || !cid) {
+                px_error_set(err, PX_EINVALID, "no connection to resolve");
+                return fail_node(x, i, -PX_EINVALID, err);
+            }
+            int rc = x->opts->conn(x->opts->conn_ctx, cid, &n->params, err);
+            if (rc < 0)
+                return fail_node(x, i, rc, err);
+        }
+    }
+    size_t ne = edges ? json_object_array_length(edges) : 0;
+    for (size_t e = 0; e < ne; e++) {
+        struct json_object *je = json_object_array_get_idx(edges, e);
+        int from = find_id(x, px_json_get_str(je, "from"));
+        int to = find_id(x, px_json_get_str(je, "to"));
+        if (from < 0 || to < 0 || x->n[from].nchildren >= x->count)
+            return px_error_set(err, PX_EINVALID, "graph.edges[%zu]: unknown node", e);
+        x->n[from].children[x->n[from].nchildren++] = to;
+        x->n[to].nparents++;
+    }
+    /* Kahn's algorithm; the graph is acyclic (validated). */
+    int *indeg = px_xcalloc((size_t)x->count, sizeof(int));
+    int head = 0, tail = 0;
+    for (int i = 0; i < x->count; i++) {
+        indeg[i] = x->n[i].nparents;
+        if (!indeg[i])
+            x->order[tail++] = i;
+    }
+    while (head < tail) {
+        struct xnode *n = &x->n[x->order[head++]];
+        for (int c = 0; c < n->nchildren; c++)
+            if (--indeg[n->children[c]] == 0)
+                x->order[tail++] = n->children[c];
+    }
+    free(indeg);
+    if (tail != x->count)
+        return px_error_set(err, PX_EINVALID, "graph has a cycle");
+    return 0;
+}
+
+static int open_node(struct exec *x, int i, struct px_error *err)
+{
+    struct xnode *n = &x->n[i];
+    struct px_node_ctx ctx = {n->id, n->config, n->params, x->opts, x->batch_rows};
+    int rc;
+    int64_t t0 = px_mono_us();
+    if (n->op) {
+        if (!n->op->open)
+            rc =
+                px_error_set(err, PX_EUNAVAILABLE, "operator '%s' is not implemented yet", n->type);
+        else
+            rc = n->op->open(&ctx, &n->state, err);
+    } else if (n->kind == PX_NODE_SOURCE) {
+        if (!n->conn->open_source)
+            rc = px_error_set(err, PX_EUNAVAILABLE,
+                              "connector '%s' is not available as a source in this build", n->type);
+        else
+            rc = n->conn->open_source(&ctx, &n->state, err);
+    } else {
+        if (!n->conn->open_dest)
+            rc = px_error_set(err, PX_EUNAVAILABLE,
+                              "connector '%s' is not available as a destination in this build",
+                              n->type);
+        else
+            rc = n->conn->open_dest(&ctx, &n->state, err);
+    }
+    n->dur_us += px_mono_us() - t0;
+    if (rc < 0)
+        return fail_node(x, i, rc, err);
+    n->opened = true;
+    return 0;
+}
+
+static int deliver(struct exec *x, int i, struct px_batch *b, struct px_error *err);
+
+/* Node i produced b (owned): hands it to each child, cloning for all but the last. */
+static int push(struct exec *x, int i, struct px_batch *b, struct px_error *err)
+{
+    struct xnode *n = &x->n[i];
+    n->rows_out += b->nrows;
+    if (b->nrows == 0 || n->nchildren == 0) {
+        px_batch_destroy(b);
+        return 0;
+    }
+    for (int c = 0; c < n->nchildren; c++) {
+        struct px_batch *cb = c + 1 < n->nchildren ? px_batch_clone(b) : b;
+        int rc = deliver(x, n->children[c], cb, err);
+        if (rc < 0) {
+            if (cb != b)
+                px_batch_destroy(b);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int deliver(struct exec *x, int i, struct px_batch *b, struct px_error *err)
+{
+    struct xnode *n = &x->n[i];
+    n->rows_in += b->nrows;
+    int64_t t0 = px_mono_us();
+    if (n->kind == PX_NODE_TRANSFORM) {
+        int rc = n->op->process(n->state, b, err);
+        n->dur_us += px_mono_us() - t0;
+        if (rc < 0) {
+            px_batch_destroy(b);
+            return fail_node(x, i, rc, err);
+        }
+        return push(x, i, b, err);
+    }
+    int rc = n->conn->write_batch(n->state, b, err);
+    n->dur_us += px_mono_us() - t0;
+    if (rc < 0) {
+        px_batch_destroy(b);
+        return fail_node(x, i, rc, err);
+    }
+    n->rows_out += b->nrows;
+    x->out->rows_written += b->nrows;
+    px_batch_destroy(b);
+    if (x->opts->progress)
+        x->opts->progress(x->opts->progress_ctx, x->out->rows_written);
+    return 0;
+}
+
+static int drain_source(struct exec *x, int i, struct px_error *err)
+{
+    struct xnode *n = &x->n[i];
+    for (;;) {
+        if (x->opts->cancelled && x->opts->cancelled(x->opts->cancel_ctx))
+            return px_error_set(err, PX_EUNAVAILABLE, "cancelled");
+        struct px_batch *b = NULL;
+        int64_t t0 = px_mono_us();
+        int rc = n->conn->next_batch(n->state, &b, err);
+        n->dur_us += px_mono_us() - t0;
+        if (rc < 0)
+            return fail_node(x, i, rc, err);
+        if (!b)
+            break;
+        x->out->rows_read += b->nrows;
+        rc = push(x, i, b, err);
+        if (rc < 0)
+            return rc;
+    }
+    n->done = true;
+    return 0;
+}
+
+static void close_all(struct exec *x)
+{
+    for (int k = x->count - 1; k >= 0; k--) {
+        struct xnode *n = &x->n[x->order[k]];
+        if (!n->opened)
+            continue;
+        if (n->op)
+            n->op->close(n->state);
+        else if (n->kind == PX_NODE_SOURCE)
+            n->conn->close_source(n->state);
+        else
+            n->conn->close_dest(n->state);
+        n->opened = false;
+    }
+}
+
+static void report(struct exec *x, bool ok)
+{
+    x->out->nodes = json_object_new_array();
+    for (int i = 0; i < x->count; i++) {
+        struct xnode *n = &x->n[i];
+        const char *status = "skipped";
+        if (strcmp(x->out->failed_node, n->id) == 0)
+            status = "failed";
+        else if (ok || (n->kind == PX_NODE_SOURCE && n->done))
+            status = "succeeded";
+        struct json_object *o = json_object_new_object();
+        px_json_set_str(o, "node_id", n->id);
+        px_json_set_str(o, "status", status);
+        px_json_set_int(o, "rows_in", n->rows_in);
+        px_json_set_int(o, "rows_out", n->rows_out);
+        px_json_set_int(o, "duration_ms", n->dur_us / 1000);
+        json_object_array_add(x->out->nodes, o);
+    }
+}
+
+int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
+                  struct px_engine_result *out, struct px_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    struct exec x = {0};
+    x.opts = opts;
+    x.out = out;
+    x.batch_rows = opts->batch_rows > 0 ? opts->batch_rows : PX_BATCH_DEFAULT_ROWS;
+    if (x.batch_rows > 1000000)
+        x.batch_rows = 1000000;
+    int rc = px_catalog_init(err);
+    if (rc < 0)
+        return rc;
+    rc = px_graph_validate(graph, NULL, NULL, NULL, err);
+    if (rc < 0) {
+        out->nodes = json_object_new_array();
+        return rc;
+    }
+    struct json_object **empties = NULL;
+    rc = build(&x, graph, err);
+    if (rc == 0) {
+        empties = px_xcalloc((size_t)x.count, sizeof(*empties));
+        for (int k = 0; k < x.count && rc == 0; k++) {
+            int i = x.order[k];
+            if (!x.n[i].config)
+                x.n[i].config = empties[i] = json_object_new_object();
+            rc = open_node(&x, i, err);
+        }
+    }
+    for (int k = 0; k < x.count && rc == 0; k++) {
+        int i = x.order[k];
+        if (x.n[i].kind == PX_NODE_SOURCE)
+            rc = drain_source(&x, i, err);
+    }
+    for (int k = 0; k < x.count && rc == 0; k++) {
+        struct xnode *n = &x.n[x.order[k]];
+        if (n->kind != PX_NODE_DESTINATION)
+            continue;
+        int64_t t0 = px_mono_us();
+        rc = n->conn->commit(n->state, err);
+        n->dur_us += px_mono_us() - t0;
+        if (rc < 0)
+            rc = fail_node(&x, x.order[k], rc, err);
+        else
+            n->committed = true;
+    }
+    close_all(&x);
+    report(&x, rc == 0);
+    for (int i = 0; i < x.count; i++) {
+        json_object_put(x.n[i].params);
+        free(x.n[i].children);
+        if (empties)
+            json_object_put(empties[i]);
+    }
+    free(empties);
+    free(x.n);
+    free(x.order);
+    return rc;
+}
+
+void px_engine_result_cleanup(struct px_engine_result *r)
+{
+    if (!r)
+        return;
+    json_object_put(r->nodes);
+    r->nodes = NULL;
+}

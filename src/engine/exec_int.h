@@ -1,0 +1,77 @@
+/*
+ * Private interfaces of the executor: the connector and operator tables (style §3.2: one
+ * sorted registry array per family in registry.c) and helpers shared by their files.
+ * Callbacks set err without naming the node; the executor prefixes "node '<id>': ".
+ */
+#ifndef PX_ENGINE_EXEC_INT_H
+#define PX_ENGINE_EXEC_INT_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct px_batch;
+struct px_error;
+struct px_engine_opts;
+
+/* What a node's callbacks get at open time; everything is borrowed for the run. */
+struct px_node_ctx {
+    const char *node_id;
+    struct json_object *config; /* the node's config (an empty object when absent) */
+    struct json_object *params; /* the connection's params, or NULL for transforms */
+    const struct px_engine_opts *opts;
+    int64_t batch_rows; /* rows per batch */
+};
+
+/* A connector is a cursor for sources and a transactional sink for destinations. A NULL
+ * open_source / open_dest means the connector cannot (yet) play that role. */
+struct px_connector {
+    int version; /* 1 */
+    const char *name;
+    const char *description;
+    int (*open_source)(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
+    /* *out is an owned batch, or NULL at the end. */
+    int (*next_batch)(void *state, struct px_batch **out, struct px_error *err);
+    void (*close_source)(void *state);
+    int (*open_dest)(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
+    int (*write_batch)(void *state, const struct px_batch *b, struct px_error *err);
+    /* Makes everything written visible at once. */
+    int (*commit)(void *state, struct px_error *err);
+    /* Frees the state; if commit has not succeeded, undoes every write first. */
+    void (*close_dest)(void *state);
+};
+
+/* An operator edits each batch in place (it may empty it). A NULL open means not implemented. */
+struct px_operator {
+    int version; /* 1 */
+    const char *name;
+    const char *description;
+    int (*open)(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
+    int (*process)(void *state, struct px_batch *b, struct px_error *err);
+    void (*close)(void *state);
+};
+
+const struct px_connector *px__connector_find(const char *name);
+const struct px_operator *px__operator_find(const char *name);
+
+extern const struct px_connector px__conn_csv;
+extern const struct px_connector px__conn_jsonl;
+extern const struct px_connector px__conn_sqlite;
+extern const struct px_operator px__op_filter, px__op_derive, px__op_select, px__op_drop,
+    px__op_rename, px__op_limit, px__op_dedupe;
+
+/* Resolves the file of a csv/jsonl/sqlite node: params.path (+ config.file when given) under
+ * opts->files_root. Refuses absolute paths, ".." components, and anything whose real path
+ * (for a missing file: its directory's) lies outside the root. */
+int px__files_resolve(const struct px_node_ctx *ctx, char *out, size_t out_size,
+                      struct px_error *err);
+
+/* Column-type inference from text (CSV): the narrowest of int, float, bool, timestamp,
+ * string that fits every non-NULL value seen. */
+enum px_col_type px__infer_merge(int current, const char *s);
+
+/* Renders a float with the fewest digits that read back the same ("1.5", "3.0"). */
+void px__format_double(double d, char *out, size_t size);
+
+#endif

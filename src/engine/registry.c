@@ -1,0 +1,50 @@
+/*
+ * The connector and operator registries: one explicit array per family, sorted by name
+ * (style §3.2). Entries without callbacks are catalog types this build cannot run yet; the
+ * executor reports them with a clear error.
+ */
+#include "engine/exec_int.h"
+
+#include <stddef.h>
+#include <string.h>
+
+static const struct px_connector conn_http = {
+    1, "http", "HTTP JSON API (not available yet)", NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+static const struct px_connector conn_mysql = {
+    1, "mysql", "MySQL/MariaDB (not available yet)", NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+static const struct px_connector conn_postgres = {
+    1, "postgres", "PostgreSQL (not available yet)", NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+
+static const struct px_connector *const connectors[] = {
+    &px__conn_csv, &conn_http, &px__conn_jsonl, &conn_mysql, &conn_postgres, &px__conn_sqlite,
+};
+
+static const struct px_operator op_aggregate = {1, "aggregate", "", NULL, NULL, NULL};
+static const struct px_operator op_cast = {1, "cast", "", NULL, NULL, NULL};
+static const struct px_operator op_convert_timezone = {1, "convert_timezone", "", NULL, NULL, NULL};
+static const struct px_operator op_join = {1, "join", "", NULL, NULL, NULL};
+static const struct px_operator op_mask = {1, "mask", "", NULL, NULL, NULL};
+static const struct px_operator op_sort = {1, "sort", "", NULL, NULL, NULL};
+static const struct px_operator op_union = {1, "union", "", NULL, NULL, NULL};
+
+static const struct px_operator *const operators[] = {
+    &op_aggregate,  &op_cast,  &op_convert_timezone, &px__op_dedupe, &px__op_derive, &px__op_drop,
+    &px__op_filter, &op_join,  &px__op_limit,        &op_mask,       &px__op_rename, &px__op_select,
+    &op_sort,       &op_union,
+};
+
+const struct px_connector *px__connector_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(connectors) / sizeof(connectors[0]); i++)
+        if (strcmp(connectors[i]->name, name) == 0)
+            return connectors[i];
+    return NULL;
+}
+
+const struct px_operator *px__operator_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(operators) / sizeof(operators[0]); i++)
+        if (strcmp(operators[i]->name, name) == 0)
+            return operators[i];
+    return NULL;
+}
