@@ -21,11 +21,11 @@ typedef int (*px_engine_conn_fn)(void *ctx, const char *connection_id, struct js
                                  struct px_error *err);
 
 struct px_engine_opts {
-    px_engine_conn_fn conn;   /* resolves connection_id → params */
+    px_engine_conn_fn conn; /* resolves connection_id → params */
     void *conn_ctx;
-    const char *files_root;   /* file connectors are confined below this directory */
-    int64_t now_us;           /* the run's now() for expressions, µs since the epoch UTC */
-    int64_t batch_rows;       /* rows per batch (0: a sensible default) */
+    const char *files_root; /* file connectors are confined below this directory */
+    int64_t now_us;         /* the run's now() for expressions, µs since the epoch UTC */
+    int64_t batch_rows;     /* rows per batch (0: a sensible default) */
     /* Polled between batches; true stops the run with PX_EUNAVAILABLE "cancelled". May be NULL. */
     bool (*cancelled)(void *ctx);
     void *cancel_ctx;
@@ -35,11 +35,11 @@ struct px_engine_opts {
 };
 
 struct px_engine_result {
-    int64_t rows_read;          /* rows produced by all sources */
-    int64_t rows_written;       /* rows accepted by all destinations */
-    struct json_object *nodes;  /* owned array of {node_id, status, rows_in, rows_out,
-                                 * duration_ms}; status succeeded | failed | skipped */
-    char failed_node[64];       /* on failure: the node id, else "" */
+    int64_t rows_read;         /* rows produced by all sources */
+    int64_t rows_written;      /* rows accepted by all destinations */
+    struct json_object *nodes; /* owned array of {node_id, status, rows_in, rows_out,
+                                * duration_ms}; status succeeded | failed | skipped */
+    char failed_node[64];      /* on failure: the node id, else "" */
 };
 
 /* Runs graph. Returns 0, or a negative code with err set (a sanitized, length-capped message
