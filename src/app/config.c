@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "auth/audit.h"
+#include "service/runs.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -78,8 +79,27 @@ int px_app_open(struct px_app *app, struct px_error *err)
     return 0;
 }
 
+int px_app_start_workers(struct px_app *app, struct px_error *err)
+{
+    if (app->workers)
+        return 0;
+    const char *root = getenv("PLANASONIX_FILES_ROOT");
+    int n = root && *root
+                ? snprintf(app->files_root, sizeof(app->files_root), "%s", root)
+                : snprintf(app->files_root, sizeof(app->files_root), "%s/files", app->home);
+    if (n < 0 || (size_t)n >= sizeof(app->files_root))
+        return px_error_set(err, PX_EINVALID, "the files root path is too long");
+    int rc = mkdirs(app->files_root, err);
+    if (!rc)
+        rc = px_run_workers_start(app->store_url, &app->keyring, app->files_root, 0, &app->workers,
+                                  err);
+    return rc;
+}
+
 void px_app_close(struct px_app *app)
 {
+    px_run_workers_stop(app->workers);
+    app->workers = NULL;
     if (app->audit) {
         px_audit_flush(app->audit, app->store);
         px_audit_destroy(app->audit);

@@ -14,14 +14,17 @@ struct px_error;
 struct px_store;
 struct px_ratelimit;
 struct px_audit;
+struct px_run_workers;
 
 struct px_app {
-    char home[PATH_MAX];       /* data directory */
-    char store_url[PATH_MAX];  /* DATABASE_URL or the SQLite file under home */
-    struct px_store *store;    /* owned */
-    struct px_keyring keyring; /* wiped on close */
-    struct px_ratelimit *rl;   /* owned */
-    struct px_audit *audit;    /* owned; flushed on close; thread-safe */
+    char home[PATH_MAX];            /* data directory */
+    char store_url[PATH_MAX];       /* DATABASE_URL or the SQLite file under home */
+    struct px_store *store;         /* owned */
+    struct px_keyring keyring;      /* wiped on close */
+    struct px_ratelimit *rl;        /* owned */
+    struct px_audit *audit;         /* owned; flushed on close; thread-safe */
+    char files_root[PATH_MAX];      /* PLANASONIX_FILES_ROOT or home/files (px_app_start_workers) */
+    struct px_run_workers *workers; /* owned; NULL until px_app_start_workers */
     /* store is for one thread at a time (the CLI, stdio); `serve` opens a pool of handles
      * to store_url instead. The rate limiter, the audit queue and the keyring (read-only)
      * are safe to share between threads. */
@@ -30,6 +33,11 @@ struct px_app {
 /* Resolves the data directory, creates it (0700) if needed, opens the store (applying
  * migrations) and loads the keyring. */
 int px_app_open(struct px_app *app, struct px_error *err);
+/* Stops the run workers (if started), flushes the audit queue, closes everything. */
 void px_app_close(struct px_app *app);
+/* For the MCP transports (stdio, serve): creates the files root (0700) and starts the run
+ * worker pool (PLANASONIX_WORKERS threads, default one per core), each thread with its own
+ * store handle; runs a dead process left behind are marked failed first. */
+int px_app_start_workers(struct px_app *app, struct px_error *err);
 
 #endif

@@ -1,5 +1,6 @@
 /* Pipelines of one organization: see pipelines.h. */
 #include "service/pipelines.h"
+#include "service/runs.h"
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -89,9 +90,15 @@ static int link_connections(const struct px_tenant *t, const char *pipeline_id,
 
 #define PIPELINE_COLUMNS                                                                           \
     "p.id, p.name, p.description, p.status, p.revision, p.created_at, p.updated_at, r.graph"
-/* The same first seven columns, then the node count instead of the whole graph. */
+/* The same first seven columns, then the node count instead of the whole graph, then the
+ * latest run (LAST_RUN_JOIN; NULLs when there is none). */
 #define SUMMARY_COLUMNS                                                                            \
-    "p.id, p.name, p.description, p.status, p.revision, p.created_at, p.updated_at, r.node_count"
+    "p.id, p.name, p.description, p.status, p.revision, p.created_at, p.updated_at, r.node_count," \
+    " lr.id, lr.status, lr.queued_at, lr.finished_at, lr.rows_written"
+#define LAST_RUN_JOIN                                                                              \
+    " LEFT JOIN runs lr ON lr.org_id = p.org_id AND lr.id = (SELECT l.id FROM runs l"              \
+    " WHERE l.org_id = p.org_id AND l.pipeline_id = p.id"                                          \
+    " ORDER BY l.queued_at DESC, l.id DESC LIMIT 1)"
 
 static struct json_object *summary_view(struct px_rows *rows)
 {
@@ -102,7 +109,19 @@ static struct json_object *summary_view(struct px_rows *rows)
     px_json_set_str(o, "status", px_rows_text(rows, 3));
     px_json_set_int(o, "revision", px_rows_int(rows, 4));
     px_json_set_int(o, "node_count", px_rows_int(rows, 7));
-    px_json_set(o, "last_run", NULL);
+    struct json_object *lr = NULL;
+    if (!px_rows_is_null(rows, 8)) {
+        lr = json_object_new_object();
+        px_json_set_str(lr, "run_id", px_rows_text(rows, 8));
+        px_json_set_str(lr, "status", px_rows_text(rows, 9));
+        px_json_set_time(lr, "queued_at", px_rows_int(rows, 10));
+        if (px_rows_is_null(rows, 11))
+            px_json_set(lr, "finished_at", NULL);
+        else
+            px_json_set_time(lr, "finished_at", px_rows_int(rows, 11));
+        px_json_set_int(lr, "rows_written", px_rows_int(rows, 12));
+    }
+    px_json_set(o, "last_run", lr);
     px_json_set_time(o, "created_at", px_rows_int(rows, 5));
     px_json_set_time(o, "updated_at", px_rows_int(rows, 6));
     return o;
@@ -189,7 +208,7 @@ static int load_view(const struct px_tenant *t, const char *id, bool deleted,
         return rc;
     }
     px_json_set(o, "schedules", scheds);
-    px_json_set(o, "last_run", NULL);
+    px_json_set(o, "last_run", px_run_latest(t, id));
     *out = o;
     return 0;
 }
@@ -337,7 +356,7 @@ int px_pipeline_list(const struct px_tenant *t, const struct px_pipeline_filter 
     rc = px_store_query(
         t->store,
         "SELECT " SUMMARY_COLUMNS " FROM pipelines p JOIN pipeline_revisions r"
-        " ON r.org_id = p.org_id AND r.pipeline_id = p.id AND r.revision = p.revision"
+        " ON r.org_id = p.org_id AND r.pipeline_id = p.id AND r.revision = p.revision" LAST_RUN_JOIN
         " WHERE p.org_id = ? AND p.deleted_at IS NULL"
         " AND (? IS NULL OR p.status = ?)"
         " AND (? IS NULL OR lower(p.name) LIKE lower(?) ESCAPE '\\'"

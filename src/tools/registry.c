@@ -261,6 +261,8 @@ static int run(const struct tool *t, struct px_tool_ctx *ctx, struct json_object
         rc = px_audit_write(ctx->tenant.store, audit, err);
     }
     rc = px_store_finish(ctx->tenant.store, rc, err);
+    if (!rc && ctx->after_commit)
+        rc = ctx->after_commit(ctx, out, err);
     if (rc) {
         json_object_put(*out);
         *out = NULL;

@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct px_error;
 struct px_principal;
@@ -25,6 +26,11 @@ struct px_tool_ctx {
     /* True once the client cancelled this request. */
     bool (*cancelled)(void *host);
     void *host; /* passed back to the callbacks above */
+    /* Set by a mutating handler for work that must follow the commit of its change and audit
+     * row (trigger_pipeline waits for the run it queued): the registry calls it outside the
+     * transaction, and it may replace *out. */
+    int (*after_commit)(struct px_tool_ctx *ctx, struct json_object **out, struct px_error *err);
+    int64_t after_commit_arg; /* for after_commit: e.g. seconds to wait */
 };
 
 typedef int (*px_tool_fn)(struct px_tool_ctx *ctx, struct json_object *args,

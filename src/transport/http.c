@@ -757,6 +757,13 @@ int px_http_serve(struct px_app *app, const char *listen)
         free(srv);
         return 1;
     }
+    /* The run workers (their own store handles; stopped by px_app_close). */
+    if (px_app_start_workers(app, &err)) {
+        px_logerr("planasonix-mcp: %s", err.message);
+        px_store_pool_close(srv->pool);
+        free(srv);
+        return 1;
+    }
     srv->metrics = px_metrics_create();
     srv->streams = px_stream_set_create();
     struct px_sessions_config cfg = {.app = app,

@@ -171,6 +171,10 @@ int px_stdio_run(struct px_app *app)
         px_logerr("%s", err.message);
         return 1;
     }
+    if (px_app_start_workers(app, &err)) {
+        px_logerr("%s", err.message);
+        return 1;
+    }
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);

@@ -63,9 +63,6 @@ describe('scope matrix', () => {
 
   // Results past the scope check that are expected without the engine.
   const PAST_SCOPE_ERRORS = {
-    get_run_history: 'not_available',
-    get_pipeline_health: 'not_available',
-    trigger_pipeline: 'not_available',
     test_connection: 'not_available',
     delete_pipeline: 'not_found',
     delete_schedule: 'not_found',

@@ -386,15 +386,18 @@ describe('tools: happy paths', () => {
     assert.equal(p.schedules[0].enabled, true);
   });
 
-  it('runs, health, trigger and test_connection say not_available (after the ownership check)', async () => {
+  it('runs, health and trigger answer for owned pipelines only; test_connection says not_available', async () => {
     for (const name of ['trigger_pipeline', 'get_run_history', 'get_pipeline_health']) {
-      const e = await s.fail(name, { pipeline_id: ids.p1 }, 'not_available');
-      assert.ok(e.hint, `${name} has a hint`);
       await s.fail(name, { pipeline_id: fakeId('pl_') }, 'not_found');
     }
-    await s.fail('get_run_history', { pipeline_id: ids.p1, limit: 5, status: 'failed' }, 'not_available');
-    await s.fail('get_pipeline_health', { pipeline_id: ids.p1, window: '24h' }, 'not_available');
-    await s.fail('trigger_pipeline', { pipeline_id: ids.p1, params: { day: '2024-01-01' }, wait_seconds: 0, idempotency_key: 'k1' }, 'not_available');
+    const h = await s.ok('get_run_history', { pipeline_id: ids.p1, limit: 5, status: 'failed' });
+    assert.deepEqual(h, { pipeline_id: ids.p1, runs: [], next_cursor: null });
+    const health = await s.ok('get_pipeline_health', { pipeline_id: ids.p1, window: '24h' });
+    assert.equal(health.window, '24h');
+    assert.equal(health.runs.total, 0);
+    const t = await s.ok('trigger_pipeline', { pipeline_id: ids.p1, params: { day: '2024-01-01' }, wait_seconds: 0, idempotency_key: 'k1' });
+    assert.equal(t.run.pipeline_id, ids.p1);
+    assert.equal(t.replayed, false);
     await s.fail('test_connection', { connector_id: ids.pg }, 'not_available');
     await s.fail('test_connection', { connection_id: ids.pg }, 'not_available');
     await s.fail('test_connection', { connector_id: fakeId('conn_') }, 'not_found');

@@ -1,0 +1,73 @@
+/*
+ * Runs of pipelines (DESIGN §3.7): queueing (trigger, idempotency), the views (one run, run
+ * history, the latest run for pipeline views), health over a window, execution of one run
+ * through the engine, recovery of runs a dead process left behind, and the worker pool that
+ * executes queued runs.
+ *
+ * A run is queued by px_run_trigger and claimed by one worker atomically (UPDATE … WHERE
+ * status = 'queued'); the claiming process writes its token in runs.runner, so recovery can
+ * tell a dead owner from a live one sharing the same store.
+ */
+#ifndef PX_SERVICE_RUNS_H
+#define PX_SERVICE_RUNS_H
+
+#include "service/tenant.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct px_error;
+struct px_keyring;
+struct px_store;
+
+/* Queues a run of a live pipeline at its current revision (paused pipelines can be
+ * triggered). trigger is "manual", "api" or "schedule". params (may be NULL) is stored with
+ * the run. A repeated idempotency_key (may be NULL) for the same pipeline returns the existing
+ * run. *out = {run, replayed}. Wakes the worker pool. */
+int px_run_trigger(const struct px_tenant *t, const char *pipeline_id, struct json_object *params,
+                   const char *idempotency_key, const char *trigger, struct json_object **out,
+                   struct px_error *err);
+/* The run view (get_run_history's item shape). */
+int px_run_get(const struct px_tenant *t, const char *run_id, struct json_object **out,
+               struct px_error *err);
+/* True when the run has ended (succeeded, failed, cancelled, timed_out, skipped). */
+bool px_run_finished(struct json_object *run);
+/* {pipeline_id, runs, next_cursor}, newest first; status may be NULL; limit 0 = 10. */
+int px_run_list(const struct px_tenant *t, const char *pipeline_id, const char *status,
+                long long limit, const char *cursor, struct json_object **out,
+                struct px_error *err);
+/* The latest run of a pipeline, or NULL when it has none (or on a store error). */
+struct json_object *px_run_latest(const struct px_tenant *t, const char *pipeline_id);
+/* get_pipeline_health's shape over window ("24h", "7d"; NULL = "7d") ending at now. */
+int px_run_health(const struct px_tenant *t, const char *pipeline_id, const char *window,
+                  struct json_object **out, struct px_error *err);
+
+/* This process's runner token ("pid:start-ticks"). */
+const char *px_run_self(void);
+/* Claims the oldest queued run (any organization) for this process: 1 and the ids, 0 when
+ * none is queued, negative on a store error. */
+int px_run_claim(struct px_store *st, char org_id[40], char run_id[40], struct px_error *err);
+/* Executes a claimed (running) run to its end and records the outcome. stop (may be NULL)
+ * is polled between batches: when it returns true the run ends as failed "interrupted".
+ * files_root confines file connectors. Returns 0 once the outcome is recorded. */
+int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const char *files_root,
+                   const char *org_id, const char *run_id, bool (*stop)(void *), void *stop_ctx,
+                   struct px_error *err);
+/* Marks runs left queued or running by a process that no longer exists (or, with
+ * include_self, by this process) failed with code "interrupted". *count (may be NULL) gets
+ * how many. */
+int px_runs_recover(struct px_store *st, bool include_self, int *count, struct px_error *err);
+
+/* The worker pool: n threads (0 = PLANASONIX_WORKERS or one per core), each with its own
+ * store handle on store_url. Start recovers dead processes' runs first. Stop interrupts
+ * running runs, marks them and this process's queued runs interrupted, and joins. */
+struct px_run_workers;
+int px_run_workers_start(const char *store_url, const struct px_keyring *keyring,
+                         const char *files_root, int n, struct px_run_workers **out,
+                         struct px_error *err);
+void px_run_workers_stop(struct px_run_workers *w);
+/* Wakes idle workers (a run was queued). */
+void px_run_workers_wake(void);
+
+#endif

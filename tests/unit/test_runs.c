@@ -1,0 +1,390 @@
+/* Runs service: trigger and idempotency, ownership, history paging and filters, recovery of
+ * runs a dead process left behind, claiming, health math and SLA status, and the worker pool
+ * executing a queued run to an end. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "auth/keyring.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/id.h"
+#include "base/json.h"
+#include "service/runs.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define T0 1700000000000LL /* a fixed "now" for the tests that set the clock */
+
+struct fixture {
+    char dir[64];
+    char db[128];
+    struct px_store *st;
+    struct px_keyring kr;
+    struct px_tenant t, other;
+    char p1[PX_ID_MAX], p2[PX_ID_MAX], p3[PX_ID_MAX];
+};
+
+static void exec_sql(struct px_store *st, const char *sql, const struct px_val *p, size_t n)
+{
+    struct px_error err;
+    int rc = px_store_exec(st, sql, p, n, NULL, &err);
+    if (rc)
+        fail_msg("%s: %s", sql, err.message);
+}
+
+static void add_pipeline(struct fixture *f, const char *org, const char *name, char *id)
+{
+    px_id_new(PX_ID_PIPELINE, id);
+    exec_sql(f->st,
+             "INSERT INTO pipelines (org_id, id, name, description, status, revision, created_at,"
+             " updated_at) VALUES (?, ?, ?, 'd', 'active', 2, 1, 1)",
+             PX_PARAMS(PX_V_TEXT(org), PX_V_TEXT(id), PX_V_TEXT(name)), 3);
+    for (int rev = 1; rev <= 2; rev++)
+        exec_sql(f->st,
+                 "INSERT INTO pipeline_revisions (org_id, pipeline_id, revision, graph, node_count,"
+                 " description, created_at) VALUES (?, ?, ?, '{\"nodes\":[],\"edges\":[]}', 0,"
+                 " 'r', 1)",
+                 PX_PARAMS(PX_V_TEXT(org), PX_V_TEXT(id), PX_V_INT(rev)), 3);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct px_error err;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/px-runs-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->db, sizeof(f->db), "%s/t.db", f->dir);
+    assert_int_equal(px_store_open(f->db, &f->st, &err), 0);
+    assert_int_equal(px_keyring_load(f->dir, &f->kr, &err), 0);
+    exec_sql(f->st,
+             "INSERT INTO orgs (id, name, plan, created_at, updated_at) VALUES"
+             " ('org_a', 'A', 'premium', 1, 1), ('org_b', 'B', 'premium', 1, 1)",
+             NULL, 0);
+    f->t = (struct px_tenant){.store = f->st, .keyring = &f->kr, .org_id = "org_a"};
+    f->other = (struct px_tenant){.store = f->st, .keyring = &f->kr, .org_id = "org_b"};
+    add_pipeline(f, "org_a", "one", f->p1);
+    add_pipeline(f, "org_a", "two", f->p2);
+    add_pipeline(f, "org_b", "three", f->p3);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    px_clock_set(-1);
+    px_store_close(f->st);
+    px_keyring_wipe(&f->kr);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static const char *run_str(struct json_object *o, const char *key)
+{
+    return px_json_get_str(px_json_get(o, "run"), key);
+}
+
+static void test_trigger_and_idempotency(void **state)
+{
+    struct fixture *f = *state;
+    struct px_error err;
+    struct json_object *a, *b, *c, *d;
+    assert_int_equal(px_run_trigger(&f->t, f->p1, NULL, NULL, "manual", &a, &err), 0);
+    struct json_object *run = px_json_get(a, "run");
+    assert_string_equal(px_json_get_str(run, "status"), "queued");
+    assert_int_equal(px_json_get_int(run, "revision", 0), 2);
+    assert_int_equal(px_json_get_int(run, "attempt", 0), 1);
+    assert_string_equal(px_json_get_str(px_json_get(run, "trigger"), "type"), "manual");
+    assert_null(px_json_get(run, "started_at"));
+    assert_false(px_json_get_bool(a, "replayed", true));
+    assert_true(px_id_valid(PX_ID_RUN, run_str(a, "run_id")));
+
+    struct json_object *params = json_tokener_parse("{\"day\":\"2024-01-01\"}");
+    assert_int_equal(px_run_trigger(&f->t, f->p1, params, "k1", "api", &b, &err), 0);
+    assert_int_equal(px_run_trigger(&f->t, f->p1, params, "k1", "api", &c, &err), 0);
+    assert_string_equal(run_str(b, "run_id"), run_str(c, "run_id"));
+    assert_true(px_json_get_bool(c, "replayed", false));
+    assert_string_not_equal(run_str(a, "run_id"), run_str(b, "run_id"));
+    /* The same key on another pipeline is another run. */
+    assert_int_equal(px_run_trigger(&f->t, f->p2, params, "k1", "api", &d, &err), 0);
+    assert_string_not_equal(run_str(b, "run_id"), run_str(d, "run_id"));
+    assert_false(px_json_get_bool(d, "replayed", true));
+    json_object_put(params);
+
+    /* Another org's pipeline, or a run id from another org: not found. */
+    struct json_object *x = NULL;
+    assert_int_equal(px_run_trigger(&f->other, f->p1, NULL, NULL, "manual", &x, &err),
+                     -PX_ENOTFOUND);
+    assert_int_equal(px_run_get(&f->other, run_str(a, "run_id"), &x, &err), -PX_ENOTFOUND);
+    /* Paused pipelines can still be triggered by hand. */
+    exec_sql(f->st, "UPDATE pipelines SET status = 'paused' WHERE id = ?",
+             PX_PARAMS(PX_V_TEXT(f->p2)), 1);
+    assert_int_equal(px_run_trigger(&f->t, f->p2, NULL, NULL, "manual", &x, &err), 0);
+    json_object_put(x);
+    /* Deleted pipelines cannot. */
+    exec_sql(f->st, "UPDATE pipelines SET deleted_at = 5 WHERE id = ?", PX_PARAMS(PX_V_TEXT(f->p2)),
+             1);
+    assert_int_equal(px_run_trigger(&f->t, f->p2, NULL, NULL, "manual", &x, &err), -PX_ENOTFOUND);
+    json_object_put(a);
+    json_object_put(b);
+    json_object_put(c);
+    json_object_put(d);
+}
+
+static void test_history_paging(void **state)
+{
+    struct fixture *f = *state;
+    struct px_error err;
+    px_clock_set(T0);
+    for (int i = 0; i < 23; i++) {
+        struct json_object *o;
+        assert_int_equal(px_run_trigger(&f->t, f->p1, NULL, NULL, "manual", &o, &err), 0);
+        json_object_put(o);
+        if (i % 2 == 0)
+            px_clock_advance(1000); /* some runs share a queued_at: the id breaks the tie */
+    }
+    exec_sql(f->st, "UPDATE runs SET status = 'failed' WHERE rowid % 5 = 0", NULL, 0);
+    int64_t failed = 0;
+    assert_int_equal(px_store_query_int(f->st, "SELECT count(*) FROM runs WHERE status = 'failed'",
+                                        NULL, 0, &failed, &err),
+                     1);
+
+    int seen = 0, pages = 0;
+    char cursor[256] = "";
+    do {
+        struct json_object *page;
+        assert_int_equal(px_run_list(&f->t, f->p1, NULL, 0, cursor[0] ? cursor : NULL, &page, &err),
+                         0);
+        struct json_object *runs = px_json_get(page, "runs");
+        size_t n = json_object_array_length(runs);
+        assert_true(n <= 10);
+        for (size_t i = 0; i < n; i++) {
+            struct json_object *r = json_object_array_get_idx(runs, i);
+            assert_string_equal(px_json_get_str(r, "pipeline_id"), f->p1);
+        }
+        seen += (int)n;
+        pages++;
+        const char *next = px_json_get_str(page, "next_cursor");
+        snprintf(cursor, sizeof(cursor), "%s", next ? next : "");
+        json_object_put(page);
+    } while (cursor[0]);
+    assert_int_equal(seen, 23);
+    assert_int_equal(pages, 3);
+
+    struct json_object *page;
+    assert_int_equal(px_run_list(&f->t, f->p1, "failed", 100, NULL, &page, &err), 0);
+    assert_int_equal(json_object_array_length(px_json_get(page, "runs")), failed);
+    assert_null(px_json_get(page, "next_cursor"));
+    json_object_put(page);
+    assert_int_equal(px_run_list(&f->t, f->p1, NULL, 0, "garbage!", &page, &err), -PX_EINVALID);
+    assert_int_equal(px_run_list(&f->other, f->p1, NULL, 0, NULL, &page, &err), -PX_ENOTFOUND);
+    assert_int_equal(px_run_list(&f->t, f->p2, NULL, 0, NULL, &page, &err), 0);
+    assert_int_equal(json_object_array_length(px_json_get(page, "runs")), 0);
+    json_object_put(page);
+
+    struct json_object *latest = px_run_latest(&f->t, f->p1);
+    assert_non_null(latest);
+    json_object_put(latest);
+    assert_null(px_run_latest(&f->t, f->p2));
+}
+
+static void test_recover_and_claim(void **state)
+{
+    struct fixture *f = *state;
+    struct px_error err;
+    struct json_object *mine, *o;
+    px_clock_set(T0);
+    assert_int_equal(px_run_trigger(&f->t, f->p1, NULL, NULL, "manual", &mine, &err), 0);
+    px_clock_advance(10);
+    /* Two runs of a dead process (pid 1 never has those start ticks), one of no process. */
+    char dead1[PX_ID_MAX], dead2[PX_ID_MAX], legacy[PX_ID_MAX];
+    px_id_new(PX_ID_RUN, dead1);
+    px_id_new(PX_ID_RUN, dead2);
+    px_id_new(PX_ID_RUN, legacy);
+    exec_sql(f->st,
+             "INSERT INTO runs (org_id, id, pipeline_id, revision, trigger, status, queued_at,"
+             " started_at, runner) VALUES ('org_a', ?, ?, 1, 'manual', 'running', 5, 6,"
+             " '1:123456789'), ('org_a', ?, ?, 1, 'manual', 'queued', 7, NULL, '999999999:1'),"
+             " ('org_a', ?, ?, 1, 'manual', 'queued', 8, NULL, NULL)",
+             PX_PARAMS(PX_V_TEXT(dead1), PX_V_TEXT(f->p1), PX_V_TEXT(dead2), PX_V_TEXT(f->p1),
+                       PX_V_TEXT(legacy), PX_V_TEXT(f->p1)),
+             6);
+    int n = -1;
+    assert_int_equal(px_runs_recover(f->st, false, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(px_run_get(&f->t, dead1, &o, &err), 0);
+    assert_string_equal(px_json_get_str(o, "status"), "failed");
+    struct json_object *e = px_json_get(o, "error");
+    assert_string_equal(px_json_get_str(e, "code"), "interrupted");
+    assert_non_null(strstr(px_json_get_str(e, "message"), "server stopped"));
+    assert_true(px_json_get_bool(e, "retryable", false));
+    assert_non_null(px_json_get(o, "finished_at"));
+    json_object_put(o);
+    /* This live process's run is left alone... */
+    assert_int_equal(px_run_get(&f->t, run_str(mine, "run_id"), &o, &err), 0);
+    assert_string_equal(px_json_get_str(o, "status"), "queued");
+    json_object_put(o);
+
+    /* ...and claimed once: a second claim finds nothing. */
+    char org[40], run[40];
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(org, "org_a");
+    assert_string_equal(run, run_str(mine, "run_id"));
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 0);
+    assert_int_equal(px_run_get(&f->t, run, &o, &err), 0);
+    assert_string_equal(px_json_get_str(o, "status"), "running");
+    assert_non_null(px_json_get(o, "started_at"));
+    json_object_put(o);
+    /* With include_self (shutdown), this process's unfinished runs end as interrupted. */
+    assert_int_equal(px_runs_recover(f->st, true, &n, &err), 0);
+    assert_int_equal(n, 1);
+    json_object_put(mine);
+}
+
+static void add_finished(struct fixture *f, const char *status, int64_t queued, int64_t dur,
+                         int64_t rows)
+{
+    char id[PX_ID_MAX];
+    px_id_new(PX_ID_RUN, id);
+    exec_sql(f->st,
+             "INSERT INTO runs (org_id, id, pipeline_id, revision, trigger, status, queued_at,"
+             " started_at, finished_at, rows_read, rows_written) VALUES ('org_a', ?, ?, 1,"
+             " 'schedule', ?, ?, ?, ?, ?, ?)",
+             PX_PARAMS(PX_V_TEXT(id), PX_V_TEXT(f->p1), PX_V_TEXT(status), PX_V_INT(queued),
+                       PX_V_INT(queued + 100), PX_V_INT(queued + 100 + dur), PX_V_INT(rows),
+                       PX_V_INT(rows)),
+             8);
+}
+
+static const char *sla_status(struct json_object *h)
+{
+    return px_json_get_str(px_json_get(h, "sla"), "status");
+}
+
+static void test_health(void **state)
+{
+    struct fixture *f = *state;
+    struct px_error err;
+    struct json_object *h;
+    px_clock_set(T0);
+    /* No runs at all. */
+    assert_int_equal(px_run_health(&f->t, f->p1, NULL, &h, &err), 0);
+    assert_string_equal(px_json_get_str(h, "window"), "7d");
+    assert_int_equal(px_json_get_int(px_json_get(h, "runs"), "total", -1), 0);
+    assert_null(px_json_get(h, "error_rate"));
+    assert_null(px_json_get(h, "last_success_at"));
+    assert_string_equal(sla_status(h), "unknown");
+    assert_int_equal(json_object_array_length(px_json_get(px_json_get(h, "sla"), "reasons")), 1);
+    json_object_put(h);
+
+    const int64_t H = 3600000;
+    /* 10 runs in the last day: durations 1..10 s; 2 failures; one more 3 days ago. */
+    for (int i = 1; i <= 10; i++)
+        add_finished(f, i == 4 || i == 7 ? "failed" : "succeeded", T0 - 20 * H + i * H, i * 1000,
+                     100 * i);
+    add_finished(f, "succeeded", T0 - 72 * H, 60000, 5);
+    assert_int_equal(px_run_health(&f->t, f->p1, "24h", &h, &err), 0);
+    struct json_object *runs = px_json_get(h, "runs");
+    assert_int_equal(px_json_get_int(runs, "total", -1), 10);
+    assert_int_equal(px_json_get_int(runs, "succeeded", -1), 8);
+    assert_int_equal(px_json_get_int(runs, "failed", -1), 2);
+    assert_int_equal(px_json_get_int(runs, "other", -1), 0);
+    assert_true(json_object_get_double(px_json_get(h, "error_rate")) > 0.199 &&
+                json_object_get_double(px_json_get(h, "error_rate")) < 0.201);
+    assert_int_equal(px_json_get_int(px_json_get(h, "duration_ms"), "p50", -1), 5000);
+    assert_int_equal(px_json_get_int(px_json_get(h, "duration_ms"), "p95", -1), 10000);
+    assert_int_equal(px_json_get_int(h, "rows_processed", -1), 5500);
+    /* The last success is run 10: queued at T0-10h, finished 10.1 s later. */
+    assert_int_equal(px_json_get_int(h, "freshness_lag_seconds", -1),
+                     (10 * H - 100 - 10000) / 1000);
+    assert_non_null(px_json_get_str(h, "last_success_at"));
+    assert_string_equal(sla_status(h), "unknown");
+    json_object_put(h);
+    assert_int_equal(px_run_health(&f->t, f->p1, "7d", &h, &err), 0);
+    assert_int_equal(px_json_get_int(px_json_get(h, "runs"), "total", -1), 11);
+    json_object_put(h);
+
+    /* SLA 26 hours: met; 11 hours: at risk (over 80%); 9 hours: breached. */
+    exec_sql(f->st, "UPDATE pipelines SET freshness_sla_minutes = 1560 WHERE id = ?",
+             PX_PARAMS(PX_V_TEXT(f->p1)), 1);
+    assert_int_equal(px_run_health(&f->t, f->p1, NULL, &h, &err), 0);
+    assert_string_equal(sla_status(h), "met");
+    json_object_put(h);
+    exec_sql(f->st, "UPDATE pipelines SET freshness_sla_minutes = 660 WHERE id = ?",
+             PX_PARAMS(PX_V_TEXT(f->p1)), 1);
+    assert_int_equal(px_run_health(&f->t, f->p1, NULL, &h, &err), 0);
+    assert_string_equal(sla_status(h), "at_risk");
+    json_object_put(h);
+    exec_sql(f->st, "UPDATE pipelines SET freshness_sla_minutes = 540 WHERE id = ?",
+             PX_PARAMS(PX_V_TEXT(f->p1)), 1);
+    assert_int_equal(px_run_health(&f->t, f->p1, NULL, &h, &err), 0);
+    assert_string_equal(sla_status(h), "breached");
+    assert_non_null(strstr(json_object_get_string(json_object_array_get_idx(
+                               px_json_get(px_json_get(h, "sla"), "reasons"), 0)),
+                           "9 hours"));
+    json_object_put(h);
+    /* A failure as the latest run puts a met SLA at risk. */
+    exec_sql(f->st, "UPDATE pipelines SET freshness_sla_minutes = 1560 WHERE id = ?",
+             PX_PARAMS(PX_V_TEXT(f->p1)), 1);
+    add_finished(f, "failed", T0 - H, 500, 0);
+    assert_int_equal(px_run_health(&f->t, f->p1, NULL, &h, &err), 0);
+    assert_string_equal(sla_status(h), "at_risk");
+    json_object_put(h);
+
+    assert_int_equal(px_run_health(&f->t, f->p1, "0d", &h, &err), -PX_EINVALID);
+    assert_int_equal(px_run_health(&f->other, f->p1, NULL, &h, &err), -PX_ENOTFOUND);
+}
+
+/* The pool executes a queued run to an end. The graph here is empty, so whatever the engine
+ * makes of it, the run must finish (succeeded or failed with a recorded error). */
+static void test_workers(void **state)
+{
+    struct fixture *f = *state;
+    struct px_error err;
+    struct px_run_workers *w;
+    assert_int_equal(px_run_workers_start(f->db, &f->kr, f->dir, 2, &w, &err), 0);
+    struct json_object *o;
+    assert_int_equal(px_run_trigger(&f->t, f->p1, NULL, NULL, "manual", &o, &err), 0);
+    char id[PX_ID_MAX];
+    snprintf(id, sizeof(id), "%s", run_str(o, "run_id"));
+    json_object_put(o);
+    bool done = false;
+    for (int i = 0; i < 100 && !done; i++) {
+        usleep(50000);
+        assert_int_equal(px_run_get(&f->t, id, &o, &err), 0);
+        done = px_run_finished(o);
+        if (done) {
+            const char *st = px_json_get_str(o, "status");
+            assert_true(strcmp(st, "succeeded") == 0 || strcmp(st, "failed") == 0);
+            if (strcmp(st, "failed") == 0)
+                assert_non_null(px_json_get_str(px_json_get(o, "error"), "message"));
+            assert_non_null(px_json_get(o, "duration_ms"));
+        }
+        json_object_put(o);
+    }
+    assert_true(done);
+    px_run_workers_stop(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_trigger_and_idempotency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_and_claim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_health, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workers, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
