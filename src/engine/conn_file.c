@@ -948,8 +948,8 @@ static void filedst_close(void *state)
 }
 
 const struct px_connector px__conn_csv = {
-    1,           "csv",         "RFC 4180 CSV files", csvsrc_open,   csvsrc_next, csvsrc_close,
-    csvdst_open, filedst_write, filedst_commit,       filedst_close,
+    1,           "csv",         "RFC 4180 CSV files", csvsrc_open,   csvsrc_next,     csvsrc_close,
+    csvdst_open, filedst_write, filedst_commit,       filedst_close, px__probe_files,
 };
 
 const struct px_connector px__conn_jsonl = {
@@ -963,4 +963,5 @@ const struct px_connector px__conn_jsonl = {
     filedst_write,
     filedst_commit,
     filedst_close,
+    px__probe_files,
 };

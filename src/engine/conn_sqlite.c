@@ -580,6 +580,6 @@ static int sqldst_commit(void *state, struct px_error *err)
 }
 
 const struct px_connector px__conn_sqlite = {
-    1,           "sqlite",     "SQLite databases", sqlsrc_open,  sqlsrc_next, sqlsrc_close,
-    sqldst_open, sqldst_write, sqldst_commit,      sqldst_close,
+    1,           "sqlite",     "SQLite databases", sqlsrc_open,  sqlsrc_next,      sqlsrc_close,
+    sqldst_open, sqldst_write, sqldst_commit,      sqldst_close, px__probe_sqlite,
 };

@@ -239,6 +239,27 @@ static int drain_source(struct exec *x, int i, struct px_error *err)
     return 0;
 }
 
+/* Every source is drained: a blocking operator hands on what it holds. */
+static int finish_node(struct exec *x, int i, struct px_error *err)
+{
+    struct xnode *n = &x->n[i];
+    for (;;) {
+        if (x->opts->cancelled && x->opts->cancelled(x->opts->cancel_ctx))
+            return px_error_set(err, PX_EUNAVAILABLE, "cancelled");
+        struct px_batch *b = NULL;
+        int64_t t0 = px_mono_us();
+        int rc = n->op->finish(n->state, &b, err);
+        n->dur_us += px_mono_us() - t0;
+        if (rc < 0)
+            return fail_node(x, i, rc, err);
+        if (!b)
+            return 0;
+        rc = push(x, i, b, err);
+        if (rc < 0)
+            return rc;
+    }
+}
+
 static void close_all(struct exec *x)
 {
     for (int k = x->count - 1; k >= 0; k--) {
@@ -309,6 +330,9 @@ int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
         if (x.n[i].kind == PX_NODE_SOURCE)
             rc = drain_source(&x, i, err);
     }
+    for (int k = 0; k < x.count && rc == 0; k++)
+        if (x.n[x.order[k]].op && x.n[x.order[k]].op->finish)
+            rc = finish_node(&x, x.order[k], err);
     for (int k = 0; k < x.count && rc == 0; k++) {
         struct xnode *n = &x.n[x.order[k]];
         if (n->kind != PX_NODE_DESTINATION)

@@ -40,9 +40,18 @@ struct px_connector {
     int (*commit)(void *state, struct px_error *err);
     /* Frees the state; if commit has not succeeded, undoes every write first. */
     void (*close_dest)(void *state);
+    /* test_connection (engine/probe.h): checks the connection works for reading (or, with
+     * write, writing) within timeout_ms without moving rows; fills version with the server
+     * version when the protocol gives one. 0, or negative with a relative-path-only err. NULL:
+     * this build cannot test the type. */
+    int (*probe)(const struct px_node_ctx *ctx, bool write, int timeout_ms, char *version,
+                 size_t version_size, struct px_error *err);
 };
 
-/* An operator edits each batch in place (it may empty it). A NULL open means not implemented. */
+/* An operator edits each batch in place (it may empty it). A NULL open means not implemented.
+ * A blocking operator (sort, aggregate, union) takes the rows out of each batch it is given
+ * (leaving it empty) and hands them on from finish, which the executor calls after every
+ * source has been drained, in topological order, until it sets *out to NULL. */
 struct px_operator {
     int version; /* 1 */
     const char *name;
@@ -50,6 +59,8 @@ struct px_operator {
     int (*open)(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
     int (*process)(void *state, struct px_batch *b, struct px_error *err);
     void (*close)(void *state);
+    /* May be NULL (streaming operators). *out is an owned batch, or NULL when done. */
+    int (*finish)(void *state, struct px_batch **out, struct px_error *err);
 };
 
 const struct px_connector *px__connector_find(const char *name);
@@ -60,12 +71,30 @@ extern const struct px_connector px__conn_jsonl;
 extern const struct px_connector px__conn_sqlite;
 extern const struct px_operator px__op_filter, px__op_derive, px__op_select, px__op_drop,
     px__op_rename, px__op_limit, px__op_dedupe;
+extern const struct px_operator px__op_sort, px__op_union, px__op_aggregate;
+extern const struct px_operator px__op_cast, px__op_mask, px__op_convert_timezone;
+
+/* "column 'x' not found (columns: a, b)": -PX_EINVALID. */
+int px__no_column(const struct px_batch *b, const char *name, struct px_error *err);
+/* dedupe with keep last or order_by (ops_block.c), behind px__op_dedupe. */
+int px__dedupe_last_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
+int px__dedupe_last_process(void *state, struct px_batch *b, struct px_error *err);
+int px__dedupe_last_finish(void *state, struct px_batch **out, struct px_error *err);
+void px__dedupe_last_close(void *state);
+/* Prefixes err's message with "row N: " (N 1-based in the source); returns -PX_EINVALID. */
+int px__row_error(const struct px_batch *b, int64_t row, struct px_error *err);
 
 /* Resolves the file of a csv/jsonl/sqlite node: params.path (+ config.file when given) under
  * opts->files_root. Refuses absolute paths, ".." components, and anything whose real path
  * (for a missing file: its directory's) lies outside the root. */
 int px__files_resolve(const struct px_node_ctx *ctx, char *out, size_t out_size,
                       struct px_error *err);
+
+/* The probe callbacks of the file connectors (csv, jsonl) and of SQLite (engine/probe.c). */
+int px__probe_files(const struct px_node_ctx *ctx, bool write, int timeout_ms, char *version,
+                    size_t version_size, struct px_error *err);
+int px__probe_sqlite(const struct px_node_ctx *ctx, bool write, int timeout_ms, char *version,
+                     size_t version_size, struct px_error *err);
 
 /* Column-type inference from text (CSV): the narrowest of int, float, bool, timestamp,
  * string that fits every non-NULL value seen. */

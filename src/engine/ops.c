@@ -1,6 +1,7 @@
 /*
  * Streaming operators over batches (exec_int.h): filter, derive, select, drop, rename, limit
- * and dedupe (keep first). Each edits the batch in place.
+ * and dedupe (keep first; keep last and order_by hand over to ops_block.c). Each edits the
+ * batch in place.
  */
 #include "base/buf.h"
 #include "base/err.h"
@@ -66,7 +67,7 @@ static void expr_close(void *state)
     free(s);
 }
 
-static int row_error(const struct px_batch *b, int64_t row, struct px_error *err)
+int px__row_error(const struct px_batch *b, int64_t row, struct px_error *err)
 {
     char msg[sizeof(err->message)];
     snprintf(msg, sizeof(msg), "row %lld: %.480s", (long long)(b->first_row + row), err->message);
@@ -89,13 +90,13 @@ static int filter_process(void *state, struct px_batch *b, struct px_error *err)
         struct px_value v;
         rc = px_expr_eval(s->expr, row_lookup, &rc_, s->now_us, &v, err);
         if (rc < 0) {
-            rc = row_error(b, r, err);
+            rc = px__row_error(b, r, err);
             break;
         }
         if (v.type != PX_VAL_BOOL && v.type != PX_VAL_NULL) {
             px_value_clear(&v);
             px_error_set(err, PX_EINVALID, "the condition is not a boolean");
-            rc = row_error(b, r, err);
+            rc = px__row_error(b, r, err);
             break;
         }
         keep[r] = v.type == PX_VAL_BOOL && v.b;
@@ -137,12 +138,12 @@ static int derive_process(void *state, struct px_batch *b, struct px_error *err)
         struct rowctx rc_ = {b, done};
         rc = px_expr_eval(s->expr, row_lookup, &rc_, s->now_us, &vals[done], err);
         if (rc < 0) {
-            rc = row_error(b, done, err);
+            rc = px__row_error(b, done, err);
             break;
         }
         if (vals[done].type == PX_VAL_INTERVAL) {
             px_error_set(err, PX_EINVALID, "an interval cannot be stored in a column");
-            rc = row_error(b, done, err);
+            rc = px__row_error(b, done, err);
             break;
         }
     }
@@ -167,7 +168,7 @@ static int derive_process(void *state, struct px_batch *b, struct px_error *err)
         for (int64_t r = 0; r < b->nrows && rc == 0; r++) {
             rc = px_batch_set(b, c, r, &vals[r], err);
             if (rc < 0)
-                rc = row_error(b, r, err);
+                rc = px__row_error(b, r, err);
         }
         if (rc == 0 && old >= 0) {
             struct px_column tmp = b->cols[c];
@@ -202,7 +203,7 @@ static void colop_close(void *state)
     free(state);
 }
 
-static int no_column(const struct px_batch *b, const char *name, struct px_error *err)
+int px__no_column(const struct px_batch *b, const char *name, struct px_error *err)
 {
     struct px_buf names;
     px_buf_init(&names, 400);
@@ -224,7 +225,7 @@ static int select_process(void *state, struct px_batch *b, struct px_error *err)
     for (size_t k = 0; k < n; k++) {
         const char *name = json_object_get_string(json_object_array_get_idx(cols, k));
         if (px_batch_find(b, name) < 0)
-            return no_column(b, name, err);
+            return px__no_column(b, name, err);
     }
     for (size_t k = 0; k < n; k++) {
         const char *name = json_object_get_string(json_object_array_get_idx(cols, k));
@@ -248,7 +249,7 @@ static int drop_process(void *state, struct px_batch *b, struct px_error *err)
     for (size_t k = 0; k < n; k++) {
         const char *name = json_object_get_string(json_object_array_get_idx(cols, k));
         if (px_batch_find(b, name) < 0)
-            return no_column(b, name, err);
+            return px__no_column(b, name, err);
     }
     for (size_t k = 0; k < n; k++)
         px_batch_remove_column(
@@ -267,7 +268,7 @@ static int rename_process(void *state, struct px_batch *b, struct px_error *err)
         (void)to;
         idx[k] = px_batch_find(b, from);
         if (idx[k] < 0) {
-            rc = no_column(b, from, err);
+            rc = px__no_column(b, from, err);
             goto out;
         }
         k++;
@@ -328,6 +329,7 @@ struct dedupeop {
     size_t cap, count;
     struct json_object *columns;
     size_t max_keys; /* memory bound */
+    void *last;      /* keep last / order_by: the blocking variant in ops_block.c */
 };
 
 #define DEDUPE_MAX_KEYS 50000000
@@ -335,10 +337,16 @@ struct dedupeop {
 static int dedupe_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
 {
     const char *keep = px_json_get_str(ctx->config, "keep");
-    if ((keep && strcmp(keep, "first") != 0) || px_json_get(ctx->config, "order_by"))
-        return px_error_set(err, PX_EUNAVAILABLE,
-                            "dedupe with keep 'last' or order_by is not implemented yet");
     struct dedupeop *s = px_xcalloc(1, sizeof(*s));
+    if ((keep && strcmp(keep, "first") != 0) || px_json_get(ctx->config, "order_by")) {
+        int rc = px__dedupe_last_open(ctx, &s->last, err);
+        if (rc < 0) {
+            free(s);
+            return rc;
+        }
+        *state_out = s;
+        return 0;
+    }
     s->columns = px_json_get(ctx->config, "keys");
     s->cap = 1024;
     s->keys = px_xcalloc(s->cap, sizeof(char *));
@@ -352,6 +360,7 @@ static void dedupe_close(void *state)
     struct dedupeop *s = state;
     if (!s)
         return;
+    px__dedupe_last_close(s->last);
     for (size_t i = 0; i < s->cap; i++)
         free(s->keys[i]);
     free(s->keys);
@@ -405,9 +414,18 @@ static bool set_insert(struct dedupeop *s, const char *key, size_t len)
     return true;
 }
 
+static int dedupe_finish(void *state, struct px_batch **out, struct px_error *err)
+{
+    struct dedupeop *s = state;
+    *out = NULL;
+    return s->last ? px__dedupe_last_finish(s->last, out, err) : 0;
+}
+
 static int dedupe_process(void *state, struct px_batch *b, struct px_error *err)
 {
     struct dedupeop *s = state;
+    if (s->last)
+        return px__dedupe_last_process(s->last, b, err);
     size_t nk = json_object_array_length(s->columns);
     int *idx = px_xcalloc(nk, sizeof(int));
     int rc = 0;
@@ -415,7 +433,7 @@ static int dedupe_process(void *state, struct px_batch *b, struct px_error *err)
         const char *name = json_object_get_string(json_object_array_get_idx(s->columns, k));
         idx[k] = px_batch_find(b, name);
         if (idx[k] < 0) {
-            rc = no_column(b, name, err);
+            rc = px__no_column(b, name, err);
             free(idx);
             return rc;
         }
@@ -467,16 +485,24 @@ static int dedupe_process(void *state, struct px_batch *b, struct px_error *err)
 }
 
 const struct px_operator px__op_filter = {
-    1, "filter", "Keeps rows where a condition is true", filter_open, filter_process, expr_close};
+    1,          "filter", "Keeps rows where a condition is true", filter_open, filter_process,
+    expr_close, NULL};
 const struct px_operator px__op_derive = {
-    1, "derive", "Adds or replaces a computed column", derive_open, derive_process, expr_close};
+    1,          "derive", "Adds or replaces a computed column", derive_open, derive_process,
+    expr_close, NULL};
 const struct px_operator px__op_select = {
-    1, "select", "Keeps the listed columns, in order", colop_open, select_process, colop_close};
-const struct px_operator px__op_drop = {1,          "drop",       "Removes the listed columns",
-                                        colop_open, drop_process, colop_close};
-const struct px_operator px__op_rename = {1,          "rename",       "Renames columns",
-                                          colop_open, rename_process, colop_close};
+    1,           "select", "Keeps the listed columns, in order", colop_open, select_process,
+    colop_close, NULL};
+const struct px_operator px__op_drop = {
+    1, "drop", "Removes the listed columns", colop_open, drop_process, colop_close, NULL};
+const struct px_operator px__op_rename = {
+    1, "rename", "Renames columns", colop_open, rename_process, colop_close, NULL};
 const struct px_operator px__op_limit = {
-    1, "limit", "Passes on the first count rows", limit_open, limit_process, colop_close};
-const struct px_operator px__op_dedupe = {
-    1, "dedupe", "Keeps the first row per key", dedupe_open, dedupe_process, dedupe_close};
+    1, "limit", "Passes on the first count rows", limit_open, limit_process, colop_close, NULL};
+const struct px_operator px__op_dedupe = {1,
+                                          "dedupe",
+                                          "Keeps the first row per key",
+                                          dedupe_open,
+                                          dedupe_process,
+                                          dedupe_close,
+                                          dedupe_finish};

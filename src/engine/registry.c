@@ -8,29 +8,25 @@
 #include <stddef.h>
 #include <string.h>
 
+/* Designated initializers: the callbacks (probe included) stay NULL. */
 static const struct px_connector conn_http = {
-    1, "http", "HTTP JSON API (not available yet)", NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    .version = 1, .name = "http", .description = "HTTP JSON API (not available yet)"};
 static const struct px_connector conn_mysql = {
-    1, "mysql", "MySQL/MariaDB (not available yet)", NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    .version = 1, .name = "mysql", .description = "MySQL/MariaDB (not available yet)"};
 static const struct px_connector conn_postgres = {
-    1, "postgres", "PostgreSQL (not available yet)", NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    .version = 1, .name = "postgres", .description = "PostgreSQL (not available yet)"};
 
 static const struct px_connector *const connectors[] = {
     &px__conn_csv, &conn_http, &px__conn_jsonl, &conn_mysql, &conn_postgres, &px__conn_sqlite,
 };
 
-static const struct px_operator op_aggregate = {1, "aggregate", "", NULL, NULL, NULL};
-static const struct px_operator op_cast = {1, "cast", "", NULL, NULL, NULL};
-static const struct px_operator op_convert_timezone = {1, "convert_timezone", "", NULL, NULL, NULL};
-static const struct px_operator op_join = {1, "join", "", NULL, NULL, NULL};
-static const struct px_operator op_mask = {1, "mask", "", NULL, NULL, NULL};
-static const struct px_operator op_sort = {1, "sort", "", NULL, NULL, NULL};
-static const struct px_operator op_union = {1, "union", "", NULL, NULL, NULL};
+static const struct px_operator op_join = {1, "join", "", NULL, NULL, NULL, NULL};
 
 static const struct px_operator *const operators[] = {
-    &op_aggregate,  &op_cast,  &op_convert_timezone, &px__op_dedupe, &px__op_derive, &px__op_drop,
-    &px__op_filter, &op_join,  &px__op_limit,        &op_mask,       &px__op_rename, &px__op_select,
-    &op_sort,       &op_union,
+    &px__op_aggregate, &px__op_cast,  &px__op_convert_timezone, &px__op_dedupe,
+    &px__op_derive,    &px__op_drop,  &px__op_filter,           &op_join,
+    &px__op_limit,     &px__op_mask,  &px__op_rename,           &px__op_select,
+    &px__op_sort,      &px__op_union,
 };
 
 const struct px_connector *px__connector_find(const char *name)

@@ -409,6 +409,7 @@ static struct json_object *do_tools_call(struct call *c, struct json_object *id,
         .progress = tool_progress,
         .cancelled = tool_cancelled,
         .host = c,
+        .files_root = s->deps.files_root,
     };
     char *redacted = px_audit_redact(args);
     struct px_audit_entry audit = {

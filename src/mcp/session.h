@@ -53,6 +53,7 @@ struct px_mcp_deps {
     const struct px_keyring *keyring;
     struct px_ratelimit *rl;
     struct px_audit *audit;
+    const char *files_root; /* file connectors' root (app files_root); may be NULL */
 };
 
 struct px_mcp_session;

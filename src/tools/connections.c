@@ -3,7 +3,13 @@
 #include "base/json.h"
 #include "engine/catalog.h"
 #include "service/connections.h"
+#include "engine/probe.h"
 #include "tools/handlers.h"
+
+#include <stdio.h>
+
+/* A connection test never takes longer than this. */
+#define TEST_CONNECTION_TIMEOUT_MS 5000
 
 PX_TOOL(list_connectors)
 {
@@ -29,12 +35,25 @@ PX_TOOL(test_connection)
     int rc = px_connection_get(&ctx->tenant, id, &conn, err);
     if (rc)
         return rc;
+    char type[32], category[32];
+    snprintf(type, sizeof(type), "%s",
+             px_json_get_str(conn, "type") ? px_json_get_str(conn, "type") : "");
+    snprintf(category, sizeof(category), "%s",
+             px_json_get_str(conn, "category") ? px_json_get_str(conn, "category") : "");
     json_object_put(conn);
-    (void)out;
-    return px_tool_not_yet("test_connection",
-                           "connecting to sources and destinations needs the pipeline engine's "
-                           "connectors",
-                           err);
+    /* The full params (secrets included) go to the probe only; the result never carries them. */
+    struct json_object *params;
+    if ((rc = px_connection_secret_params(&ctx->tenant, id, &params, err)))
+        return rc;
+    struct px_probe_result res;
+    rc = px_engine_probe(type, category, params, ctx->files_root, TEST_CONNECTION_TIMEOUT_MS, &res);
+    json_object_put(params);
+    if (rc) {
+        *err = res.error;
+        return rc;
+    }
+    *out = px_probe_result_json(id, &res);
+    return 0;
 }
 
 PX_TOOL(list_connection_types)

@@ -26,6 +26,9 @@ struct px_tool_ctx {
     /* True once the client cancelled this request. */
     bool (*cancelled)(void *host);
     void *host; /* passed back to the callbacks above */
+    /* The directory file connectors are confined to (test_connection); NULL when the server
+     * runs no pipelines. */
+    const char *files_root;
     /* Set by a mutating handler for work that must follow the commit of its change and audit
      * row (trigger_pipeline waits for the run it queued): the registry calls it outside the
      * transaction, and it may replace *out. */

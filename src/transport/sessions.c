@@ -207,8 +207,11 @@ struct px_hsession *px_hsession_new(struct px_sessions *t, enum px_hsession_kind
     pthread_mutex_init(&s->cancel_lock, NULL);
     struct px_app *app = t->cfg.app;
     /* No default store: each call checks one out of the pool (px_hsession_handle). */
-    struct px_mcp_deps deps = {
-        .store = NULL, .keyring = &app->keyring, .rl = app->rl, .audit = app->audit};
+    struct px_mcp_deps deps = {.store = NULL,
+                               .keyring = &app->keyring,
+                               .rl = app->rl,
+                               .audit = app->audit,
+                               .files_root = app->files_root};
     struct px_mcp_host host = {
         .ctx = s,
         .transport = kind == PX_HSESSION_LEGACY ? "sse" : "http",

@@ -194,8 +194,11 @@ int px_stdio_run(struct px_app *app)
         .send = host_send,
         .poll = host_poll,
     };
-    struct px_mcp_deps deps = {
-        .store = app->store, .keyring = &app->keyring, .rl = app->rl, .audit = app->audit};
+    struct px_mcp_deps deps = {.store = app->store,
+                               .keyring = &app->keyring,
+                               .rl = app->rl,
+                               .audit = app->audit,
+                               .files_root = app->files_root};
     c.session = px_mcp_session_create(&deps, &host);
     px_info("planasonix-mcp: serving MCP on stdio (store: %s)", app->store_url);
 

@@ -63,7 +63,6 @@ describe('scope matrix', () => {
 
   // Results past the scope check that are expected without the engine.
   const PAST_SCOPE_ERRORS = {
-    test_connection: 'not_available',
     delete_pipeline: 'not_found',
     delete_schedule: 'not_found',
     delete_connection: 'not_found',

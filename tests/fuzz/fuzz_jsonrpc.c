@@ -381,7 +381,7 @@ static void fake_poll(void *ctx)
 
 static void session_start(struct fixture *f)
 {
-    struct px_mcp_deps deps = {f->st, &keyring, f->rl, f->audit};
+    struct px_mcp_deps deps = {f->st, &keyring, f->rl, f->audit, NULL};
     struct px_mcp_host host = {.ctx = f,
                                .transport = "fuzz",
                                .authenticate = fake_auth,

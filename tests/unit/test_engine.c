@@ -387,13 +387,15 @@ static void test_cancel_and_unavailable(void **state)
 
     graph = json_tokener_parse(
         "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"csv\",\"connection_id\":\"c\"},"
-        "{\"id\":\"s\",\"kind\":\"transform\",\"type\":\"sort\",\"config\":{\"by\":[{\"column\":"
-        "\"x\"}]}},"
+        "{\"id\":\"src2\",\"kind\":\"source\",\"type\":\"csv\",\"connection_id\":\"c\"},"
+        "{\"id\":\"s\",\"kind\":\"transform\",\"type\":\"join\",\"config\":{\"left_keys\":"
+        "[\"x\"],\"right_keys\":[\"x\"]}},"
         "{\"id\":\"out\",\"kind\":\"destination\",\"type\":\"csv\",\"connection_id\":\"d\"}],"
-        "\"edges\":[{\"from\":\"src\",\"to\":\"s\"},{\"from\":\"s\",\"to\":\"out\"}]}");
+        "\"edges\":[{\"from\":\"src\",\"to\":\"s\"},{\"from\":\"src2\",\"to\":\"s\"},"
+        "{\"from\":\"s\",\"to\":\"out\"}]}");
     px_error_clear(&err);
     assert_int_equal(px_engine_run(graph, &opts, &res, &err), -PX_EUNAVAILABLE);
-    assert_non_null(strstr(err.message, "node 's': operator 'sort' is not implemented yet"));
+    assert_non_null(strstr(err.message, "node 's': operator 'join' is not implemented yet"));
     assert_string_equal(res.failed_node, "s");
     px_engine_result_cleanup(&res);
     json_object_put(graph);

@@ -66,7 +66,7 @@ static int setup(void **state)
     assert_int_equal(px_tools_init(&err), 0);
     f->rl = px_ratelimit_create();
     f->audit = px_audit_create();
-    struct px_mcp_deps deps = {f->st, &f->kr, f->rl, f->audit};
+    struct px_mcp_deps deps = {f->st, &f->kr, f->rl, f->audit, NULL};
     struct px_mcp_host host = {
         .ctx = f, .transport = "test", .authenticate = fake_auth, .send = fake_send};
     f->s = px_mcp_session_create(&deps, &host);

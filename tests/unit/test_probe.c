@@ -1,0 +1,188 @@
+/* Unit tests for connection probes (src/engine/probe.c): test_connection's engine side. */
+#define _XOPEN_SOURCE 700
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "base/err.h"
+#include "base/json.h"
+#include "engine/probe.h"
+
+#include <ftw.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char root[PATH_MAX];
+
+static void put_file(const char *rel, const char *text)
+{
+    char p[PATH_MAX * 2];
+    snprintf(p, sizeof(p), "%s/%s", root, rel);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(root, sizeof(root), "/tmp/px_probe_XXXXXX");
+    assert_non_null(mkdtemp(root));
+    char p[PATH_MAX * 2];
+    snprintf(p, sizeof(p), "%s/exports", root);
+    assert_int_equal(mkdir(p, 0700), 0);
+    put_file("exports/orders.csv", "id,amount\n1,2.5\n");
+    put_file("exports/events.jsonl", "{\"id\":1}\n");
+    put_file("exports/not.db", "this is plainly not a database file, just some text\n");
+    snprintf(p, sizeof(p), "%s/shop.db", root);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(a)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    return 0;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+/* Probes type with {"path": path}; the result's JSON stays free of the absolute root. */
+static struct px_probe_result probe(const char *type, const char *category, const char *path)
+{
+    struct json_object *params = json_object_new_object();
+    px_json_set_str(params, "path", path);
+    struct px_probe_result r;
+    assert_int_equal(px_engine_probe(type, category, params, root, 2000, &r), 0);
+    json_object_put(params);
+    struct json_object *j = px_probe_result_json("conn_x", &r);
+    const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+    assert_null(strstr(s, root));
+    assert_non_null(strstr(s, "\"connection_id\":\"conn_x\""));
+    json_object_put(j);
+    if (r.reachable) {
+        assert_true(r.latency_ms >= 0);
+        assert_int_equal(r.error.code, 0);
+    } else {
+        assert_int_equal(r.latency_ms, -1);
+        assert_true(r.error.code != 0);
+        assert_true(r.error.message[0] != '\0');
+    }
+    return r;
+}
+
+static void test_files(void **state)
+{
+    (void)state;
+    struct px_probe_result r = probe("csv", "source", "exports/orders.csv");
+    assert_true(r.reachable);
+    assert_string_equal(r.server_version, "");
+    assert_true(probe("csv", "source", "exports").reachable);
+    assert_true(probe("jsonl", "source", "exports/events.jsonl").reachable);
+    assert_true(probe("csv", "destination", "exports").reachable);
+    /* A destination creates a missing file in an existing directory. */
+    assert_true(probe("csv", "destination", "exports/new.csv").reachable);
+}
+
+static void test_missing(void **state)
+{
+    (void)state;
+    struct px_probe_result r = probe("csv", "source", "exports/nope.csv");
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_ENOTFOUND);
+    assert_string_equal(r.error.message, "file 'exports/nope.csv' not found under the files root");
+    assert_true(r.error.hint[0] != '\0');
+    r = probe("jsonl", "destination", "nodir/out.jsonl");
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_ENOTFOUND);
+    r = probe("sqlite", "source", "missing.db");
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_ENOTFOUND);
+    assert_non_null(strstr(r.error.message, "'missing.db' not found"));
+}
+
+static void test_escape(void **state)
+{
+    (void)state;
+    struct px_probe_result r = probe("csv", "source", "../etc/passwd");
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_EINVALID);
+    assert_non_null(strstr(r.error.message, ".."));
+    r = probe("csv", "source", "/etc/passwd");
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_EINVALID);
+    char link[PATH_MAX * 2];
+    snprintf(link, sizeof(link), "%s/out", root);
+    assert_int_equal(symlink("/etc", link), 0);
+    r = probe("csv", "source", "out/passwd");
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_EINVALID);
+    assert_non_null(strstr(r.error.message, "outside the files root"));
+    unlink(link);
+}
+
+static void test_sqlite(void **state)
+{
+    (void)state;
+    struct px_probe_result r = probe("sqlite", "source", "shop.db");
+    assert_true(r.reachable);
+    assert_string_equal(r.server_version, sqlite3_libversion());
+    assert_true(probe("sqlite", "destination", "shop.db").reachable);
+    assert_true(probe("sqlite", "destination", "exports/fresh.db").reachable);
+    r = probe("sqlite", "source", "exports/not.db");
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_EINVALID);
+    assert_string_equal(r.error.message, "'exports/not.db' is not a SQLite database");
+}
+
+static void test_unavailable(void **state)
+{
+    (void)state;
+    struct json_object *params = json_object_new_object();
+    px_json_set_str(params, "host", "db.example.com");
+    px_json_set_str(params, "password", "s3cret-canary");
+    const char *types[] = {"postgres", "mysql", "http"};
+    for (size_t i = 0; i < 3; i++) {
+        struct px_probe_result r;
+        assert_int_equal(px_engine_probe(types[i], "source", params, root, 1000, &r), 0);
+        assert_false(r.reachable);
+        assert_int_equal(r.error.code, PX_EUNAVAILABLE);
+        assert_non_null(strstr(r.error.hint, "later part"));
+        struct json_object *j = px_probe_result_json("conn_x", &r);
+        assert_null(strstr(json_object_to_json_string(j), "s3cret-canary"));
+        json_object_put(j);
+    }
+    struct px_probe_result r;
+    assert_true(px_engine_probe("nosuch", "source", params, root, 1000, &r) < 0);
+    json_object_put(params);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_files),       cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_escape),      cmocka_unit_test(test_sqlite),
+        cmocka_unit_test(test_unavailable),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
