@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/json.h"
+#include "base/lines.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "mcp/session.h"
@@ -1270,44 +1271,24 @@ static void dispatch_line(struct proxy *p, const char *text, size_t len)
 /* ---- the reader ------------------------------------------------------------------------- */
 
 struct reader {
-    struct px_buf in;
-    bool skipping; /* discarding the rest of an oversized line */
+    struct px_lines in; /* the client's bytes, split into messages */
     bool eof;
 };
 
-static void split_lines(struct proxy *p, struct reader *r)
+/* A complete line from the client: forwarded (false stops reading on a signal). */
+static bool on_line(void *ctx, const char *text, size_t len)
 {
-    size_t start = 0;
-    for (;;) {
-        char *nl = memchr(r->in.data + start, '\n', r->in.len - start);
-        if (!nl)
-            break;
-        size_t len = (size_t)(nl - (r->in.data + start));
-        const char *text = r->in.data + start;
-        start += len + 1;
-        if (r->skipping) {
-            r->skipping = false;
-            continue;
-        }
-        if (len && text[len - 1] == '\r')
-            len--;
-        size_t lead = strspn(text, " \t");
-        if (lead >= len)
-            continue;
-        dispatch_line(p, text, len);
-        if (stop_signal)
-            break;
-    }
-    px_buf_consume(&r->in, start);
-    if (r->in.len >= PX_STDIO_MAX_MESSAGE) {
-        if (!r->skipping) {
-            char *e = px_mcp_error_text(-32600, "Invalid Request: message exceeds the 4 MiB limit");
-            write_line(p, e, strlen(e));
-            free(e);
-        }
-        px_buf_reset(&r->in);
-        r->skipping = true;
-    }
+    struct proxy *p = ctx;
+    dispatch_line(p, text, len);
+    return !stop_signal;
+}
+
+static void on_oversize(void *ctx)
+{
+    struct proxy *p = ctx;
+    char *e = px_mcp_error_text(-32600, "Invalid Request: message exceeds the 4 MiB limit");
+    write_line(p, e, strlen(e));
+    free(e);
 }
 
 static void read_input(struct proxy *p, struct reader *r)
@@ -1332,13 +1313,7 @@ static void read_input(struct proxy *p, struct reader *r)
         r->eof = true;
         return;
     }
-    for (size_t off = 0; off < (size_t)got && !stop_signal;) {
-        size_t room = PX_STDIO_MAX_MESSAGE - r->in.len;
-        size_t take = (size_t)got - off < room ? (size_t)got - off : room;
-        px_buf_append(&r->in, chunk + off, take);
-        off += take;
-        split_lines(p, r);
-    }
+    px_lines_feed(&r->in, chunk, (size_t)got, on_line, on_oversize, p);
 }
 
 /* Ends the session on the server (best effort). */
@@ -1427,10 +1402,10 @@ int px_proxy_run(const char *api_url)
     px_info("planasonix-mcp: proxying MCP on stdio to %s", p->display);
 
     struct reader r = {0};
-    px_buf_init(&r.in, PX_STDIO_MAX_MESSAGE);
+    px_lines_init(&r.in, PX_STDIO_MAX_MESSAGE);
     while (!stop_signal && !r.eof)
         read_input(p, &r);
-    px_buf_cleanup(&r.in);
+    px_lines_cleanup(&r.in);
 
     pthread_mutex_lock(&p->q_mu);
     if (!stop_signal) {

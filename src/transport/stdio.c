@@ -4,7 +4,7 @@
 #include "app/config.h"
 #include "auth/audit.h"
 #include "auth/principal.h"
-#include "base/buf.h"
+#include "base/lines.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -30,9 +30,9 @@ struct line {
 struct stdio_ctx {
     struct px_app *app;
     struct px_mcp_session *session;
-    char *token;      /* PLANASONIX_API_KEY, copied at start */
-    struct px_buf in; /* bytes read, not yet split into lines */
-    bool skipping;    /* discarding the rest of an oversized line */
+    char *token;        /* PLANASONIX_API_KEY, copied at start */
+    struct px_lines in; /* bytes read, not yet split into lines */
+    bool during_call;   /* reading ahead while a request runs (see on_line) */
     bool eof;
     struct line *head, *tail;
 };
@@ -94,43 +94,22 @@ static void push_line(struct stdio_ctx *c, const char *text, size_t len)
     c->tail = l;
 }
 
-/* Splits complete lines out of the input buffer. During a tool call (during_call) a
- * cancellation is handed to the session at once; everything else waits in the queue. */
-static void split_lines(struct stdio_ctx *c, bool during_call)
+/* A complete line: queued in order, except that a cancellation read while a request runs
+ * is handed to the session at once. */
+static bool on_line(void *ctx, const char *text, size_t len)
 {
-    size_t start = 0;
-    for (;;) {
-        char *nl = memchr(c->in.data + start, '\n', c->in.len - start);
-        if (!nl)
-            break;
-        size_t len = (size_t)(nl - (c->in.data + start));
-        const char *text = c->in.data + start;
-        start += len + 1;
-        if (c->skipping) {
-            c->skipping = false;
-            continue;
-        }
-        if (len && text[len - 1] == '\r')
-            len--;
-        size_t lead = strspn(text, " \t");
-        if (lead >= len)
-            continue;
-        if (during_call && px_mcp_take_cancel(c->session, text, len))
-            continue;
+    struct stdio_ctx *c = ctx;
+    if (!(c->during_call && px_mcp_take_cancel(c->session, text, len)))
         push_line(c, text, len);
-    }
-    px_buf_consume(&c->in, start);
-    if (c->in.len >= PX_STDIO_MAX_MESSAGE) {
-        /* No newline within the limit: refuse the message once and drop the rest of the
-         * line, however long it is. */
-        if (!c->skipping) {
-            char *e = px_mcp_error_text(-32600, "Invalid Request: message exceeds the 4 MiB limit");
-            send_line(e);
-            free(e);
-        }
-        px_buf_reset(&c->in);
-        c->skipping = true;
-    }
+    return true;
+}
+
+static void on_oversize(void *ctx)
+{
+    (void)ctx;
+    char *e = px_mcp_error_text(-32600, "Invalid Request: message exceeds the 4 MiB limit");
+    send_line(e);
+    free(e);
 }
 
 /* Reads what is available, waiting at most wait_ms (-1: until input or a signal). */
@@ -148,13 +127,8 @@ static void read_input(struct stdio_ctx *c, int wait_ms, bool during_call)
         c->eof = true;
         return;
     }
-    for (size_t off = 0; off < (size_t)n;) {
-        size_t room = PX_STDIO_MAX_MESSAGE - c->in.len;
-        size_t take = (size_t)n - off < room ? (size_t)n - off : room;
-        px_buf_append(&c->in, chunk + off, take);
-        off += take;
-        split_lines(c, during_call);
-    }
+    c->during_call = during_call;
+    px_lines_feed(&c->in, chunk, (size_t)n, on_line, on_oversize, c);
 }
 
 static void host_poll(void *vctx)
@@ -186,7 +160,7 @@ int px_stdio_run(struct px_app *app)
     c.token = px_xstrdup(key ? key : "");
     if (!key || !*key)
         px_warn("PLANASONIX_API_KEY is not set: every request will be refused as unauthorized");
-    px_buf_init(&c.in, PX_STDIO_MAX_MESSAGE);
+    px_lines_init(&c.in, PX_STDIO_MAX_MESSAGE);
     struct px_mcp_host host = {
         .ctx = &c,
         .transport = "stdio",
@@ -235,7 +209,7 @@ int px_stdio_run(struct px_app *app)
     }
     px_audit_flush(app->audit, app->store);
     px_mcp_session_destroy(c.session);
-    px_buf_cleanup(&c.in);
+    px_lines_cleanup(&c.in);
     memset(c.token, 0, strlen(c.token));
     free(c.token);
     if (stop_signal && stop_signal != SIGPIPE)

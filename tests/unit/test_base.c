@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/id.h"
+#include "base/lines.h"
 #include "base/text.h"
 
 #include <stdio.h>
@@ -82,13 +83,52 @@ static void ids_have_kinds(void **state)
     assert_false(px_id_valid(PX_ID_PIPELINE, "pl_!!"));
 }
 
+struct collected {
+    char lines[8][16];
+    int n, oversized;
+};
+
+static bool collect(void *ctx, const char *text, size_t len)
+{
+    struct collected *c = ctx;
+    snprintf(c->lines[c->n++], 16, "%.*s", (int)len, text);
+    return true;
+}
+
+static void oversize(void *ctx)
+{
+    ((struct collected *)ctx)->oversized++;
+}
+
+static void lines_are_framed_and_capped(void **state)
+{
+    (void)state;
+    struct px_lines l;
+    struct collected c = {0};
+    px_lines_init(&l, 8);
+    /* Split across feeds, CRLF, blank lines skipped. */
+    assert_true(px_lines_feed(&l, "ab", strlen("ab"), collect, oversize, &c));
+    assert_true(
+        px_lines_feed(&l, "c\r\n\n  \nde\n", strlen("c\r\n\n  \nde\n"), collect, oversize, &c));
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.lines[0], "abc");
+    assert_string_equal(c.lines[1], "de");
+    /* A 20-byte line with a cap of 8 is reported once; the next line still arrives. */
+    assert_true(px_lines_feed(&l, "0123456789", strlen("0123456789"), collect, oversize, &c));
+    assert_true(
+        px_lines_feed(&l, "0123456789\nok\n", strlen("0123456789\nok\n"), collect, oversize, &c));
+    assert_int_equal(c.oversized, 1);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.lines[2], "ok");
+    px_lines_cleanup(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(time_format_matches_gmtime),
-        cmocka_unit_test(buffers_are_bounded),
-        cmocka_unit_test(text_is_cleaned_and_capped),
-        cmocka_unit_test(ids_have_kinds),
+        cmocka_unit_test(time_format_matches_gmtime),  cmocka_unit_test(buffers_are_bounded),
+        cmocka_unit_test(text_is_cleaned_and_capped),  cmocka_unit_test(ids_have_kinds),
+        cmocka_unit_test(lines_are_framed_and_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
