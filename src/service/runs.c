@@ -14,7 +14,9 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +30,11 @@
 #define PROGRESS_EVERY_MS 250
 #define STOP_GRACE_S 2
 #define FAST_POLL_US 3000000
+#define RUN_TIMEOUT_S_DEFAULT 3600
+#define MAX_ATTEMPTS_DEFAULT 3
+#define RETRY_BASE_MS_DEFAULT 1000
+#define RETRY_CAP_MS 60000
+#define BACKOFF_SLICE_US 50000
 
 /* ---- views ------------------------------------------------------------------------------ */
 
@@ -497,6 +504,8 @@ struct exec_ctx {
     bool (*stop)(void *);
     void *stop_ctx;
     bool stopped;
+    int64_t deadline_us; /* px_mono_us() past which the run has timed out */
+    bool timed_out;
 };
 
 static int resolve_conn(void *vctx, const char *connection_id, struct json_object **out,
@@ -514,7 +523,9 @@ static bool exec_cancelled(void *vctx)
     struct exec_ctx *x = vctx;
     if (!x->stopped && x->stop && x->stop(x->stop_ctx))
         x->stopped = true;
-    return x->stopped;
+    if (!x->stopped && !x->timed_out && px_mono_us() >= x->deadline_us)
+        x->timed_out = true;
+    return x->stopped || x->timed_out;
 }
 
 static void exec_progress(void *vctx, int64_t rows_written)
@@ -597,6 +608,67 @@ static int finish_run(struct px_store *st, const char *org_id, const char *run_i
         8, NULL, err);
 }
 
+/* ---- timeout and retries ---------------------------------------------------------------- */
+
+static px_run_engine_fn engine_hook;
+
+void px_run_set_engine_hook(px_run_engine_fn fn)
+{
+    engine_hook = fn;
+}
+
+static long env_long(const char *name, long def, long lo, long hi)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    return *end || n < lo || n > hi ? def : n;
+}
+
+/* PLANASONIX_RUN_TIMEOUT_S: seconds (fractions allowed), default 3600. */
+static double run_timeout_s(void)
+{
+    const char *v = getenv("PLANASONIX_RUN_TIMEOUT_S");
+    if (v && *v) {
+        char *end;
+        double d = strtod(v, &end);
+        if (!*end && isfinite(d) && d > 0 && d <= 366.0 * 86400)
+            return d;
+    }
+    return RUN_TIMEOUT_S_DEFAULT;
+}
+
+/* Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]. */
+static int64_t backoff_ms(int attempt, int64_t base_ms)
+{
+    int64_t ceil_ms = base_ms;
+    for (int i = 1; i < attempt && ceil_ms < RETRY_CAP_MS; i++)
+        ceil_ms *= 2;
+    if (ceil_ms > RETRY_CAP_MS)
+        ceil_ms = RETRY_CAP_MS;
+    return ceil_ms <= 0 ? 0 : (int64_t)randombytes_uniform((uint32_t)ceil_ms + 1);
+}
+
+/* Sleeps delay_ms in slices, polling the stop flag and the deadline; true when either ended
+ * the wait early. */
+static bool backoff_wait(struct exec_ctx *x, int64_t delay_ms)
+{
+    int64_t until = px_mono_us() + delay_ms * 1000;
+    for (;;) {
+        if (exec_cancelled(x))
+            return true;
+        int64_t left = until - px_mono_us();
+        if (left <= 0)
+            return false;
+        if (left > BACKOFF_SLICE_US)
+            left = BACKOFF_SLICE_US;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)left * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int px_run_claim(struct px_store *st, char org_id[40], char run_id[40], struct px_error *err)
 {
     struct px_rows *rows;
@@ -664,11 +736,13 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         return rc;
     }
 
+    double limit_s = run_timeout_s();
     struct exec_ctx x = {
         .tenant = {.store = st, .keyring = keyring, .org_id = org_id},
         .run_id = run_id,
         .stop = stop,
         .stop_ctx = stop_ctx,
+        .deadline_us = px_mono_us() + (int64_t)(limit_s * 1e6),
     };
     pthread_mutex_init(&x.lock, NULL);
     struct px_engine_opts opts = {
@@ -681,10 +755,35 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         .progress = exec_progress,
         .progress_ctx = &x,
     };
+    int max_attempts = env_long("PLANASONIX_RUN_MAX_ATTEMPTS", MAX_ATTEMPTS_DEFAULT, 1, 100);
+    int64_t base_ms = env_long("PLANASONIX_RETRY_BASE_MS", RETRY_BASE_MS_DEFAULT, 0, RETRY_CAP_MS);
+    int attempt = 1;
     struct px_engine_result res = {0};
     struct px_error e;
-    px_error_clear(&e);
-    int erc = px_engine_run(graph, &opts, &res, &e);
+    int erc;
+    for (;;) {
+        px_error_clear(&e);
+        memset(&res, 0, sizeof(res));
+        erc = (engine_hook ? engine_hook : px_engine_run)(graph, &opts, &res, &e);
+        if (!erc || !e.retryable || attempt >= max_attempts || exec_cancelled(&x))
+            break;
+        int64_t delay_ms = backoff_ms(attempt, base_ms);
+        px_info("run %s: attempt %d failed (%s); retrying in %lld ms", run_id, attempt, e.message,
+                (long long)delay_ms);
+        if (backoff_wait(&x, delay_ms))
+            break; /* stopped or timed out while waiting: the outcome below says which */
+        px_engine_result_cleanup(&res);
+        attempt++;
+        if ((rc = px_store_exec(st,
+                                "UPDATE runs SET attempt = ?, rows_written = 0"
+                                " WHERE org_id = ? AND id = ? AND status = 'running'",
+                                PX_PARAMS(PX_V_INT(attempt), PX_V_TEXT(org_id), PX_V_TEXT(run_id)),
+                                3, NULL, err))) {
+            json_object_put(graph);
+            pthread_mutex_destroy(&x.lock);
+            return rc;
+        }
+    }
     json_object_put(graph);
     pthread_mutex_destroy(&x.lock);
 
@@ -692,11 +791,31 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
     const char *status = "succeeded";
     if (erc) {
         status = "failed";
-        if (x.stopped)
+        if (x.stopped) {
             ej = interrupted_error();
-        else
-            ej = error_json(px_err_name(e.code ? e.code : erc), e.message, res.failed_node,
-                            e.retryable, e.hint, files_root);
+        } else if (x.timed_out) {
+            status = "timed_out";
+            char msg[200];
+            snprintf(msg, sizeof(msg),
+                     "the run exceeded its time limit of %g s (attempt %d) and was stopped",
+                     limit_s, attempt);
+            ej = error_json("timed_out", msg, res.failed_node, false,
+                            "raise PLANASONIX_RUN_TIMEOUT_S (seconds, default 3600) on the "
+                            "server, or make the pipeline do less per run",
+                            NULL);
+        } else {
+            char *msg = NULL;
+            const char *m = e.message;
+            if (e.retryable && attempt > 1) {
+                size_t n = strlen(e.message) + 64;
+                msg = px_xmalloc(n);
+                snprintf(msg, n, "%s (failed %d attempts)", e.message, attempt);
+                m = msg;
+            }
+            ej = error_json(px_err_name(e.code ? e.code : erc), m, res.failed_node, e.retryable,
+                            e.hint, files_root);
+            free(msg);
+        }
     }
     rc =
         finish_run(st, org_id, run_id, status, res.rows_read, res.rows_written, ej, res.nodes, err);

@@ -50,10 +50,29 @@ const char *px_run_self(void);
 int px_run_claim(struct px_store *st, char org_id[40], char run_id[40], struct px_error *err);
 /* Executes a claimed (running) run to its end and records the outcome. stop (may be NULL)
  * is polled between batches: when it returns true the run ends as failed "interrupted".
- * files_root confines file connectors. Returns 0 once the outcome is recorded. */
+ * files_root confines file connectors. Returns 0 once the outcome is recorded.
+ *
+ * Timeout: PLANASONIX_RUN_TIMEOUT_S (seconds, fractions allowed, default 3600) bounds the
+ * whole run, retries and backoff included, measured on the monotonic clock from the start of
+ * execution; past it the engine is cancelled and the run ends "timed_out" (error code
+ * "timed_out", not retryable, naming the limit).
+ *
+ * Retries: a failure with err->retryable is retried in place by the same worker, up to
+ * PLANASONIX_RUN_MAX_ATTEMPTS (default 3) attempts in all. The run stays "running" and owned
+ * by this process (so no other worker can claim it, and recovery treats it as any running
+ * run); runs.attempt is incremented before each retry. The wait before attempt n+1 is uniform
+ * in [0, min(60 s, base * 2^(n-1))] (full jitter, randombytes_uniform), base
+ * PLANASONIX_RETRY_BASE_MS (default 1000); the wait ends early on stop or timeout. The final
+ * error of a retried run says how many attempts failed. */
 int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const char *files_root,
                    const char *org_id, const char *run_id, bool (*stop)(void *), void *stop_ctx,
                    struct px_error *err);
+/* Tests only: replaces px_engine_run (same signature) in px_run_execute; NULL restores it. */
+struct px_engine_opts;
+struct px_engine_result;
+typedef int (*px_run_engine_fn)(struct json_object *graph, const struct px_engine_opts *opts,
+                                struct px_engine_result *out, struct px_error *err);
+void px_run_set_engine_hook(px_run_engine_fn fn);
 /* Marks runs left queued or running by a process that no longer exists (or, with
  * include_self, by this process) failed with code "interrupted". *count (may be NULL) gets
  * how many. */

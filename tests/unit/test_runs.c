@@ -12,6 +12,7 @@
 #include "base/err.h"
 #include "base/id.h"
 #include "base/json.h"
+#include "engine/engine.h"
 #include "service/runs.h"
 #include "store/store.h"
 
@@ -377,6 +378,127 @@ static void test_workers(void **state)
     px_run_workers_stop(w);
 }
 
+/* ---- timeout and retries (the engine replaced through the test hook) --------------------- */
+
+static int fake_calls;
+static int fake_fail_first; /* calls that fail before one succeeds */
+static bool fake_retryable;
+
+static int fake_engine(struct json_object *graph, const struct px_engine_opts *opts,
+                       struct px_engine_result *out, struct px_error *err)
+{
+    (void)graph;
+    (void)opts;
+    fake_calls++;
+    out->rows_read = out->rows_written = 7;
+    if (fake_calls > fake_fail_first)
+        return 0;
+    snprintf(out->failed_node, sizeof(out->failed_node), "src");
+    int rc = px_error_set(err, PX_EIO, "sqlite: database is locked");
+    err->retryable = fake_retryable;
+    return rc;
+}
+
+/* Polls cancelled as the engine does between batches, for at most ~5 s. */
+static int slow_engine(struct json_object *graph, const struct px_engine_opts *opts,
+                       struct px_engine_result *out, struct px_error *err)
+{
+    (void)graph;
+    (void)out;
+    fake_calls++;
+    for (int i = 0; i < 500; i++) {
+        if (opts->cancelled(opts->cancel_ctx))
+            return px_error_set(err, PX_EUNAVAILABLE, "cancelled");
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* Triggers, claims and executes one run of p1 with the hooked engine; returns the run view. */
+static struct json_object *execute_one(struct fixture *f, px_run_engine_fn fn)
+{
+    struct px_error err;
+    struct json_object *o;
+    assert_int_equal(px_run_trigger(&f->t, f->p1, NULL, NULL, "manual", &o, &err), 0);
+    char org[40], run[40];
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(run, run_str(o, "run_id"));
+    json_object_put(o);
+    fake_calls = 0;
+    px_run_set_engine_hook(fn);
+    int rc = px_run_execute(f->st, &f->kr, f->dir, org, run, NULL, NULL, &err);
+    px_run_set_engine_hook(NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(px_run_get(&f->t, run, &o, &err), 0);
+    return o;
+}
+
+static void test_retries(void **state)
+{
+    struct fixture *f = *state;
+    setenv("PLANASONIX_RETRY_BASE_MS", "5", 1);
+    setenv("PLANASONIX_RUN_MAX_ATTEMPTS", "3", 1);
+    /* A transient failure that clears: the same run succeeds on its second attempt. */
+    fake_fail_first = 1;
+    fake_retryable = true;
+    struct json_object *o = execute_one(f, fake_engine);
+    assert_int_equal(fake_calls, 2);
+    assert_string_equal(px_json_get_str(o, "status"), "succeeded");
+    assert_int_equal(px_json_get_int(o, "attempt", 0), 2);
+    json_object_put(o);
+    /* One that persists: three attempts, and the error says so. */
+    fake_fail_first = 100;
+    o = execute_one(f, fake_engine);
+    assert_int_equal(fake_calls, 3);
+    assert_string_equal(px_json_get_str(o, "status"), "failed");
+    assert_int_equal(px_json_get_int(o, "attempt", 0), 3);
+    struct json_object *e = px_json_get(o, "error");
+    assert_true(px_json_get_bool(e, "retryable", false));
+    assert_non_null(strstr(px_json_get_str(e, "message"), "database is locked"));
+    assert_non_null(strstr(px_json_get_str(e, "message"), "3 attempts"));
+    json_object_put(o);
+    /* A permanent failure is not retried. */
+    fake_retryable = false;
+    o = execute_one(f, fake_engine);
+    assert_int_equal(fake_calls, 1);
+    assert_string_equal(px_json_get_str(o, "status"), "failed");
+    assert_int_equal(px_json_get_int(o, "attempt", 0), 1);
+    e = px_json_get(o, "error");
+    assert_false(px_json_get_bool(e, "retryable", true));
+    assert_null(strstr(px_json_get_str(e, "message"), "attempts"));
+    json_object_put(o);
+    unsetenv("PLANASONIX_RETRY_BASE_MS");
+    unsetenv("PLANASONIX_RUN_MAX_ATTEMPTS");
+}
+
+static void test_timeout(void **state)
+{
+    struct fixture *f = *state;
+    setenv("PLANASONIX_RUN_TIMEOUT_S", "0.05", 1);
+    int64_t t0 = (int64_t)time(NULL);
+    struct json_object *o = execute_one(f, slow_engine);
+    assert_true((int64_t)time(NULL) - t0 < 4);
+    assert_int_equal(fake_calls, 1);
+    assert_string_equal(px_json_get_str(o, "status"), "timed_out");
+    assert_true(px_run_finished(o));
+    struct json_object *e = px_json_get(o, "error");
+    assert_string_equal(px_json_get_str(e, "code"), "timed_out");
+    assert_non_null(strstr(px_json_get_str(e, "message"), "0.05 s"));
+    assert_non_null(strstr(px_json_get_str(e, "hint"), "PLANASONIX_RUN_TIMEOUT_S"));
+    json_object_put(o);
+    /* The timeout also ends a retrying run during its backoff. */
+    setenv("PLANASONIX_RETRY_BASE_MS", "60000", 1);
+    fake_fail_first = 100;
+    fake_retryable = true;
+    t0 = (int64_t)time(NULL);
+    o = execute_one(f, fake_engine);
+    assert_true((int64_t)time(NULL) - t0 < 4);
+    assert_string_equal(px_json_get_str(o, "status"), "timed_out");
+    json_object_put(o);
+    unsetenv("PLANASONIX_RETRY_BASE_MS");
+    unsetenv("PLANASONIX_RUN_TIMEOUT_S");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +507,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recover_and_claim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
