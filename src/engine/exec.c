@@ -34,7 +34,9 @@ struct xnode {
     bool opened, done, committed;
     int *children;
     int nchildren;
+    int *parents; /* in edge order: parents[k] feeds input k */
     int nparents;
+    int input; /* the input of the batch being processed (px_node_ctx.input) */
     int64_t rows_in, rows_out, dur_us;
 };
 
@@ -82,6 +84,7 @@ static int build(struct exec *x, struct json_object *graph, struct px_error *err
         n->type = px_json_get_str(jn, "type");
         n->config = px_json_get(jn, "config");
         n->children = px_xcalloc((size_t)x->count, sizeof(int));
+        n->parents = px_xcalloc((size_t)x->count, sizeof(int));
         if (n->kind == PX_NODE_TRANSFORM)
             n->op = px__operator_find(n->type);
         else
@@ -107,10 +110,10 @@ static int build(struct exec *x, struct json_object *graph, struct px_error *err
         struct json_object *je = json_object_array_get_idx(edges, e);
         int from = find_id(x, px_json_get_str(je, "from"));
         int to = find_id(x, px_json_get_str(je, "to"));
-        if (from < 0 || to < 0 || x->n[from].nchildren >= x->count)
+        if (from < 0 || to < 0 || x->n[from].nchildren >= x->count || x->n[to].nparents >= x->count)
             return px_error_set(err, PX_EINVALID, "graph.edges[%zu]: unknown node", e);
         x->n[from].children[x->n[from].nchildren++] = to;
-        x->n[to].nparents++;
+        x->n[to].parents[x->n[to].nparents++] = from;
     }
     /* Kahn's algorithm; the graph is acyclic (validated). */
     int *indeg = px_xcalloc((size_t)x->count, sizeof(int));
@@ -135,7 +138,7 @@ static int build(struct exec *x, struct json_object *graph, struct px_error *err
 static int open_node(struct exec *x, int i, struct px_error *err)
 {
     struct xnode *n = &x->n[i];
-    struct px_node_ctx ctx = {n->id, n->config, n->params, x->opts, x->batch_rows};
+    struct px_node_ctx ctx = {n->id, n->config, n->params, x->opts, x->batch_rows, &n->input};
     int rc;
     int64_t t0 = px_mono_us();
     if (n->op) {
@@ -178,6 +181,12 @@ static int push(struct exec *x, int i, struct px_batch *b, struct px_error *err)
     }
     for (int c = 0; c < n->nchildren; c++) {
         struct px_batch *cb = c + 1 < n->nchildren ? px_batch_clone(b) : b;
+        struct xnode *child = &x->n[n->children[c]];
+        for (int k = 0; k < child->nparents; k++)
+            if (child->parents[k] == i) {
+                child->input = k;
+                break;
+            }
         int rc = deliver(x, n->children[c], cb, err);
         if (rc < 0) {
             if (cb != b)
@@ -350,6 +359,7 @@ int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
     for (int i = 0; i < x.count; i++) {
         json_object_put(x.n[i].params);
         free(x.n[i].children);
+        free(x.n[i].parents);
         if (empties)
             json_object_put(empties[i]);
     }

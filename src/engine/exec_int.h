@@ -22,6 +22,10 @@ struct px_node_ctx {
     struct json_object *params; /* the connection's params, or NULL for transforms */
     const struct px_engine_opts *opts;
     int64_t batch_rows; /* rows per batch */
+    /* Transforms: during each process call, *input is the index of the input the batch came
+     * from (0 = the source of the node's first edge in the edges array, 1 = the second, ...).
+     * NULL outside the executor. */
+    const int *input;
 };
 
 /* A connector is a cursor for sources and a transactional sink for destinations. A NULL
@@ -73,6 +77,7 @@ extern const struct px_operator px__op_filter, px__op_derive, px__op_select, px_
     px__op_rename, px__op_limit, px__op_dedupe;
 extern const struct px_operator px__op_sort, px__op_union, px__op_aggregate;
 extern const struct px_operator px__op_cast, px__op_mask, px__op_convert_timezone;
+extern const struct px_operator px__op_join;
 
 /* "column 'x' not found (columns: a, b)": -PX_EINVALID. */
 int px__no_column(const struct px_batch *b, const char *name, struct px_error *err);

@@ -20,11 +20,9 @@ static const struct px_connector *const connectors[] = {
     &px__conn_csv, &conn_http, &px__conn_jsonl, &conn_mysql, &conn_postgres, &px__conn_sqlite,
 };
 
-static const struct px_operator op_join = {1, "join", "", NULL, NULL, NULL, NULL};
-
 static const struct px_operator *const operators[] = {
     &px__op_aggregate, &px__op_cast,  &px__op_convert_timezone, &px__op_dedupe,
-    &px__op_derive,    &px__op_drop,  &px__op_filter,           &op_join,
+    &px__op_derive,    &px__op_drop,  &px__op_filter,           &px__op_join,
     &px__op_limit,     &px__op_mask,  &px__op_rename,           &px__op_select,
     &px__op_sort,      &px__op_union,
 };

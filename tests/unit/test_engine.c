@@ -394,9 +394,24 @@ static void test_cancel_and_unavailable(void **state)
         "\"edges\":[{\"from\":\"src\",\"to\":\"s\"},{\"from\":\"src2\",\"to\":\"s\"},"
         "{\"from\":\"s\",\"to\":\"out\"}]}");
     px_error_clear(&err);
-    assert_int_equal(px_engine_run(graph, &opts, &res, &err), -PX_EUNAVAILABLE);
-    assert_non_null(strstr(err.message, "node 's': operator 'join' is not implemented yet"));
-    assert_string_equal(res.failed_node, "s");
+    /* join is implemented: a self-join on x; the right x becomes right_x. */
+    assert_int_equal(px_engine_run(graph, &opts, &res, &err), 0);
+    assert_int_equal(res.rows_written, 1);
+    assert_string_equal(res.failed_node, "");
+    px_engine_result_cleanup(&res);
+    json_object_put(graph);
+
+    graph = json_tokener_parse(
+        "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"csv\",\"connection_id\":\"c\"},"
+        "{\"id\":\"src2\",\"kind\":\"source\",\"type\":\"csv\",\"connection_id\":\"c\"},"
+        "{\"id\":\"s\",\"kind\":\"transform\",\"type\":\"join\",\"config\":{\"left_keys\":"
+        "[\"x\"],\"right_keys\":[\"x\",\"y\"]}},"
+        "{\"id\":\"out\",\"kind\":\"destination\",\"type\":\"csv\",\"connection_id\":\"d\"}],"
+        "\"edges\":[{\"from\":\"src\",\"to\":\"s\"},{\"from\":\"src2\",\"to\":\"s\"},"
+        "{\"from\":\"s\",\"to\":\"out\"}]}");
+    px_error_clear(&err);
+    assert_int_equal(px_engine_run(graph, &opts, &res, &err), -PX_EINVALID);
+    assert_non_null(strstr(err.message, "must list as many columns as left_keys (1), got 2"));
     px_engine_result_cleanup(&res);
     json_object_put(graph);
     json_object_put(conns.map);
