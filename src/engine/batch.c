@@ -4,6 +4,7 @@
  */
 #include "engine/batch.h"
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "engine/expr.h"
@@ -295,4 +296,101 @@ void px_batch_compact(struct px_batch *b, const bool *keep)
         for (int64_t r = w; r < b->nrows; r++)
             px_batch_set_null(&b->cols[i], r, true);
     b->nrows = w;
+}
+
+void px_batch_copy_cell(struct px_batch *dst, int dc, int64_t dr, const struct px_batch *src,
+                        int sc, int64_t sr)
+{
+    struct px_column *d = &dst->cols[dc];
+    const struct px_column *s = &src->cols[sc];
+    if (px_batch_is_null(s, sr))
+        return; /* new columns start NULL */
+    switch (d->type) {
+    case PX_COL_INT:
+    case PX_COL_TIMESTAMP:
+        d->v.i[dr] = s->v.i[sr];
+        break;
+    case PX_COL_FLOAT:
+        d->v.f[dr] = s->type == PX_COL_INT ? (double)s->v.i[sr] : s->v.f[sr];
+        break;
+    case PX_COL_BOOL:
+        d->v.b[dr] = s->v.b[sr];
+        break;
+    case PX_COL_STRING:
+        d->v.s[dr] = px_batch_strdup(dst, s->v.s[sr], strlen(s->v.s[sr]));
+        break;
+    }
+    px_batch_set_null(d, dr, false);
+}
+
+int px_batch_row_key(const struct px_batch *b, const int *cols, size_t n, int64_t row,
+                     struct px_buf *key)
+{
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        const struct px_column *c = &b->cols[cols[k]];
+        char tag = px_batch_is_null(c, row) ? 'N' : (char)('a' + c->type);
+        rc = px_buf_append(key, &tag, 1);
+        if (tag == 'N' || rc < 0)
+            continue;
+        switch (c->type) {
+        case PX_COL_INT:
+        case PX_COL_TIMESTAMP:
+            rc = px_buf_append(key, &c->v.i[row], 8);
+            break;
+        case PX_COL_FLOAT:
+            rc = px_buf_append(key, &c->v.f[row], 8);
+            break;
+        case PX_COL_BOOL:
+            rc = px_buf_append(key, &c->v.b[row], 1);
+            break;
+        case PX_COL_STRING:
+            rc = px_buf_append(key, c->v.s[row], strlen(c->v.s[row]) + 1);
+            break;
+        }
+    }
+    return rc < 0 ? rc : 0;
+}
+
+struct px_batch *px_batch_take(struct px_batch *b)
+{
+    struct px_batch *own = px_xcalloc(1, sizeof(*own));
+    *own = *b;
+    b->ncols = 0;
+    b->cols = NULL;
+    b->cols_cap = 0;
+    b->arena = NULL;
+    b->nrows = 0;
+    return own;
+}
+
+static bool numeric(enum px_col_type t)
+{
+    return t == PX_COL_INT || t == PX_COL_FLOAT;
+}
+
+int px_batch_merge_schema(char ***names, enum px_col_type **types, int *ncols,
+                          const struct px_batch *b, enum px_col_type *was)
+{
+    for (int i = 0; i < b->ncols; i++) {
+        int k = 0;
+        while (k < *ncols && strcmp((*names)[k], b->cols[i].name) != 0)
+            k++;
+        enum px_col_type t = b->cols[i].type;
+        if (k == *ncols) {
+            *names = px_xrealloc(*names, (size_t)(k + 1) * sizeof(char *));
+            *types = px_xrealloc(*types, (size_t)(k + 1) * sizeof(**types));
+            (*names)[k] = px_xstrdup(b->cols[i].name);
+            (*types)[k] = t;
+            (*ncols)++;
+        } else if ((*types)[k] != t) {
+            if (numeric((*types)[k]) && numeric(t)) {
+                (*types)[k] = PX_COL_FLOAT;
+            } else {
+                *was = (*types)[k];
+                return i;
+            }
+        }
+    }
+    return -1;
 }

@@ -14,6 +14,7 @@
 
 struct px_value;
 struct px_error;
+struct px_buf;
 
 enum px_col_type {
     PX_COL_INT = 0,   /* int64_t */
@@ -83,5 +84,22 @@ int px_batch_set(struct px_batch *b, int col, int64_t row, const struct px_value
 void px_batch_compact(struct px_batch *b, const bool *keep);
 /* Moves row src into row dst (dst <= src). */
 void px_batch_move_row(struct px_batch *b, int64_t dst, int64_t src);
+/* Moves b's columns, rows and arena into a new heap batch and leaves b empty (no columns,
+ * no rows), still valid to destroy. */
+struct px_batch *px_batch_take(struct px_batch *b);
+/* Merges b's columns into a schema of *ncols names and types (both grown with px_xrealloc):
+ * a new name is appended, an int/float mismatch widens to float. Returns -1, or at the first
+ * other type clash the index in b of that column with *was set to the schema's type. */
+int px_batch_merge_schema(char ***names, enum px_col_type **types, int *ncols,
+                          const struct px_batch *b, enum px_col_type *was);
+/* Copies cell (src, sc, sr) into (dst, dc, dr), widening int → float when dst is FLOAT; a
+ * NULL source leaves the destination untouched (new columns start NULL). */
+void px_batch_copy_cell(struct px_batch *dst, int dc, int64_t dr, const struct px_batch *src,
+                        int sc, int64_t sr);
+/* Appends row's key over columns cols[0..n) to key: per column a tag byte ('N' for NULL,
+ * else 'a' + type) then the value (string with its NUL, bool 1 byte, others 8 bytes).
+ * Negative when key would grow past its cap (the key is then partial). */
+int px_batch_row_key(const struct px_batch *b, const int *cols, size_t n, int64_t row,
+                     struct px_buf *key);
 
 #endif

@@ -387,6 +387,18 @@ static const char *sql_type(enum px_col_type t)
     return "TEXT";
 }
 
+/* Appends b's column names, quoted and comma-separated, each with its SQL type if typed. */
+static void put_columns(struct px_buf *q, const struct px_batch *b, bool typed)
+{
+    for (int i = 0; i < b->ncols; i++) {
+        if (i)
+            (void)px_buf_puts(q, ", ");
+        quote_ident(q, b->cols[i].name);
+        if (typed)
+            (void)px_buf_printf(q, " %s", sql_type(b->cols[i].type));
+    }
+}
+
 static int sqldst_start(struct sqldst *s, const struct px_batch *b, struct px_error *err)
 {
     struct px_buf q;
@@ -402,12 +414,7 @@ static int sqldst_start(struct sqldst *s, const struct px_batch *b, struct px_er
     (void)px_buf_puts(&q, "CREATE TABLE IF NOT EXISTS ");
     quote_ident(&q, s->target);
     (void)px_buf_puts(&q, " (");
-    for (int i = 0; i < b->ncols; i++) {
-        if (i)
-            (void)px_buf_puts(&q, ", ");
-        quote_ident(&q, b->cols[i].name);
-        (void)px_buf_printf(&q, " %s", sql_type(b->cols[i].type));
-    }
+    put_columns(&q, b, true);
     (void)px_buf_puts(&q, ")");
     if ((rc = exec_sql(s->db, q.data, err)) < 0)
         goto out;
@@ -415,11 +422,7 @@ static int sqldst_start(struct sqldst *s, const struct px_batch *b, struct px_er
     (void)px_buf_puts(&q, "INSERT INTO ");
     quote_ident(&q, s->target);
     (void)px_buf_puts(&q, " (");
-    for (int i = 0; i < b->ncols; i++) {
-        if (i)
-            (void)px_buf_puts(&q, ", ");
-        quote_ident(&q, b->cols[i].name);
-    }
+    put_columns(&q, b, false);
     (void)px_buf_puts(&q, ") VALUES (");
     for (int i = 0; i < b->ncols; i++)
         (void)px_buf_puts(&q, i ? ", ?" : "?");

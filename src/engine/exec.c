@@ -225,7 +225,10 @@ static int deliver(struct exec *x, int i, struct px_batch *b, struct px_error *e
     return 0;
 }
 
-static int drain_source(struct exec *x, int i, struct px_error *err)
+/* Pulls batches from node i until it has no more and pushes them on: a source (drained,
+ * counting rows read) or, once every source is drained, a blocking operator handing on
+ * what it holds. */
+static int pull_node(struct exec *x, int i, bool source, struct px_error *err)
 {
     struct xnode *n = &x->n[i];
     for (;;) {
@@ -233,40 +236,21 @@ static int drain_source(struct exec *x, int i, struct px_error *err)
             return px_error_set(err, PX_EUNAVAILABLE, "cancelled");
         struct px_batch *b = NULL;
         int64_t t0 = px_mono_us();
-        int rc = n->conn->next_batch(n->state, &b, err);
+        int rc = source ? n->conn->next_batch(n->state, &b, err) : n->op->finish(n->state, &b, err);
         n->dur_us += px_mono_us() - t0;
         if (rc < 0)
             return fail_node(x, i, rc, err);
         if (!b)
             break;
-        x->out->rows_read += b->nrows;
+        if (source)
+            x->out->rows_read += b->nrows;
         rc = push(x, i, b, err);
         if (rc < 0)
             return rc;
     }
-    n->done = true;
+    if (source)
+        n->done = true;
     return 0;
-}
-
-/* Every source is drained: a blocking operator hands on what it holds. */
-static int finish_node(struct exec *x, int i, struct px_error *err)
-{
-    struct xnode *n = &x->n[i];
-    for (;;) {
-        if (x->opts->cancelled && x->opts->cancelled(x->opts->cancel_ctx))
-            return px_error_set(err, PX_EUNAVAILABLE, "cancelled");
-        struct px_batch *b = NULL;
-        int64_t t0 = px_mono_us();
-        int rc = n->op->finish(n->state, &b, err);
-        n->dur_us += px_mono_us() - t0;
-        if (rc < 0)
-            return fail_node(x, i, rc, err);
-        if (!b)
-            return 0;
-        rc = push(x, i, b, err);
-        if (rc < 0)
-            return rc;
-    }
 }
 
 static void close_all(struct exec *x)
@@ -337,11 +321,11 @@ int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
     for (int k = 0; k < x.count && rc == 0; k++) {
         int i = x.order[k];
         if (x.n[i].kind == PX_NODE_SOURCE)
-            rc = drain_source(&x, i, err);
+            rc = pull_node(&x, i, true, err);
     }
     for (int k = 0; k < x.count && rc == 0; k++)
         if (x.n[x.order[k]].op && x.n[x.order[k]].op->finish)
-            rc = finish_node(&x, x.order[k], err);
+            rc = pull_node(&x, x.order[k], false, err);
     for (int k = 0; k < x.count && rc == 0; k++) {
         struct xnode *n = &x.n[x.order[k]];
         if (n->kind != PX_NODE_DESTINATION)

@@ -443,28 +443,7 @@ static int dedupe_process(void *state, struct px_batch *b, struct px_error *err)
     px_buf_init(&key, 1 << 20);
     for (int64_t r = 0; r < b->nrows && rc == 0; r++) {
         px_buf_reset(&key);
-        for (size_t k = 0; k < nk && rc == 0; k++) {
-            struct px_column *c = &b->cols[idx[k]];
-            char tag = px_batch_is_null(c, r) ? 'N' : (char)('a' + c->type);
-            rc = px_buf_append(&key, &tag, 1);
-            if (tag == 'N' || rc < 0)
-                continue;
-            switch (c->type) {
-            case PX_COL_INT:
-            case PX_COL_TIMESTAMP:
-                rc = px_buf_append(&key, &c->v.i[r], 8);
-                break;
-            case PX_COL_FLOAT:
-                rc = px_buf_append(&key, &c->v.f[r], 8);
-                break;
-            case PX_COL_BOOL:
-                rc = px_buf_append(&key, &c->v.b[r], 1);
-                break;
-            case PX_COL_STRING:
-                rc = px_buf_append(&key, c->v.s[r], strlen(c->v.s[r]) + 1);
-                break;
-            }
-        }
+        rc = px_batch_row_key(b, idx, nk, r, &key);
         if (rc < 0) {
             rc = px_error_set(err, PX_ETOOLARGE, "row %lld: the dedupe key is over 1 MiB",
                               (long long)(b->first_row + r));

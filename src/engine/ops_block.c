@@ -83,40 +83,20 @@ static int rowbuf_take(struct rowbuf *rb, struct px_batch *b, struct px_error *e
                             "more than %lld rows to hold in memory (the in-memory cap); filter or "
                             "aggregate the input first",
                             (long long)rb->max_rows);
-    for (int i = 0; i < b->ncols; i++) {
-        int k = 0;
-        while (k < rb->ncols && strcmp(rb->names[k], b->cols[i].name) != 0)
-            k++;
-        enum px_col_type t = b->cols[i].type;
-        if (k == rb->ncols) {
-            rb->names = px_xrealloc(rb->names, (size_t)(k + 1) * sizeof(char *));
-            rb->types = px_xrealloc(rb->types, (size_t)(k + 1) * sizeof(*rb->types));
-            rb->names[k] = px_xstrdup(b->cols[i].name);
-            rb->types[k] = t;
-            rb->ncols++;
-        } else if (rb->types[k] != t) {
-            if (numeric(rb->types[k]) && numeric(t))
-                rb->types[k] = PX_COL_FLOAT;
-            else
-                return px_error_set(err, PX_EINVALID,
-                                    "column '%.200s' is %s in one input and %s in another; cast "
-                                    "it first",
-                                    b->cols[i].name, px_col_type_name(rb->types[k]),
-                                    px_col_type_name(t));
-        }
-    }
+    enum px_col_type was;
+    int i = px_batch_merge_schema(&rb->names, &rb->types, &rb->ncols, b, &was);
+    if (i >= 0)
+        return px_error_set(err, PX_EINVALID,
+                            "column '%.200s' is %s in one input and %s in another; cast "
+                            "it first",
+                            b->cols[i].name, px_col_type_name(was),
+                            px_col_type_name(b->cols[i].type));
     if (rb->nb == rb->nb_cap) {
         rb->nb_cap = rb->nb_cap ? rb->nb_cap * 2 : 16;
         rb->batches = px_xrealloc(rb->batches, (size_t)rb->nb_cap * sizeof(*rb->batches));
         rb->colmap = px_xrealloc(rb->colmap, (size_t)rb->nb_cap * sizeof(*rb->colmap));
     }
-    struct px_batch *own = px_xcalloc(1, sizeof(*own));
-    *own = *b;
-    b->ncols = 0;
-    b->cols = NULL;
-    b->cols_cap = 0;
-    b->arena = NULL;
-    b->nrows = 0;
+    struct px_batch *own = px_batch_take(b);
     rb->batches[rb->nb] = own;
     rb->colmap[rb->nb] = NULL;
     rb->nb++;
@@ -139,31 +119,6 @@ static void rowbuf_seal(struct rowbuf *rb)
     rb->ordered = true;
 }
 
-static void copy_cell(struct px_batch *dst, int dc, int64_t dr, const struct px_batch *src, int sc,
-                      int64_t sr)
-{
-    struct px_column *d = &dst->cols[dc];
-    const struct px_column *s = &src->cols[sc];
-    if (px_batch_is_null(s, sr))
-        return; /* new columns start NULL */
-    switch (d->type) {
-    case PX_COL_INT:
-    case PX_COL_TIMESTAMP:
-        d->v.i[dr] = s->v.i[sr];
-        break;
-    case PX_COL_FLOAT:
-        d->v.f[dr] = s->type == PX_COL_INT ? (double)s->v.i[sr] : s->v.f[sr];
-        break;
-    case PX_COL_BOOL:
-        d->v.b[dr] = s->v.b[sr];
-        break;
-    case PX_COL_STRING:
-        d->v.s[dr] = px_batch_strdup(dst, s->v.s[sr], strlen(s->v.s[sr]));
-        break;
-    }
-    px_batch_set_null(d, dr, false);
-}
-
 static int rowbuf_emit(struct rowbuf *rb, struct px_batch **out)
 {
     *out = NULL;
@@ -183,7 +138,7 @@ static int rowbuf_emit(struct rowbuf *rb, struct px_batch **out)
         for (int k = 0; k < rb->ncols; k++) {
             int sc = rb->colmap[ref.b][k];
             if (sc >= 0)
-                copy_cell(o, k, r, rb->batches[ref.b], sc, ref.r);
+                px_batch_copy_cell(o, k, r, rb->batches[ref.b], sc, ref.r);
         }
     }
     o->nrows = n;
@@ -478,6 +433,25 @@ static uint64_t key_hash(const char *p, size_t n)
     return h;
 }
 
+/* Doubles an open-addressing table of nkeys keys (each a 4-byte length + bytes), whose slots
+ * hold key index + 1 (0 = empty), and rehashes every key into it. */
+static void grow_slots(int64_t **slots, size_t *nslots, char **keys, int64_t nkeys)
+{
+    size_t ns = *nslots * 2;
+    int64_t *nsl = px_xcalloc(ns, sizeof(int64_t));
+    for (int64_t i = 0; i < nkeys; i++) {
+        uint32_t kl;
+        memcpy(&kl, keys[i], 4);
+        size_t p = key_hash(keys[i] + 4, kl) & (ns - 1);
+        while (nsl[p])
+            p = (p + 1) & (ns - 1);
+        nsl[p] = i + 1;
+    }
+    free(*slots);
+    *slots = nsl;
+    *nslots = ns;
+}
+
 /* The group of key, created (with its values taken from row r) when new. */
 static int64_t agg_group(struct aggop *s, const char *key, size_t len, const struct px_batch *b,
                          const int *gidx, int64_t r)
@@ -512,21 +486,8 @@ static int64_t agg_group(struct aggop *s, const char *key, size_t len, const str
     }
     memset(&s->accs[gi * s->naggs], 0, (size_t)s->naggs * sizeof(struct acc));
     s->slots[j] = gi + 1;
-    if ((size_t)s->ngroups * 2 > s->nslots) {
-        size_t ns = s->nslots * 2;
-        int64_t *nsl = px_xcalloc(ns, sizeof(int64_t));
-        for (int64_t i = 0; i < s->ngroups; i++) {
-            uint32_t kl;
-            memcpy(&kl, s->keys[i], 4);
-            size_t p = key_hash(s->keys[i] + 4, kl) & (ns - 1);
-            while (nsl[p])
-                p = (p + 1) & (ns - 1);
-            nsl[p] = i + 1;
-        }
-        free(s->slots);
-        s->slots = nsl;
-        s->nslots = ns;
-    }
+    if ((size_t)s->ngroups * 2 > s->nslots)
+        grow_slots(&s->slots, &s->nslots, s->keys, s->ngroups);
     return gi;
 }
 
@@ -579,19 +540,7 @@ static int agg_process(void *state, struct px_batch *b, struct px_error *err)
     px_buf_init(&key, 1 << 20);
     for (int64_t r = 0; r < b->nrows && rc == 0; r++) {
         px_buf_reset(&key);
-        for (int g = 0; g < s->ngroup && rc == 0; g++) {
-            struct px_column *c = &b->cols[gidx[g]];
-            char tag = px_batch_is_null(c, r) ? 'N' : (char)('a' + c->type);
-            rc = px_buf_append(&key, &tag, 1);
-            if (tag == 'N' || rc < 0)
-                continue;
-            if (c->type == PX_COL_STRING)
-                rc = px_buf_append(&key, c->v.s[r], strlen(c->v.s[r]) + 1);
-            else if (c->type == PX_COL_BOOL)
-                rc = px_buf_append(&key, &c->v.b[r], 1);
-            else
-                rc = px_buf_append(&key, &c->v.i[r], 8);
-        }
+        rc = px_batch_row_key(b, gidx, (size_t)s->ngroup, r, &key);
         if (rc < 0) {
             rc = px_error_set(err, PX_ETOOLARGE, "the group key is over 1 MiB");
             rc = px__row_error(b, r, err);
@@ -818,21 +767,8 @@ static int64_t dlast_group(struct dlast *s, const char *key, size_t len, bool *c
     s->keys[gi] = k;
     s->slots[j] = gi + 1;
     *created = true;
-    if ((size_t)s->ngroups * 2 > s->nslots) {
-        size_t ns = s->nslots * 2;
-        int64_t *nsl = px_xcalloc(ns, sizeof(int64_t));
-        for (int64_t i = 0; i < s->ngroups; i++) {
-            uint32_t kl;
-            memcpy(&kl, s->keys[i], 4);
-            size_t p = key_hash(s->keys[i] + 4, kl) & (ns - 1);
-            while (nsl[p])
-                p = (p + 1) & (ns - 1);
-            nsl[p] = i + 1;
-        }
-        free(s->slots);
-        s->slots = nsl;
-        s->nslots = ns;
-    }
+    if ((size_t)s->ngroups * 2 > s->nslots)
+        grow_slots(&s->slots, &s->nslots, s->keys, s->ngroups);
     return gi;
 }
 
@@ -870,19 +806,7 @@ int px__dedupe_last_process(void *state, struct px_batch *b, struct px_error *er
     px_buf_init(&key, 1 << 20);
     for (int64_t r = 0; r < b->nrows && rc == 0; r++) {
         px_buf_reset(&key);
-        for (int k = 0; k < s->nkeys && rc == 0; k++) {
-            struct px_column *c = &b->cols[kidx[k]];
-            char tag = px_batch_is_null(c, r) ? 'N' : (char)('a' + c->type);
-            rc = px_buf_append(&key, &tag, 1);
-            if (tag == 'N' || rc < 0)
-                continue;
-            if (c->type == PX_COL_STRING)
-                rc = px_buf_append(&key, c->v.s[r], strlen(c->v.s[r]) + 1);
-            else if (c->type == PX_COL_BOOL)
-                rc = px_buf_append(&key, &c->v.b[r], 1);
-            else
-                rc = px_buf_append(&key, &c->v.i[r], 8);
-        }
+        rc = px_batch_row_key(b, kidx, (size_t)s->nkeys, r, &key);
         if (rc < 0) {
             px_error_set(err, PX_ETOOLARGE, "the dedupe key is over 1 MiB");
             rc = px__row_error(b, r, err);
@@ -920,7 +844,7 @@ int px__dedupe_last_process(void *state, struct px_batch *b, struct px_error *er
         }
         for (int i = 0; i < b->ncols; i++) {
             px_batch_set_null(&dst->cols[i], cr, true);
-            copy_cell(dst, i, cr, b, i, r);
+            px_batch_copy_cell(dst, i, cr, b, i, r);
         }
     }
     px_buf_cleanup(&key);

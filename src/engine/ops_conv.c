@@ -80,6 +80,16 @@ static void swap_in(struct px_batch *b, int old, int neu)
     px_batch_remove_column(b, neu);
 }
 
+/* Ends rewriting column old into column neu (the last one): swaps it in when rc >= 0, else
+ * drops neu and leaves old as it was. */
+static void settle_column(struct px_batch *b, int old, int neu, int rc)
+{
+    if (rc < 0)
+        px_batch_remove_column(b, neu);
+    else
+        swap_in(b, old, neu);
+}
+
 /* ---- cast ---- */
 
 enum cast_to { TO_STRING, TO_INT, TO_FLOAT, TO_BOOL, TO_DATE, TO_TIMESTAMP };
@@ -294,10 +304,7 @@ static int cast_process(void *state, struct px_batch *b, struct px_error *err)
             rc = px__row_error(b, r, err);
             break;
         }
-        if (rc < 0)
-            px_batch_remove_column(b, dc);
-        else
-            swap_in(b, c, dc);
+        settle_column(b, c, dc, rc);
     }
     px_buf_cleanup(&text);
     return rc;
@@ -364,10 +371,7 @@ static int mask_process(void *state, struct px_batch *b, struct px_error *err)
             }
             px_batch_set_null(&b->cols[dc], r, false);
         }
-        if (rc < 0)
-            px_batch_remove_column(b, dc);
-        else
-            swap_in(b, c, dc);
+        settle_column(b, c, dc, rc);
     }
     px_buf_cleanup(&text);
     return rc;
@@ -492,10 +496,7 @@ static int tz_process(void *state, struct px_batch *b, struct px_error *err)
         b->cols[dc].v.s[r] = px_batch_strdup(b, text.data, text.len);
         px_batch_set_null(&b->cols[dc], r, false);
     }
-    if (rc < 0)
-        px_batch_remove_column(b, dc);
-    else
-        swap_in(b, c, dc);
+    settle_column(b, c, dc, rc);
     px_buf_cleanup(&text);
     return rc;
 }

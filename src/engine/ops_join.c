@@ -175,29 +175,15 @@ static int join_process(void *state, struct px_batch *b, struct px_error *err)
                             "input; filter or aggregate it first",
                             side_name[side], PX_JOIN_MAX_ROWS);
     }
-    for (int i = 0; i < b->ncols; i++) {
-        int c = 0;
-        while (c < d->ncols && strcmp(d->names[c], b->cols[i].name) != 0)
-            c++;
-        enum px_col_type t = b->cols[i].type;
-        if (c == d->ncols) {
-            d->names = px_xrealloc(d->names, (size_t)(c + 1) * sizeof(char *));
-            d->types = px_xrealloc(d->types, (size_t)(c + 1) * sizeof(*d->types));
-            d->names[c] = px_xstrdup(b->cols[i].name);
-            d->types[c] = t;
-            d->ncols++;
-        } else if (d->types[c] != t) {
-            if (numeric(d->types[c]) && numeric(t)) {
-                d->types[c] = PX_COL_FLOAT;
-            } else {
-                free(keymap);
-                return px_error_set(err, PX_EINVALID,
-                                    "column '%.200s' of the %s input is %s in one batch and %s in "
-                                    "another; cast it first",
-                                    b->cols[i].name, side_name[side], px_col_type_name(d->types[c]),
-                                    px_col_type_name(t));
-            }
-        }
+    enum px_col_type was;
+    int i = px_batch_merge_schema(&d->names, &d->types, &d->ncols, b, &was);
+    if (i >= 0) {
+        free(keymap);
+        return px_error_set(err, PX_EINVALID,
+                            "column '%.200s' of the %s input is %s in one batch and %s in "
+                            "another; cast it first",
+                            b->cols[i].name, side_name[side], px_col_type_name(was),
+                            px_col_type_name(b->cols[i].type));
     }
     if (d->nb == d->nb_cap) {
         d->nb_cap = d->nb_cap ? d->nb_cap * 2 : 16;
@@ -205,13 +191,7 @@ static int join_process(void *state, struct px_batch *b, struct px_error *err)
         d->colmap = px_xrealloc(d->colmap, (size_t)d->nb_cap * sizeof(*d->colmap));
         d->keymap = px_xrealloc(d->keymap, (size_t)d->nb_cap * sizeof(*d->keymap));
     }
-    struct px_batch *own = px_xcalloc(1, sizeof(*own));
-    *own = *b;
-    b->ncols = 0;
-    b->cols = NULL;
-    b->cols_cap = 0;
-    b->arena = NULL;
-    b->nrows = 0;
+    struct px_batch *own = px_batch_take(b);
     d->batches[d->nb] = own;
     d->colmap[d->nb] = NULL;
     d->keymap[d->nb] = keymap;
@@ -399,31 +379,6 @@ static int build(struct joinop *s, struct px_error *err)
     return 0;
 }
 
-static void copy_cell(struct px_batch *dst, int dc, int64_t dr, const struct px_batch *src, int sc,
-                      int64_t sr)
-{
-    struct px_column *d = &dst->cols[dc];
-    const struct px_column *c = &src->cols[sc];
-    if (px_batch_is_null(c, sr))
-        return; /* new columns start NULL */
-    switch (d->type) {
-    case PX_COL_INT:
-    case PX_COL_TIMESTAMP:
-        d->v.i[dr] = c->v.i[sr];
-        break;
-    case PX_COL_FLOAT:
-        d->v.f[dr] = c->type == PX_COL_INT ? (double)c->v.i[sr] : c->v.f[sr];
-        break;
-    case PX_COL_BOOL:
-        d->v.b[dr] = c->v.b[sr];
-        break;
-    case PX_COL_STRING:
-        d->v.s[dr] = px_batch_strdup(dst, c->v.s[sr], strlen(c->v.s[sr]));
-        break;
-    }
-    px_batch_set_null(d, dr, false);
-}
-
 /* Appends the cursor's left row joined with right row e (or NULLs when e < 0). */
 static void emit_row(const struct joinop *s, struct px_batch *o, int64_t e)
 {
@@ -431,12 +386,12 @@ static void emit_row(const struct joinop *s, struct px_batch *o, int64_t e)
     int64_t row = o->nrows;
     for (int c = 0; c < l->ncols; c++)
         if (l->colmap[s->lb][c] >= 0)
-            copy_cell(o, c, row, l->batches[s->lb], l->colmap[s->lb][c], s->lr);
+            px_batch_copy_cell(o, c, row, l->batches[s->lb], l->colmap[s->lb][c], s->lr);
     if (e >= 0)
         for (int c = 0; c < r->ncols; c++)
             if (r->colmap[s->rb[e]][c] >= 0)
-                copy_cell(o, s->out_right0 + c, row, r->batches[s->rb[e]], r->colmap[s->rb[e]][c],
-                          s->rr[e]);
+                px_batch_copy_cell(o, s->out_right0 + c, row, r->batches[s->rb[e]],
+                                   r->colmap[s->rb[e]][c], s->rr[e]);
     o->nrows++;
 }
 
