@@ -1,11 +1,11 @@
 # Planasonix build. `make` builds build/release/planasonix-mcp; `make MODE=asan` builds the
 # ASan+UBSan variant in build/asan; `make check` runs every test (see scripts/test.sh).
 MODE ?= release
-BUILD := build/$(MODE)
+BUILD ?= build/$(MODE)
 PREFIX ?= /usr/local
 CC ?= cc
 
-PKGS := json-c libsodium sqlite3 libcurl libmicrohttpd
+PKGS := json-c libsodium sqlite3 libcurl libmicrohttpd libpq libmariadb
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 

@@ -583,6 +583,16 @@ static int sqldst_commit(void *state, struct px_error *err)
 }
 
 const struct px_connector px__conn_sqlite = {
-    1,           "sqlite",     "SQLite databases", sqlsrc_open,  sqlsrc_next,      sqlsrc_close,
-    sqldst_open, sqldst_write, sqldst_commit,      sqldst_close, px__probe_sqlite,
+    .version = 1,
+    .name = "sqlite",
+    .description = "SQLite databases",
+    .open_source = sqlsrc_open,
+    .next_batch = sqlsrc_next,
+    .close_source = sqlsrc_close,
+    .open_dest = sqldst_open,
+    .write_batch = sqldst_write,
+    .commit = sqldst_commit,
+    .close_dest = sqldst_close,
+    .probe = px__probe_sqlite,
+    .dialect = PX_SQL_SQLITE,
 };

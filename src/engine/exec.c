@@ -138,7 +138,12 @@ static int build(struct exec *x, struct json_object *graph, struct px_error *err
 static int open_node(struct exec *x, int i, struct px_error *err)
 {
     struct xnode *n = &x->n[i];
-    struct px_node_ctx ctx = {n->id, n->config, n->params, x->opts, x->batch_rows, &n->input};
+    struct px_node_ctx ctx = {.node_id = n->id,
+                              .config = n->config,
+                              .params = n->params,
+                              .opts = x->opts,
+                              .batch_rows = x->batch_rows,
+                              .input = &n->input};
     int rc;
     int64_t t0 = px_mono_us();
     if (n->op) {

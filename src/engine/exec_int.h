@@ -26,6 +26,22 @@ struct px_node_ctx {
      * from (0 = the source of the node's first edge in the edges array, 1 = the second, ...).
      * NULL outside the executor. */
     const int *input;
+    /* SQL sources only (set by the executor, NULL/0 otherwise): a boolean condition already
+     * rendered in the connector's dialect (column names quoted, literals escaped) that the
+     * source must apply in its WHERE clause; and the only columns the graph downstream needs,
+     * which the source may restrict its SELECT list to. The source still returns exactly the
+     * rows and columns it would without them, minus what they exclude. */
+    const char *push_where;
+    const char *const *push_columns;
+    int push_ncols;
+};
+
+/* How a SQL connector quotes identifiers and writes literals (pushdown, engine/sqlgen). */
+enum px_sql_dialect {
+    PX_SQL_NONE = 0, /* not a SQL source: nothing is pushed down */
+    PX_SQL_POSTGRES,
+    PX_SQL_MYSQL,
+    PX_SQL_SQLITE,
 };
 
 /* A connector is a cursor for sources and a transactional sink for destinations. A NULL
@@ -50,6 +66,8 @@ struct px_connector {
      * this build cannot test the type. */
     int (*probe)(const struct px_node_ctx *ctx, bool write, int timeout_ms, char *version,
                  size_t version_size, struct px_error *err);
+    /* SQL sources: the dialect the executor renders push_where in (PX_SQL_NONE: no pushdown). */
+    enum px_sql_dialect dialect;
 };
 
 /* An operator edits each batch in place (it may empty it). A NULL open means not implemented.
@@ -73,6 +91,9 @@ const struct px_operator *px__operator_find(const char *name);
 extern const struct px_connector px__conn_csv;
 extern const struct px_connector px__conn_jsonl;
 extern const struct px_connector px__conn_sqlite;
+extern const struct px_connector px__conn_postgres; /* conn_pg.c */
+extern const struct px_connector px__conn_mysql;    /* conn_mysql.c */
+extern const struct px_connector px__conn_http;     /* conn_http.c (source only) */
 extern const struct px_operator px__op_filter, px__op_derive, px__op_select, px__op_drop,
     px__op_rename, px__op_limit, px__op_dedupe;
 extern const struct px_operator px__op_sort, px__op_union, px__op_aggregate;

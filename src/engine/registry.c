@@ -8,16 +8,9 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Designated initializers: the callbacks (probe included) stay NULL. */
-static const struct px_connector conn_http = {
-    .version = 1, .name = "http", .description = "HTTP JSON API (not available yet)"};
-static const struct px_connector conn_mysql = {
-    .version = 1, .name = "mysql", .description = "MySQL/MariaDB (not available yet)"};
-static const struct px_connector conn_postgres = {
-    .version = 1, .name = "postgres", .description = "PostgreSQL (not available yet)"};
-
 static const struct px_connector *const connectors[] = {
-    &px__conn_csv, &conn_http, &px__conn_jsonl, &conn_mysql, &conn_postgres, &px__conn_sqlite,
+    &px__conn_csv,   &px__conn_http,     &px__conn_jsonl,
+    &px__conn_mysql, &px__conn_postgres, &px__conn_sqlite,
 };
 
 static const struct px_operator *const operators[] = {
