@@ -117,36 +117,60 @@ static int decl_type(const char *d)
     return -1;
 }
 
+/* Whether name is among the strings of arr. */
+static bool in_array(struct json_object *arr, const char *name)
+{
+    for (size_t i = 0; i < json_object_array_length(arr); i++)
+        if (strcmp(json_object_get_string(json_object_array_get_idx(arr, i)), name) == 0)
+            return true;
+    return false;
+}
+
+/* The SELECT list: config.columns, narrowed to the columns the graph needs when the executor
+ * pushed those down (pushdown.h); "*" when neither restricts it. */
+static void select_list(const struct px_node_ctx *ctx, struct px_buf *sql)
+{
+    struct json_object *cols = px_json_get(ctx->config, "columns");
+    int n = 0;
+    if (ctx->push_ncols > 0) {
+        for (int i = 0; i < ctx->push_ncols; i++) {
+            if (cols && !in_array(cols, ctx->push_columns[i]))
+                continue;
+            if (n++)
+                (void)px_buf_puts(sql, ", ");
+            quote_ident(sql, ctx->push_columns[i]);
+        }
+    } else if (cols) {
+        for (size_t i = 0; i < json_object_array_length(cols); i++) {
+            if (n++)
+                (void)px_buf_puts(sql, ", ");
+            quote_ident(sql, json_object_get_string(json_object_array_get_idx(cols, i)));
+        }
+    }
+    if (!n)
+        (void)px_buf_puts(sql, "*");
+}
+
 static int sqlsrc_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
 {
-    if (px_json_get(ctx->config, "cursor_column"))
-        return px_error_set(err, PX_EUNAVAILABLE,
-                            "incremental reads (cursor_column) are not implemented yet");
     struct sqlsrc *s = px_xcalloc(1, sizeof(*s));
     s->batch_rows = ctx->batch_rows;
     int rc = open_db(ctx, SQLITE_OPEN_READONLY, &s->db, err);
     struct px_buf sql;
-    px_buf_init(&sql, 200000);
+    px_buf_init(&sql, 300000);
     if (rc < 0)
         goto out;
     const char *table = px_json_get_str(ctx->config, "table");
-    struct json_object *cols = px_json_get(ctx->config, "columns");
     (void)px_buf_puts(&sql, "SELECT ");
-    if (cols) {
-        for (size_t i = 0; i < json_object_array_length(cols); i++) {
-            if (i)
-                (void)px_buf_puts(&sql, ", ");
-            quote_ident(&sql, json_object_get_string(json_object_array_get_idx(cols, i)));
-        }
-    } else {
-        (void)px_buf_puts(&sql, "*");
-    }
+    select_list(ctx, &sql);
     if (table) {
         (void)px_buf_puts(&sql, " FROM ");
         quote_ident(&sql, table);
     } else {
         (void)px_buf_printf(&sql, " FROM (%s)", px_json_get_str(ctx->config, "query"));
     }
+    if (ctx->push_where)
+        (void)px_buf_printf(&sql, " WHERE %s", ctx->push_where);
     int src = sqlite3_prepare_v2(s->db, sql.data, -1, &s->st, NULL);
     if (src != SQLITE_OK) {
         rc = db_error(s->db, src, err);

@@ -32,6 +32,9 @@ struct px_engine_opts {
     /* Called after each batch reaches a destination with the rows written so far. May be NULL. */
     void (*progress)(void *ctx, int64_t rows_written);
     void *progress_ctx;
+    /* Incremental sources (engine/cursor.h): {node_id: position} stored after the last
+     * successful run, borrowed; NULL on a first run. */
+    struct json_object *cursors;
 };
 
 struct px_engine_result {
@@ -40,13 +43,19 @@ struct px_engine_result {
     struct json_object *nodes; /* owned array of {node_id, status, rows_in, rows_out,
                                 * duration_ms}; status succeeded | failed | skipped */
     char failed_node[64];      /* on failure: the node id, else "" */
+    /* On success: {node_id: position} of every source with a cursor_column that has one
+     * (owned; NULL when no source has a cursor). Store it only for a successful run. */
+    struct json_object *cursors;
 };
 
 /* Runs graph. Returns 0, or a negative code with err set (a sanitized, length-capped message
  * that names the node, err->retryable for transient failures such as a refused connection, and
  * a hint) and out->failed_node. On failure no destination is left half-written: replace-mode
  * loads swap in atomically, append/upsert loads run in one transaction where the destination
- * supports it. out->nodes is filled in both cases; free it with px_engine_result_cleanup. */
+ * supports it. out->nodes is filled in both cases; free it with px_engine_result_cleanup.
+ * SQL sources get the simple predicates of a filter right below them and the columns the
+ * graph needs pushed into their query (engine/pushdown.h); rows_read counts what the sources
+ * returned after that. */
 int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
                   struct px_engine_result *out, struct px_error *err);
 void px_engine_result_cleanup(struct px_engine_result *r);

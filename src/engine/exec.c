@@ -15,8 +15,10 @@
 #include "base/mem.h"
 #include "engine/batch.h"
 #include "engine/catalog.h"
+#include "engine/cursor.h"
 #include "engine/exec_int.h"
 #include "engine/graph.h"
+#include "engine/pushdown.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,8 @@ struct xnode {
     int nchildren;
     int *parents; /* in edge order: parents[k] feeds input k */
     int nparents;
-    int input; /* the input of the batch being processed (px_node_ctx.input) */
+    int input;                /* the input of the batch being processed (px_node_ctx.input) */
+    struct px_cursor *cursor; /* sources with a cursor_column, owned */
     int64_t rows_in, rows_out, dur_us;
 };
 
@@ -47,6 +50,7 @@ struct exec {
     const struct px_engine_opts *opts;
     struct px_engine_result *out;
     int64_t batch_rows;
+    struct json_object *graph;
 };
 
 /* Prefixes err's message with the node id and records the node as the failed one. */
@@ -153,11 +157,25 @@ static int open_node(struct exec *x, int i, struct px_error *err)
         else
             rc = n->op->open(&ctx, &n->state, err);
     } else if (n->kind == PX_NODE_SOURCE) {
+        const char *cursor_col = px_json_get_str(n->config, "cursor_column");
+        char *cursor_where = NULL;
+        if (cursor_col) {
+            n->cursor = px_xcalloc(1, sizeof(*n->cursor));
+            px_cursor_init(n->cursor, cursor_col, px_json_get(x->opts->cursors, n->id));
+            cursor_where = px_cursor_where(n->cursor, n->conn->dialect);
+        }
+        struct px_push push;
+        px_push_plan(x->graph, n->id, n->conn->dialect, x->opts->now_us, cursor_where, &push);
+        free(cursor_where);
+        ctx.push_where = push.where;
+        ctx.push_columns = (const char *const *)push.cols;
+        ctx.push_ncols = push.ncols;
         if (!n->conn->open_source)
             rc = px_error_set(err, PX_EUNAVAILABLE,
                               "connector '%s' is not available as a source in this build", n->type);
         else
             rc = n->conn->open_source(&ctx, &n->state, err);
+        px_push_free(&push);
     } else {
         if (!n->conn->open_dest)
             rc = px_error_set(err, PX_EUNAVAILABLE,
@@ -249,6 +267,10 @@ static int pull_node(struct exec *x, int i, bool source, struct px_error *err)
             break;
         if (source)
             x->out->rows_read += b->nrows;
+        if (source && n->cursor && (rc = px_cursor_apply(n->cursor, b, err)) < 0) {
+            px_batch_destroy(b);
+            return fail_node(x, i, rc, err);
+        }
         rc = push(x, i, b, err);
         if (rc < 0)
             return rc;
@@ -301,6 +323,7 @@ int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
     struct exec x = {0};
     x.opts = opts;
     x.out = out;
+    x.graph = graph;
     x.batch_rows = opts->batch_rows > 0 ? opts->batch_rows : PX_BATCH_DEFAULT_ROWS;
     if (x.batch_rows > 1000000)
         x.batch_rows = 1000000;
@@ -346,6 +369,18 @@ int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
     close_all(&x);
     report(&x, rc == 0);
     for (int i = 0; i < x.count; i++) {
+        if (!x.n[i].cursor)
+            continue;
+        struct json_object *pos = rc == 0 ? px_cursor_position(x.n[i].cursor) : NULL;
+        if (pos) {
+            if (!out->cursors)
+                out->cursors = json_object_new_object();
+            px_json_set(out->cursors, x.n[i].id, pos);
+        }
+        px_cursor_cleanup(x.n[i].cursor);
+        free(x.n[i].cursor);
+    }
+    for (int i = 0; i < x.count; i++) {
         json_object_put(x.n[i].params);
         free(x.n[i].children);
         free(x.n[i].parents);
@@ -363,5 +398,7 @@ void px_engine_result_cleanup(struct px_engine_result *r)
     if (!r)
         return;
     json_object_put(r->nodes);
+    json_object_put(r->cursors);
     r->nodes = NULL;
+    r->cursors = NULL;
 }

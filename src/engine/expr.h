@@ -99,4 +99,32 @@ typedef int (*px_expr_row_fn)(void *ctx, const char *column, struct px_value *ou
 int px_expr_eval(const struct px_expr *expr, px_expr_row_fn row, void *ctx, int64_t now_us,
                  struct px_value *out, struct px_error *err);
 
+/* Simple predicates, for pushing a filter down into a SQL source: the conjuncts of expr's
+ * top-level AND that have the form `column op constant` (either side; op one of = <> < <= >
+ * >=), `column IS [NOT] NULL`, `column IN (constants)` or `column BETWEEN c1 AND c2` (as two
+ * predicates). Constants are folded at now_us (now() - interval '7 days' is a timestamp); a
+ * conjunct that does not fold is left out. Each predicate is handed to fn, whose values are
+ * borrowed for the call. Rows failing a reported predicate fail the whole expression, so a
+ * source may drop them before the filter sees them. */
+enum px_pred_op {
+    PX_PRED_EQ,
+    PX_PRED_NE,
+    PX_PRED_LT,
+    PX_PRED_LE,
+    PX_PRED_GT,
+    PX_PRED_GE,
+    PX_PRED_IS_NULL,
+    PX_PRED_NOT_NULL,
+    PX_PRED_IN
+};
+#define PX_PRED_MAX_VALUES 64
+struct px_pred {
+    const char *column;
+    enum px_pred_op op;
+    int nvals; /* 1 for comparisons, 0 for IS [NOT] NULL, up to PX_PRED_MAX_VALUES for IN */
+    const struct px_value *vals;
+};
+typedef void (*px_pred_fn)(void *ctx, const struct px_pred *p);
+void px_expr_preds(const struct px_expr *expr, int64_t now_us, px_pred_fn fn, void *ctx);
+
 #endif

@@ -608,6 +608,54 @@ static int finish_run(struct px_store *st, const char *org_id, const char *run_i
         8, NULL, err);
 }
 
+/* ---- incremental positions ---------------------------------------------------------------- */
+
+/* {node_id: position} of the pipeline's cursors (engine/cursor.h), or NULL when it has none. */
+static int load_cursors(struct px_store *st, const char *org_id, const char *pipeline_id,
+                        struct json_object **out, struct px_error *err)
+{
+    struct px_rows *rows;
+    *out = NULL;
+    int rc = px_store_query(st,
+                            "SELECT node_id, position FROM pipeline_cursors"
+                            " WHERE org_id = ? AND pipeline_id = ?",
+                            PX_PARAMS(PX_V_TEXT(org_id), PX_V_TEXT(pipeline_id)), 2, &rows, err);
+    if (rc)
+        return rc;
+    while ((rc = px_rows_next(rows, err)) == 1) {
+        struct json_object *pos = json_tokener_parse(px_rows_text(rows, 1));
+        if (!pos)
+            continue; /* unreadable: that source reads everything again */
+        if (!*out)
+            *out = json_object_new_object();
+        px_json_set(*out, px_rows_text(rows, 0), pos);
+    }
+    px_rows_free(rows);
+    return rc < 0 ? rc : 0;
+}
+
+static int store_cursors(struct px_store *st, const char *org_id, const char *pipeline_id,
+                         const char *run_id, struct json_object *cursors, struct px_error *err)
+{
+    int rc = 0;
+    json_object_object_foreach(cursors, node_id, pos)
+    {
+        if (rc)
+            break;
+        rc = px_store_exec(st,
+                           "INSERT INTO pipeline_cursors (org_id, pipeline_id, node_id, position,"
+                           " run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                           " ON CONFLICT (org_id, pipeline_id, node_id) DO UPDATE SET"
+                           " position = excluded.position, run_id = excluded.run_id,"
+                           " updated_at = excluded.updated_at",
+                           PX_PARAMS(PX_V_TEXT(org_id), PX_V_TEXT(pipeline_id), PX_V_TEXT(node_id),
+                                     PX_V_TEXT(px_json_str(pos)), PX_V_TEXT(run_id),
+                                     PX_V_INT(px_now_ms())),
+                           6, NULL, err);
+    }
+    return rc;
+}
+
 /* ---- timeout and retries ---------------------------------------------------------------- */
 
 static px_run_engine_fn engine_hook;
@@ -713,15 +761,18 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
 {
     struct px_rows *rows;
     int rc = px_store_query(st,
-                            "SELECT r.graph FROM runs x JOIN pipeline_revisions r"
+                            "SELECT r.graph, x.pipeline_id FROM runs x JOIN pipeline_revisions r"
                             " ON r.org_id = x.org_id AND r.pipeline_id = x.pipeline_id"
                             " AND r.revision = x.revision WHERE x.org_id = ? AND x.id = ?",
                             PX_PARAMS(PX_V_TEXT(org_id), PX_V_TEXT(run_id)), 2, &rows, err);
     if (rc)
         return rc;
     struct json_object *graph = NULL;
-    if ((rc = px_rows_next(rows, err)) == 1)
+    char pipeline_id[40] = "";
+    if ((rc = px_rows_next(rows, err)) == 1) {
         graph = json_tokener_parse(px_rows_text(rows, 0));
+        snprintf(pipeline_id, sizeof(pipeline_id), "%s", px_rows_text(rows, 1));
+    }
     px_rows_free(rows);
     if (rc < 0)
         return rc;
@@ -745,7 +796,14 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         .deadline_us = px_mono_us() + (int64_t)(limit_s * 1e6),
     };
     pthread_mutex_init(&x.lock, NULL);
+    struct json_object *cursors = NULL;
+    if ((rc = load_cursors(st, org_id, pipeline_id, &cursors, err))) {
+        json_object_put(graph);
+        pthread_mutex_destroy(&x.lock);
+        return rc;
+    }
     struct px_engine_opts opts = {
+        .cursors = cursors,
         .conn = resolve_conn,
         .conn_ctx = &x,
         .files_root = files_root,
@@ -780,11 +838,13 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
                                 PX_PARAMS(PX_V_INT(attempt), PX_V_TEXT(org_id), PX_V_TEXT(run_id)),
                                 3, NULL, err))) {
             json_object_put(graph);
+            json_object_put(cursors);
             pthread_mutex_destroy(&x.lock);
             return rc;
         }
     }
     json_object_put(graph);
+    json_object_put(cursors);
     pthread_mutex_destroy(&x.lock);
 
     struct json_object *ej = NULL;
@@ -817,8 +877,19 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
             free(msg);
         }
     }
-    rc =
-        finish_run(st, org_id, run_id, status, res.rows_read, res.rows_written, ej, res.nodes, err);
+    if (!erc && res.cursors) {
+        /* The new positions commit with the success, or not at all. */
+        if (!(rc = px_store_begin(st, err))) {
+            rc = finish_run(st, org_id, run_id, status, res.rows_read, res.rows_written, ej,
+                            res.nodes, err);
+            if (!rc)
+                rc = store_cursors(st, org_id, pipeline_id, run_id, res.cursors, err);
+            rc = px_store_finish(st, rc, err);
+        }
+    } else {
+        rc = finish_run(st, org_id, run_id, status, res.rows_read, res.rows_written, ej, res.nodes,
+                        err);
+    }
     json_object_put(ej);
     px_engine_result_cleanup(&res);
     return rc;

@@ -343,7 +343,7 @@ static bool cancel_now(void *ctx)
     return true;
 }
 
-/* Cancellation, an unavailable connector, an unimplemented operator. */
+/* Cancellation and an unimplemented operator. */
 static void test_cancel_and_unavailable(void **state)
 {
     (void)state;
@@ -374,17 +374,6 @@ static void test_cancel_and_unavailable(void **state)
     json_object_put(graph);
 
     opts.cancelled = NULL;
-    graph = json_tokener_parse(
-        "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"postgres\","
-        "\"connection_id\":\"pg\",\"config\":{\"table\":\"t\"}},"
-        "{\"id\":\"out\",\"kind\":\"destination\",\"type\":\"csv\",\"connection_id\":\"d\"}],"
-        "\"edges\":[{\"from\":\"src\",\"to\":\"out\"}]}");
-    px_error_clear(&err);
-    assert_int_equal(px_engine_run(graph, &opts, &res, &err), -PX_EUNAVAILABLE);
-    assert_non_null(strstr(err.message, "node 'src': connector 'postgres'"));
-    px_engine_result_cleanup(&res);
-    json_object_put(graph);
-
     graph = json_tokener_parse(
         "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"csv\",\"connection_id\":\"c\"},"
         "{\"id\":\"src2\",\"kind\":\"source\",\"type\":\"csv\",\"connection_id\":\"c\"},"

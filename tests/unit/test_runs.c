@@ -16,6 +16,7 @@
 #include "service/runs.h"
 #include "store/store.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,6 +500,118 @@ static void test_timeout(void **state)
     unsetenv("PLANASONIX_RUN_TIMEOUT_S");
 }
 
+/* ---- incremental sources (the real engine, its graph and connections given by the hook) --- */
+
+static const char *inc_graph; /* the graph the hooked engine runs */
+
+static int inc_conn(void *ctx, const char *id, struct json_object **out, struct px_error *err)
+{
+    (void)ctx;
+    if (strcmp(id, "c_src") == 0)
+        *out = json_tokener_parse("{\"path\": \"src.db\"}");
+    else if (strcmp(id, "c_out") == 0)
+        *out = json_tokener_parse("{\"path\": \"out.csv\"}");
+    else
+        return px_error_set(err, PX_ENOTFOUND, "no connection %s", id);
+    return 0;
+}
+
+static int inc_engine(struct json_object *graph, const struct px_engine_opts *opts,
+                      struct px_engine_result *out, struct px_error *err)
+{
+    (void)graph;
+    struct px_engine_opts o = *opts;
+    o.conn = inc_conn;
+    struct json_object *g = json_tokener_parse(inc_graph);
+    int rc = px_engine_run(g, &o, out, err);
+    json_object_put(g);
+    return rc;
+}
+
+static void sqlite_exec(struct fixture *f, const char *sql)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/src.db", f->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return strdup("");
+    static char buf[4096];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+static void test_incremental(void **state)
+{
+    struct fixture *f = *state;
+    char out[256];
+    snprintf(out, sizeof(out), "%s/out.csv", f->dir);
+    sqlite_exec(f, "CREATE TABLE events (id INTEGER, v TEXT);"
+                   " INSERT INTO events VALUES (1, 'a'), (2, 'b'), (3, 'c');");
+    const char *plain = "{\"nodes\": ["
+                        "{\"id\": \"src\", \"kind\": \"source\", \"type\": \"sqlite\","
+                        " \"connection_id\": \"c_src\","
+                        " \"config\": {\"table\": \"events\", \"cursor_column\": \"id\"}},"
+                        "{\"id\": \"out\", \"kind\": \"destination\", \"type\": \"csv\","
+                        " \"connection_id\": \"c_out\", \"config\": {\"mode\": \"append\"}}],"
+                        " \"edges\": [{\"from\": \"src\", \"to\": \"out\"}]}";
+    /* 1/(id - 5) fails on row 5: a run that reads new rows but fails. */
+    const char *failing = "{\"nodes\": ["
+                          "{\"id\": \"src\", \"kind\": \"source\", \"type\": \"sqlite\","
+                          " \"connection_id\": \"c_src\","
+                          " \"config\": {\"table\": \"events\", \"cursor_column\": \"id\"}},"
+                          "{\"id\": \"f\", \"kind\": \"transform\", \"type\": \"filter\","
+                          " \"config\": {\"condition\": \"1 / (id - 5) <> 7\"}},"
+                          "{\"id\": \"out\", \"kind\": \"destination\", \"type\": \"csv\","
+                          " \"connection_id\": \"c_out\", \"config\": {\"mode\": \"append\"}}],"
+                          " \"edges\": [{\"from\": \"src\", \"to\": \"f\"},"
+                          " {\"from\": \"f\", \"to\": \"out\"}]}";
+    inc_graph = plain;
+    struct json_object *o = execute_one(f, inc_engine);
+    assert_string_equal(px_json_get_str(o, "status"), "succeeded");
+    assert_int_equal(px_json_get_int(o, "rows_read", -1), 3);
+    json_object_put(o);
+    /* Nothing new: nothing read. */
+    o = execute_one(f, inc_engine);
+    assert_int_equal(px_json_get_int(o, "rows_read", -1), 0);
+    json_object_put(o);
+    /* Two new rows, one of which makes the run fail: the position stays at 3. */
+    sqlite_exec(f, "INSERT INTO events VALUES (4, 'd'), (5, 'e');");
+    inc_graph = failing;
+    o = execute_one(f, inc_engine);
+    assert_string_equal(px_json_get_str(o, "status"), "failed");
+    json_object_put(o);
+    inc_graph = plain;
+    o = execute_one(f, inc_engine);
+    assert_string_equal(px_json_get_str(o, "status"), "succeeded");
+    assert_int_equal(px_json_get_int(o, "rows_read", -1), 2);
+    json_object_put(o);
+    char *text = read_text(out);
+    assert_string_equal(text, "id,v\n1,a\n2,b\n3,c\n4,d\n5,e\n");
+    free(text);
+    /* The stored position names the column and the last value. */
+    struct px_error err;
+    struct px_rows *rows;
+    assert_int_equal(
+        px_store_query(f->st, "SELECT position FROM pipeline_cursors", NULL, 0, &rows, &err), 0);
+    assert_int_equal(px_rows_next(rows, &err), 1);
+    struct json_object *pos = json_tokener_parse(px_rows_text(rows, 0));
+    px_rows_free(rows);
+    assert_string_equal(px_json_get_str(pos, "column"), "id");
+    assert_string_equal(px_json_get_str(pos, "type"), "int");
+    assert_int_equal(px_json_get_int(pos, "value", 0), 5);
+    json_object_put(pos);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +622,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incremental, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
