@@ -78,6 +78,7 @@ struct field_result {
     uint64_t bits; /* bit v set for each selected value v (day-of-week 7 folded to 0) */
     bool star;     /* the field was exactly '*' or '?' */
     bool fixed;    /* the field was one plain value */
+    bool wild;     /* some item has '*' or a step (decides fixed-time vs wildcard jobs) */
 };
 
 /* Copies a token for a message: control characters become '?', long tokens are cut. */
@@ -288,6 +289,7 @@ static int parse_item(enum cron_field f, struct span item, struct field_result *
     if (item.len == 1 && (item.p[0] == '*' || item.p[0] == '?'))
         res->star = true;
     res->fixed = !range_or_star;
+    res->wild = item.p[0] == '*' || memchr(item.p, '/', item.len) != NULL;
     return 0;
 }
 
@@ -309,6 +311,7 @@ static int parse_field(enum cron_field f, struct span field, struct field_result
         res->bits |= one.bits;
         res->star = one.star; /* only meaningful when the list has one item */
         res->fixed = one.fixed;
+        res->wild = res->wild || one.wild;
         items++;
         start = i + 1;
     }
@@ -452,6 +455,8 @@ static int parse_fields(const char *expr, struct px_cron *out, struct px_error *
         .wday_star = res[F_WDAY].star,
         .minute_fixed = res[F_MINUTE].fixed,
         .hour_fixed = res[F_HOUR].fixed,
+        .minute_wild = res[F_MINUTE].wild,
+        .hour_wild = res[F_HOUR].wild,
     };
 
     /* With day-of-week unrestricted only day-of-month decides: make sure some month has one. */

@@ -3,7 +3,7 @@
  * names (JAN..DEC, SUN..SAT), ranges, steps, lists, '*', '?' (as '*' in day fields), and the
  * macros @hourly @daily @midnight @weekly @monthly @yearly @annually. Day-of-week 0 and 7 are
  * both Sunday. When both day fields are restricted they combine with OR (Vixie).
- * This module only parses and describes; next-fire computation is in the scheduler.
+ * This module only parses and describes; next-fire computation is in sched/next.h.
  */
 #ifndef PX_SCHED_CRON_H
 #define PX_SCHED_CRON_H
@@ -23,7 +23,16 @@ struct px_cron {
     bool wday_star;    /* day-of-week field was '*' or '?' */
     bool minute_fixed; /* minute field is a single value (no '*', step, range or list) */
     bool hour_fixed;   /* hour field is a single value */
+    bool minute_wild;  /* minute field has '*' or a step ('/') in some item: a wildcard job */
+    bool hour_wild;    /* hour field has '*' or a step in some item */
 };
+
+/* True for a fixed-time job (DESIGN §3.8, sched/next.h): neither the minute nor the hour field
+ * has '*' or a step; single values, lists and ranges of numbers count as fixed. */
+static inline bool px_cron_is_fixed_time(const struct px_cron *c)
+{
+    return !c->minute_wild && !c->hour_wild;
+}
 
 /* Parses expr. Returns 0, or -PX_EINVALID with a message naming the field, its position, the
  * offending token and the problem ("minute field (field 1 of 5): '61' is out of range 0-59"),

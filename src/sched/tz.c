@@ -182,13 +182,22 @@ static int ftrans_cmp(const void *a, const void *b)
     return (int)x->dst - (int)y->dst;
 }
 
-/* The footer transitions of the years around the year of t (8 entries, sorted). */
-static void footer_window(const struct tz_footer *f, int64_t t, struct ftrans out[8])
+/* Footer years in a window: a year's two transitions lie within about 9 days of that year
+ * (rule times up to ±167 h, offsets up to ±26 h), so consecutive years may overlap (a DST
+ * period that ends after the next one starts). Years y-3..y+2 around the UTC year y of t hold
+ * the last transition at or before t (every transition of y-4 and earlier precedes all of
+ * y-2's, which are before t) and the first one after it. */
+#define FW_BEFORE 3
+#define FW_YEARS 6
+#define FW_N (2 * FW_YEARS)
+
+/* The footer transitions of the years around the year of t (FW_N entries, sorted). */
+static void footer_window(const struct tz_footer *f, int64_t t, struct ftrans out[FW_N])
 {
     int64_t y = year_of_days(floor_div(t, 86400));
-    for (int k = 0; k < 4; k++)
-        footer_year(f, y - 1 + k, out + 2 * k);
-    for (int i = 1; i < 8; i++) /* insertion sort: 8 entries, nearly in order */
+    for (int k = 0; k < FW_YEARS; k++)
+        footer_year(f, y - FW_BEFORE + k, out + 2 * k);
+    for (int i = 1; i < FW_N; i++) /* insertion sort: few entries, nearly in order */
         for (int j = i; j > 0 && ftrans_cmp(&out[j - 1], &out[j]) > 0; j--) {
             struct ftrans tmp = out[j];
             out[j] = out[j - 1];
@@ -206,14 +215,14 @@ static int64_t cycle_shift(int64_t t)
 /* The footer type (index) in force at t. */
 static int footer_type_at(const struct tz_footer *f, int64_t t)
 {
-    struct ftrans w[8];
+    struct ftrans w[FW_N];
     if (!f->has_dst)
         return f->std_type;
     t = t > TZ_LIMIT ? TZ_LIMIT : t < -TZ_LIMIT ? -TZ_LIMIT : t;
     t -= cycle_shift(t);
     footer_window(f, t, w);
-    bool dst = false; /* unreachable default: the window always starts a year before t */
-    for (int i = 0; i < 8 && w[i].at <= t; i++)
+    bool dst = false; /* unreachable default: the window always starts years before t */
+    for (int i = 0; i < FW_N && w[i].at <= t; i++)
         dst = w[i].dst;
     return dst ? f->dst_type : f->std_type;
 }
@@ -221,7 +230,7 @@ static int footer_type_at(const struct tz_footer *f, int64_t t)
 /* The first footer transition strictly after t: returns false when it would overflow. */
 static bool footer_next(const struct tz_footer *f, int64_t t, int64_t *at_out, int *type_out)
 {
-    struct ftrans w[8];
+    struct ftrans w[FW_N];
     if (t >= TZ_LIMIT)
         return false;
     if (t < -TZ_LIMIT)
@@ -229,11 +238,11 @@ static bool footer_next(const struct tz_footer *f, int64_t t, int64_t *at_out, i
     int64_t shift = cycle_shift(t);
     t -= shift;
     footer_window(f, t, w);
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < FW_N; i++) {
         if (w[i].at <= t)
             continue;
         /* Of transitions at the same instant the last one wins. */
-        while (i + 1 < 8 && w[i + 1].at == w[i].at)
+        while (i + 1 < FW_N && w[i + 1].at == w[i].at)
             i++;
         *at_out = w[i].at + shift;
         *type_out = w[i].dst ? f->dst_type : f->std_type;
@@ -774,6 +783,28 @@ int32_t px_tz_offset_at(const struct px_tz *tz, int64_t t, const char **abbr_out
     if (is_dst_out)
         *is_dst_out = ty->isdst;
     return ty->utoff;
+}
+
+bool px_tz_next_transition(const struct px_tz *tz, int64_t t, int64_t *at_out, int32_t *off_out,
+                           bool *is_dst_out, const char **abbr_out)
+{
+    int64_t at;
+    int ty;
+    if (t > TZ_LIMIT)
+        t = TZ_LIMIT;
+    if (t < -TZ_LIMIT)
+        t = -TZ_LIMIT;
+    if (!next_change(tz, t, &at, &ty))
+        return false;
+    if (at_out)
+        *at_out = at;
+    if (off_out)
+        *off_out = tz->types[ty].utoff;
+    if (is_dst_out)
+        *is_dst_out = tz->types[ty].isdst;
+    if (abbr_out)
+        *abbr_out = tz->types[ty].abbr;
+    return true;
 }
 
 int px_tz_local_to_utc(const struct px_tz *tz, int64_t local, int64_t out[2])

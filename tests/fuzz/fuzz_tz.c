@@ -7,11 +7,17 @@
  *
  * Invariants besides memory safety: offsets stay within ±26 h, the abbreviation is a string,
  * px_tz_local_to_utc returns 0..2 instants in ascending order, and each instant it returns maps
- * back to the local time asked for (tz.h: "the number of instants the local time maps to").
+ * back to the local time asked for (tz.h: "the number of instants the local time maps to");
+ * px_tz_next_transition is strictly later and reports the offset px_tz_offset_at gives there;
+ * px_cron_next (sched/next.h) on the zone finds a fire for a fixed-time and a wildcard job,
+ * strictly later than the start, and asking again from one second before it gives the same
+ * fire.
  */
 #include "fuzz.h"
 
 #include "base/err.h"
+#include "sched/cron.h"
+#include "sched/next.h"
 #include "sched/tz.h"
 
 #include <fcntl.h>
@@ -120,6 +126,28 @@ static void probe(const struct px_tz *tz, int64_t t)
     if (t > -CHECKED && t < CHECKED)
         for (int i = 0; i < n; i++)
             FUZZ_CHECK(out[i] + px_tz_offset_at(tz, out[i], NULL, NULL) == t);
+
+    int64_t at = 0;
+    int32_t next_off = 0;
+    if (px_tz_next_transition(tz, t, &at, &next_off, NULL, NULL) && t > -CHECKED && t < CHECKED) {
+        FUZZ_CHECK(at > t);
+        FUZZ_CHECK(px_tz_offset_at(tz, at, NULL, NULL) == next_off);
+    }
+}
+
+/* Next fires of a fixed-time and a wildcard job in the zone, within the years next.c takes. */
+static void probe_next(const struct px_tz *tz, int64_t t)
+{
+    static const char *const exprs[] = {"30 2 * * *", "*/30 * * * *"};
+    for (size_t i = 0; i < sizeof(exprs) / sizeof(exprs[0]); i++) {
+        struct px_cron c;
+        struct px_fire f, g;
+        FUZZ_CHECK(px_cron_parse(exprs[i], &c, NULL) == 0);
+        FUZZ_CHECK(px_cron_next(&c, tz, t, &f) == 0);
+        FUZZ_CHECK(f.at > t);
+        FUZZ_CHECK(px_cron_next(&c, tz, f.at - 1, &g) == 0);
+        FUZZ_CHECK(g.at == f.at && g.flags == f.flags);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -137,8 +165,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     FUZZ_CHECK(tz != NULL);
     FUZZ_CHECK(strcmp(px_tz_name(tz), ZONE) == 0);
-    for (size_t i = 0; i < sizeof(instants) / sizeof(instants[0]); i++)
+    for (size_t i = 0; i < sizeof(instants) / sizeof(instants[0]); i++) {
         probe(tz, instants[i]);
+        if (instants[i] > -CHECKED / 65536 && instants[i] < CHECKED / 65536)
+            probe_next(tz, instants[i]);
+    }
     px_tz_free(tz);
     return 0;
 }

@@ -85,6 +85,10 @@ static void check_expect(const char *expr, const char *kv, const struct px_cron 
         got = c->minute_fixed, want = (uint64_t)atoi(v);
     } else if (strncmp(kv, "hfixed", klen) == 0 && klen == 6) {
         got = c->hour_fixed, want = (uint64_t)atoi(v);
+    } else if (strncmp(kv, "mwild", klen) == 0 && klen == 5) {
+        got = c->minute_wild, want = (uint64_t)atoi(v);
+    } else if (strncmp(kv, "hwild", klen) == 0 && klen == 5) {
+        got = c->hour_wild, want = (uint64_t)atoi(v);
     } else {
         fail_msg("line %d: unknown key in '%s'", line, kv);
     }

@@ -548,6 +548,85 @@ static void test_footer_only_files(void **state)
     px_tz_free(z);
 }
 
+/* Footers whose DST periods overlap across years (the fuzz_tz finding, now
+ * tests/fuzz/corpus/tz/regress-*): offsets, the transition walk and local→UTC must agree. */
+static void test_overlapping_footers(void **state)
+{
+    (void)state;
+    unsigned char buf[4096];
+    static const struct syn_type est2 = {-2 * HOUR, 0, "EST"}, aaa = {0, 0, "AAA"};
+    size_t len = build_tzif(buf, NULL, NULL, 0, &est2, 1, "EST2EDT4,0/0,J365/25");
+    write_file("Behind", buf, len);
+    len = build_tzif(buf, NULL, NULL, 0, &aaa, 1, "AAA0BBB-1,M1.1.0/-67,M12.5.6/164");
+    write_file("Overlap", buf, len);
+    static const char *const names[] = {"Behind", "Overlap"};
+    static const int64_t from[] = {-5364662400LL /* 1800 */, -2208988800LL /* 1900 */, -3 * DAY,
+                                   1767225600LL /* 2026 */, 4260211200LL /* 2105 */};
+    for (size_t z = 0; z < 2; z++) {
+        struct px_tz *tz = load_ok(names[z]);
+        for (size_t k = 0; k < sizeof(from) / sizeof(from[0]); k++) {
+            /* Walk transitions over ~3 years: each reports the offset then in force, and the
+             * offset is constant between them. */
+            int64_t t = from[k], at;
+            int32_t off;
+            int32_t cur = px_tz_offset_at(tz, t, NULL, NULL);
+            while (px_tz_next_transition(tz, t, &at, &off, NULL, NULL) &&
+                   at < from[k] + 3 * 366 * DAY) {
+                assert_true(at > t);
+                assert_int_equal(px_tz_offset_at(tz, at - 1, NULL, NULL), cur);
+                assert_int_equal(px_tz_offset_at(tz, at, NULL, NULL), off);
+                cur = off;
+                t = at;
+            }
+            /* Every local time maps back. */
+            for (int64_t l = from[k] - 2 * DAY; l < from[k] + 400 * DAY; l += 1800 + 7) {
+                int64_t out[2];
+                int n = px_tz_local_to_utc(tz, l, out);
+                for (int i = 0; i < n; i++)
+                    if (out[i] + px_tz_offset_at(tz, out[i], NULL, NULL) != l)
+                        fail_msg("%s: local %lld -> %lld does not map back", names[z], (long long)l,
+                                 (long long)out[i]);
+            }
+        }
+        px_tz_free(tz);
+    }
+    /* The two crash examples from tests/fuzz/crashes/README.md. */
+    struct px_tz *tz = load_ok("Behind");
+    int64_t out[2];
+    assert_int_equal(px_tz_offset_at(tz, -1, NULL, NULL), px_tz_offset_at(tz, 0, NULL, NULL));
+    int n = px_tz_local_to_utc(tz, -1, out);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(out[i] + px_tz_offset_at(tz, out[i], NULL, NULL), -1);
+    px_tz_free(tz);
+}
+
+/* px_tz_next_transition on a real zone. */
+static void test_next_transition(void **state)
+{
+    (void)state;
+    struct px_tz *tz = load_ok("America/New_York");
+    int64_t at;
+    int32_t off;
+    bool dst;
+    const char *abbr;
+    assert_true(px_tz_next_transition(tz, civil(2026, 1, 1, 0, 0, 0), &at, &off, &dst, &abbr));
+    assert_int_equal(at, civil(2026, 3, 8, 7, 0, 0));
+    assert_int_equal(off, -4 * HOUR);
+    assert_true(dst);
+    assert_string_equal(abbr, "EDT");
+    assert_true(px_tz_next_transition(tz, at, &at, &off, &dst, NULL));
+    assert_int_equal(at, civil(2026, 11, 1, 6, 0, 0));
+    assert_int_equal(off, -5 * HOUR);
+    assert_false(dst);
+    /* Past the expanded table (2100): the footer. */
+    assert_true(px_tz_next_transition(tz, civil(2150, 6, 1, 0, 0, 0), &at, NULL, NULL, NULL));
+    assert_int_equal(at, civil(2150, 11, 1, 6, 0, 0)); /* first Sunday of November 2150 */
+    px_tz_free(tz);
+    tz = load_ok("Asia/Kolkata");
+    assert_false(px_tz_next_transition(tz, civil(2026, 1, 1, 0, 0, 0), &at, &off, NULL, NULL));
+    px_tz_free(tz);
+}
+
 /* Files that are not zones, or damaged ones, are refused without crashing. */
 static void test_bad_files(void **state)
 {
@@ -712,6 +791,8 @@ int main(void)
         cmocka_unit_test(test_local_to_utc),
         cmocka_unit_test(test_names),
         cmocka_unit_test_setup_teardown(test_footer_only_files, setup_tmpdir, teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_overlapping_footers, setup_tmpdir, teardown_tmpdir),
+        cmocka_unit_test(test_next_transition),
         cmocka_unit_test_setup_teardown(test_bad_files, setup_tmpdir, teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_damaged_real_file, setup_tmpdir, teardown_tmpdir),
     };
