@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "auth/audit.h"
+#include "sched/scheduler.h"
 #include "service/runs.h"
 #include "store/store.h"
 
@@ -93,11 +94,17 @@ int px_app_start_workers(struct px_app *app, struct px_error *err)
     if (!rc)
         rc = px_run_workers_start(app->store_url, &app->keyring, app->files_root, 0, &app->workers,
                                   err);
+    const char *sched = getenv("PLANASONIX_SCHEDULER");
+    if (!rc && !(sched && strcmp(sched, "off") == 0))
+        rc = px_scheduler_start(app->store_url, px_run_self(), px_run_workers_wake, &app->scheduler,
+                                err);
     return rc;
 }
 
 void px_app_close(struct px_app *app)
 {
+    px_scheduler_stop(app->scheduler);
+    app->scheduler = NULL;
     px_run_workers_stop(app->workers);
     app->workers = NULL;
     if (app->audit) {

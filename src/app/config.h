@@ -15,6 +15,7 @@ struct px_store;
 struct px_ratelimit;
 struct px_audit;
 struct px_run_workers;
+struct px_scheduler;
 
 struct px_app {
     char home[PATH_MAX];            /* data directory */
@@ -25,6 +26,7 @@ struct px_app {
     struct px_audit *audit;         /* owned; flushed on close; thread-safe */
     char files_root[PATH_MAX];      /* PLANASONIX_FILES_ROOT or home/files (px_app_start_workers) */
     struct px_run_workers *workers; /* owned; NULL until px_app_start_workers */
+    struct px_scheduler *scheduler; /* owned; NULL until px_app_start_workers or when off */
     /* store is for one thread at a time (the CLI, stdio); `serve` opens a pool of handles
      * to store_url instead. The rate limiter, the audit queue and the keyring (read-only)
      * are safe to share between threads. */
@@ -33,11 +35,13 @@ struct px_app {
 /* Resolves the data directory, creates it (0700) if needed, opens the store (applying
  * migrations) and loads the keyring. */
 int px_app_open(struct px_app *app, struct px_error *err);
-/* Stops the run workers (if started), flushes the audit queue, closes everything. */
+/* Stops the scheduler and the run workers (if started), flushes the audit queue, closes everything.
+ */
 void px_app_close(struct px_app *app);
 /* For the MCP transports (stdio, serve): creates the files root (0700) and starts the run
  * worker pool (PLANASONIX_WORKERS threads, default one per core), each thread with its own
- * store handle; runs a dead process left behind are marked failed first. */
+ * store handle; runs a dead process left behind are marked failed first. Then starts the
+ * scheduler (sched/scheduler.h), unless PLANASONIX_SCHEDULER=off. */
 int px_app_start_workers(struct px_app *app, struct px_error *err);
 
 #endif

@@ -327,6 +327,10 @@ int main(int argc, char **argv)
     /* No core files: a core of this process would hold key material and secrets. */
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
+    /* Tests only: a pinned wall clock (base/clock.h). */
+    const char *fake_now = getenv("PLANASONIX_FAKE_NOW_MS");
+    if (fake_now && *fake_now)
+        px_clock_set(strtoll(fake_now, NULL, 10));
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);

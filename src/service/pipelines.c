@@ -1,5 +1,6 @@
 /* Pipelines of one organization: see pipelines.h. */
 #include "service/pipelines.h"
+#include "service/schedules.h"
 #include "service/runs.h"
 
 #include "base/clock.h"
@@ -89,7 +90,8 @@ static int link_connections(const struct px_tenant *t, const char *pipeline_id,
 /* ---- views ------------------------------------------------------------------------------ */
 
 #define PIPELINE_COLUMNS                                                                           \
-    "p.id, p.name, p.description, p.status, p.revision, p.created_at, p.updated_at, r.graph"
+    "p.id, p.name, p.description, p.status, p.revision, p.created_at, p.updated_at, r.graph,"      \
+    " p.freshness_sla_minutes"
 /* The same first seven columns, then the node count instead of the whole graph, then the
  * latest run (LAST_RUN_JOIN; NULLs when there is none). */
 #define SUMMARY_COLUMNS                                                                            \
@@ -132,7 +134,8 @@ static int schedules_view(const struct px_tenant *t, const char *id, struct json
 {
     struct px_rows *rows;
     int rc = px_store_query(t->store,
-                            "SELECT id, cron_expression, timezone, enabled FROM schedules"
+                            "SELECT id, cron_expression, timezone, enabled, next_fire_at"
+                            " FROM schedules"
                             " WHERE org_id = ? AND pipeline_id = ? ORDER BY created_at, id",
                             PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
     if (rc)
@@ -143,8 +146,13 @@ static int schedules_view(const struct px_tenant *t, const char *id, struct json
         px_json_set_str(s, "schedule_id", px_rows_text(rows, 0));
         px_json_set_str(s, "cron_expression", px_rows_text(rows, 1));
         px_json_set_str(s, "timezone", px_rows_text(rows, 2));
-        px_json_set_bool(s, "enabled", px_rows_int(rows, 3) != 0);
-        px_json_set(s, "next_run_at", NULL);
+        bool enabled = px_rows_int(rows, 3) != 0;
+        px_json_set_bool(s, "enabled", enabled);
+        int64_t next = px_rows_is_null(rows, 4) ? -1 : px_rows_int(rows, 4);
+        if (enabled && next < 0)
+            next =
+                px_schedule_next_after(px_rows_text(rows, 1), px_rows_text(rows, 2), px_now_ms());
+        px_schedule_add_next(s, px_rows_text(rows, 1), px_rows_text(rows, 2), enabled ? next : -1);
         json_object_array_add(arr, s);
     }
     px_rows_free(rows);
@@ -154,6 +162,39 @@ static int schedules_view(const struct px_tenant *t, const char *id, struct json
     }
     *out = arr;
     return 0;
+}
+
+/* "ok" when the pipeline's latest finished run succeeded, "error" when it failed, timed out
+ * or was cancelled, "unknown" before any run has finished (skipped slots do not count). */
+static int health_of(const struct px_tenant *t, const char *id, const char **out,
+                     struct px_error *err)
+{
+    struct px_rows *rows;
+    int rc = px_store_query(t->store,
+                            "SELECT status FROM runs WHERE org_id = ? AND pipeline_id = ?"
+                            " AND status IN ('succeeded', 'failed', 'timed_out', 'cancelled')"
+                            " ORDER BY finished_at DESC, id DESC LIMIT 1",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
+    if (rc)
+        return rc;
+    if ((rc = px_rows_next(rows, err)) == 1)
+        *out = strcmp(px_rows_text(rows, 0), "succeeded") == 0 ? "ok" : "error";
+    px_rows_free(rows);
+    return rc < 0 ? rc : 0;
+}
+
+int px_pipeline_set_sla(const struct px_tenant *t, const char *id, int64_t minutes,
+                        struct px_error *err)
+{
+    int rc = px_pipeline_check(t, id, err);
+    if (rc)
+        return rc;
+    return px_store_exec(t->store,
+                         "UPDATE pipelines SET freshness_sla_minutes = ?, updated_at = ?"
+                         " WHERE org_id = ? AND id = ? AND deleted_at IS NULL",
+                         PX_PARAMS(minutes > 0 ? PX_V_INT(minutes) : PX_V_NULL,
+                                   PX_V_INT(px_now_ms()), PX_V_TEXT(t->org_id), PX_V_TEXT(id)),
+                         4, NULL, err);
 }
 
 /* The full view of a live (deleted=false) or deleted pipeline. */
@@ -183,8 +224,11 @@ static int load_view(const struct px_tenant *t, const char *id, bool deleted,
     set_clean(o, "name", px_rows_text(rows, 1), NAME_OUT_MAX);
     set_clean(o, "description", px_rows_text(rows, 2), DESCRIPTION_OUT_MAX);
     px_json_set_str(o, "status", px_rows_text(rows, 3));
-    px_json_set_str(o, "health", "unknown");
     px_json_set_int(o, "revision", px_rows_int(rows, 4));
+    if (px_rows_is_null(rows, 8))
+        px_json_set(o, "freshness_sla_minutes", NULL);
+    else
+        px_json_set_int(o, "freshness_sla_minutes", px_rows_int(rows, 8));
     px_json_set(o, "graph", json_tokener_parse(px_rows_text(rows, 7)));
     px_json_set_time(o, "created_at", px_rows_int(rows, 5));
     px_json_set_time(o, "updated_at", px_rows_int(rows, 6));
@@ -209,6 +253,12 @@ static int load_view(const struct px_tenant *t, const char *id, bool deleted,
     }
     px_json_set(o, "schedules", scheds);
     px_json_set(o, "last_run", px_run_latest(t, id));
+    const char *health = "unknown";
+    if ((rc = health_of(t, id, &health, err)) < 0) {
+        json_object_put(o);
+        return rc;
+    }
+    px_json_set_str(o, "health", health);
     *out = o;
     return 0;
 }
@@ -481,8 +531,8 @@ int px_pipeline_delete(const struct px_tenant *t, const char *id, struct json_ob
                        4, NULL, err);
     if (!rc)
         rc = px_store_exec(t->store,
-                           "UPDATE schedules SET enabled = 0, updated_at = ? WHERE org_id = ?"
-                           " AND pipeline_id = ? AND enabled = 1",
+                           "UPDATE schedules SET enabled = 0, next_fire_at = NULL, updated_at = ?"
+                           " WHERE org_id = ? AND pipeline_id = ? AND enabled = 1",
                            PX_PARAMS(PX_V_INT(now), PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 3,
                            &disabled, err);
     rc = px_store_finish(t->store, rc, err);

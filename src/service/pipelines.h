@@ -41,6 +41,10 @@ int px_pipeline_delete(const struct px_tenant *t, const char *id, struct json_ob
                        struct px_error *err);
 int px_pipeline_restore(const struct px_tenant *t, const char *id, struct json_object **out,
                         struct px_error *err);
+/* Sets the freshness SLA (a success within `minutes`; <= 0 clears it) that
+ * get_pipeline_health measures against. */
+int px_pipeline_set_sla(const struct px_tenant *t, const char *id, int64_t minutes,
+                        struct px_error *err);
 /* 0 when the pipeline exists (not deleted) in the org; the not-found error otherwise. */
 int px_pipeline_check(const struct px_tenant *t, const char *id, struct px_error *err);
 

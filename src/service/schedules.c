@@ -6,12 +6,15 @@
 #include "base/id.h"
 #include "base/json.h"
 #include "sched/cron.h"
+#include "sched/next.h"
 #include "sched/tz.h"
+#include "sched/zones.h"
 #include "service/pipelines.h"
 #include "store/store.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static int popcount64(uint64_t v)
 {
@@ -90,10 +93,92 @@ static int check_fields(const char *expr, const char *frequency, const char *zon
 
 #define SCHEDULE_COLUMNS                                                                           \
     "s.id, s.pipeline_id, s.cron_expression, s.frequency, s.timezone, s.enabled, s.misfire,"       \
-    " s.created_at, s.updated_at"
+    " s.created_at, s.updated_at, s.next_fire_at, s.overlap"
 #define LIVE_JOIN                                                                                  \
     " FROM schedules s JOIN pipelines p ON p.org_id = s.org_id AND p.id = s.pipeline_id"           \
     " AND p.deleted_at IS NULL"
+
+int64_t px_schedule_next_after(const char *expr, const char *zone, int64_t after_ms)
+{
+    struct px_cron cron;
+    const struct px_tz *tz;
+    struct px_fire f;
+    if (px_cron_parse(expr, &cron, NULL) || !(tz = px_zone_get(zone, NULL)) ||
+        px_cron_next(&cron, tz, after_ms / 1000, &f))
+        return -1;
+    return f.at * 1000;
+}
+
+/* What a DST change does to fire f ("" when nothing). */
+static void dst_note(const struct px_fire *f, const struct px_cron *cron, const char *local,
+                     char *out, size_t size)
+{
+    time_t nominal = (time_t)f->local;
+    struct tm tm;
+    gmtime_r(&nominal, &tm);
+    char day[16], hm[8];
+    strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+    strftime(hm, sizeof(hm), "%H:%M", &tm);
+    out[0] = '\0';
+    if (f->flags & PX_FIRE_MERGED)
+        snprintf(out, size,
+                 "several times from %s fall in the gap when clocks spring forward on %s; they "
+                 "run once, at %.5s",
+                 hm, day, local + 11);
+    else if (f->flags & PX_FIRE_MOVED)
+        snprintf(out, size,
+                 "%s does not exist on %s (clocks spring forward); it runs at %.5s instead", hm,
+                 day, local + 11);
+    else if ((f->flags & PX_FIRE_REPEATED) && px_cron_is_fixed_time(cron))
+        snprintf(out, size,
+                 "%s occurs twice on %s (clocks fall back); it runs once, on the first pass", hm,
+                 day);
+    else if (f->flags & PX_FIRE_REPEATED)
+        snprintf(out, size,
+                 "%s occurs twice on %s (clocks fall back); a wall-clock schedule runs on both "
+                 "passes",
+                 hm, day);
+}
+
+void px_schedule_add_next(struct json_object *o, const char *expr, const char *zone,
+                          int64_t next_fire_ms)
+{
+    struct json_object *preview = json_object_new_array();
+    struct px_cron cron;
+    const struct px_tz *tz = NULL;
+    struct px_fire fires[PX_SCHEDULE_PREVIEW];
+    int n = 0;
+    if (next_fire_ms >= 0 && !px_cron_parse(expr, &cron, NULL) && (tz = px_zone_get(zone, NULL)))
+        n = px_cron_next_n(&cron, tz, next_fire_ms / 1000 - 1, PX_SCHEDULE_PREVIEW, fires);
+    if (n <= 0) {
+        px_json_set(o, "next_run_at", NULL);
+        px_json_set(o, "next_run_at_local", NULL);
+        px_json_set(o, "preview", preview);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char local[40], note[200];
+        const char *abbr = NULL;
+        px_zone_format(tz, fires[i].at, local, sizeof(local), &abbr);
+        if (i == 0) {
+            px_json_set_time(o, "next_run_at", fires[i].at * 1000);
+            px_json_set_str(o, "next_run_at_local", local);
+        }
+        struct json_object *p = json_object_new_object();
+        px_json_set_time(p, "at", fires[i].at * 1000);
+        px_json_set_str(p, "local", local);
+        px_json_set_str(p, "abbreviation", abbr ? abbr : "");
+        dst_note(&fires[i], &cron, local, note, sizeof(note));
+        const char *dst = fires[i].flags & PX_FIRE_MERGED     ? "merged"
+                          : fires[i].flags & PX_FIRE_MOVED    ? "moved"
+                          : fires[i].flags & PX_FIRE_REPEATED ? "repeated"
+                                                              : NULL;
+        px_json_set_str(p, "dst", dst);
+        px_json_set_str(p, "note", note[0] ? note : NULL);
+        json_object_array_add(preview, p);
+    }
+    px_json_set(o, "preview", preview);
+}
 
 static struct json_object *schedule_view(struct px_rows *rows)
 {
@@ -105,7 +190,12 @@ static struct json_object *schedule_view(struct px_rows *rows)
     px_json_set_str(o, "timezone", px_rows_text(rows, 4));
     px_json_set_bool(o, "enabled", px_rows_int(rows, 5) != 0);
     px_json_set_str(o, "misfire", px_rows_text(rows, 6));
-    px_json_set(o, "next_run_at", NULL);
+    px_json_set_str(o, "overlap", px_rows_text(rows, 10));
+    bool enabled = px_rows_int(rows, 5) != 0;
+    int64_t next = px_rows_is_null(rows, 9) ? -1 : px_rows_int(rows, 9);
+    if (enabled && next < 0) /* not computed yet (a row older than the scheduler) */
+        next = px_schedule_next_after(px_rows_text(rows, 2), px_rows_text(rows, 4), px_now_ms());
+    px_schedule_add_next(o, px_rows_text(rows, 2), px_rows_text(rows, 4), enabled ? next : -1);
     px_json_set_time(o, "created_at", px_rows_int(rows, 7));
     px_json_set_time(o, "updated_at", px_rows_int(rows, 8));
     return o;
@@ -140,14 +230,18 @@ int px_schedule_create(const struct px_tenant *t, const char *pipeline_id,
     char id[PX_ID_MAX];
     px_id_new(PX_ID_SCHEDULE, id);
     int64_t now = px_now_ms();
-    rc = px_store_exec(
-        t->store,
-        "INSERT INTO schedules (org_id, id, pipeline_id, cron_expression, frequency,"
-        " timezone, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
-        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_TEXT(pipeline_id),
-                  PX_V_TEXT(f->cron_expression), PX_V_TEXT(label), PX_V_TEXT(zone), PX_V_INT(now),
-                  PX_V_INT(now)),
-        8, NULL, err);
+    int64_t next = px_schedule_next_after(f->cron_expression, zone, now);
+    rc = px_store_exec(t->store,
+                       "INSERT INTO schedules (org_id, id, pipeline_id, cron_expression, frequency,"
+                       " timezone, enabled, misfire, overlap, next_fire_at, created_at, updated_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
+                       PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_TEXT(pipeline_id),
+                                 PX_V_TEXT(f->cron_expression), PX_V_TEXT(label), PX_V_TEXT(zone),
+                                 PX_V_TEXT(f->misfire ? f->misfire : "run_latest"),
+                                 PX_V_TEXT(f->overlap ? f->overlap : "skip"),
+                                 next >= 0 ? PX_V_INT(next) : PX_V_NULL, PX_V_INT(now),
+                                 PX_V_INT(now)),
+                       11, NULL, err);
     return rc ? rc : load(t, id, out, err);
 }
 
@@ -159,10 +253,10 @@ int px_schedule_update(const struct px_tenant *t, const char *id,
     int rc = find(t, id, &cur, err);
     if (rc)
         return rc;
-    if (!f->cron_expression && !f->frequency && !f->timezone) {
+    if (!f->cron_expression && !f->frequency && !f->timezone && !f->misfire && !f->overlap) {
         json_object_put(cur);
         rc = px_error_set(err, PX_EINVALID, "nothing to change");
-        px_error_hint(err, "give cron_expression, frequency and/or timezone");
+        px_error_hint(err, "give cron_expression, frequency, timezone, misfire and/or overlap");
         return rc;
     }
     const char *expr =
@@ -174,13 +268,23 @@ int px_schedule_update(const struct px_tenant *t, const char *id,
         freq = px_json_get_str(cur, "frequency");
     const char *label;
     rc = check_fields(expr, freq, zone, &label, err);
+    const char *misfire = f->misfire ? f->misfire : px_json_get_str(cur, "misfire");
+    const char *overlap = f->overlap ? f->overlap : px_json_get_str(cur, "overlap");
+    int64_t now = px_now_ms();
+    /* A new expression or zone starts from now; an unchanged one keeps its pending slot. */
+    bool reslot = f->cron_expression || f->timezone;
+    int64_t next = reslot ? px_schedule_next_after(expr, zone, now) : -1;
     if (!rc)
         rc = px_store_exec(t->store,
                            "UPDATE schedules SET cron_expression = ?, frequency = ?, timezone = ?,"
-                           " updated_at = ? WHERE org_id = ? AND id = ?",
+                           " misfire = ?, overlap = ?, updated_at = ?,"
+                           " next_fire_at = CASE WHEN enabled = 1 AND ? = 1 THEN ?"
+                           " ELSE next_fire_at END WHERE org_id = ? AND id = ?",
                            PX_PARAMS(PX_V_TEXT(expr), PX_V_TEXT(label), PX_V_TEXT(zone),
-                                     PX_V_INT(px_now_ms()), PX_V_TEXT(t->org_id), PX_V_TEXT(id)),
-                           6, NULL, err);
+                                     PX_V_TEXT(misfire), PX_V_TEXT(overlap), PX_V_INT(now),
+                                     PX_V_INT(reslot), next >= 0 ? PX_V_INT(next) : PX_V_NULL,
+                                     PX_V_TEXT(t->org_id), PX_V_TEXT(id)),
+                           10, NULL, err);
     json_object_put(cur);
     return rc ? rc : load(t, id, out, err);
 }
@@ -215,14 +319,19 @@ int px_schedule_set_enabled(const struct px_tenant *t, const char *id, int enabl
     if (rc)
         return rc;
     bool changed = px_json_get_bool(cur, "enabled", false) != (enabled != 0);
+    /* Enabling starts from now: slots that passed while disabled do not fire. */
+    int64_t now = px_now_ms(),
+            next = enabled ? px_schedule_next_after(px_json_get_str(cur, "cron_expression"),
+                                                    px_json_get_str(cur, "timezone"), now)
+                           : -1;
     json_object_put(cur);
     if (changed &&
         (rc = px_store_exec(t->store,
-                            "UPDATE schedules SET enabled = ?, updated_at = ? WHERE org_id = ?"
-                            " AND id = ?",
-                            PX_PARAMS(PX_V_INT(enabled), PX_V_INT(px_now_ms()),
-                                      PX_V_TEXT(t->org_id), PX_V_TEXT(id)),
-                            4, NULL, err)))
+                            "UPDATE schedules SET enabled = ?, next_fire_at = ?, updated_at = ?"
+                            " WHERE org_id = ? AND id = ?",
+                            PX_PARAMS(PX_V_INT(enabled), next >= 0 ? PX_V_INT(next) : PX_V_NULL,
+                                      PX_V_INT(now), PX_V_TEXT(t->org_id), PX_V_TEXT(id)),
+                            5, NULL, err)))
         return rc;
     struct json_object *view;
     if ((rc = load(t, id, &view, err)))

@@ -1,8 +1,10 @@
 /*
  * Schedules of one organization's pipelines: cron expression (sched/cron.h dialect), IANA
  * time zone (sched/tz.h), a frequency label checked against the expression, enabled flag.
- * Schedules of a deleted pipeline are invisible here. Computing next fire times and firing
- * runs belong to the scheduler (sched/); until it exists next_run_at is null.
+ * Schedules of a deleted pipeline are invisible here. Each enabled schedule stores its next
+ * slot (next_fire_at, sched/next.h), computed here when it is created, changed or enabled and
+ * advanced by the scheduler (sched/scheduler.h) as slots fire; views show it in UTC and local
+ * time with a preview of the next fires and notes on the ones a DST change moves or merges.
  */
 #ifndef PX_SERVICE_SCHEDULES_H
 #define PX_SERVICE_SCHEDULES_H
@@ -19,7 +21,18 @@ struct px_schedule_fields {
     const char *cron_expression;
     const char *frequency; /* hourly | daily | weekly | monthly | custom */
     const char *timezone;  /* IANA; default UTC on create */
+    const char *misfire;   /* run_latest | skip: after downtime (default run_latest) */
+    const char *overlap;   /* skip | queue: while the previous run is going (default skip) */
 };
+
+/* Fires shown in a schedule's preview. */
+#define PX_SCHEDULE_PREVIEW 5
+/* The first slot of expr in zone strictly after after_ms (ms), or -1 when there is none. */
+int64_t px_schedule_next_after(const char *expr, const char *zone, int64_t after_ms);
+/* Sets next_run_at, next_run_at_local and preview [{at, local, abbreviation, dst, note}] on a
+ * schedule view o, starting at the slot next_fire_ms (< 0: not scheduled: nulls and []). */
+void px_schedule_add_next(struct json_object *o, const char *expr, const char *zone,
+                          int64_t next_fire_ms);
 
 int px_schedule_create(const struct px_tenant *t, const char *pipeline_id,
                        const struct px_schedule_fields *f, struct json_object **out,

@@ -35,24 +35,55 @@ PX_TOOL(resume_pipeline)
     return px_pipeline_set_status(&ctx->tenant, id, "active", out, err);
 }
 
+/* freshness_sla_minutes (an integer, or null to clear) sets the pipeline's SLA; out's
+ * "pipeline" view is refreshed to show it. */
+static int apply_sla(struct px_tool_ctx *ctx, struct json_object *args, const char *id,
+                     struct json_object *out, struct px_error *err)
+{
+    struct json_object *sla;
+    if (!json_object_object_get_ex(args, "freshness_sla_minutes", &sla))
+        return 0;
+    int rc = px_pipeline_set_sla(&ctx->tenant, id, sla ? json_object_get_int64(sla) : 0, err);
+    struct json_object *view;
+    if (!rc && !(rc = px_pipeline_get(&ctx->tenant, id, &view, err)))
+        px_json_set(out, "pipeline", view);
+    return rc;
+}
+
 PX_TOOL(create_pipeline)
 {
+    bool dry_run = px_json_get_bool(args, "dry_run", false);
     int rc = px_pipeline_create(&ctx->tenant, px_json_get_str(args, "name"),
                                 px_json_get_str(args, "description"), px_json_get(args, "graph"),
-                                px_json_get_bool(args, "dry_run", false), out, err);
-    if (!rc)
-        px_tool_target(ctx, px_json_get_str(px_json_get(*out, "pipeline"), "pipeline_id"));
-    return rc;
+                                dry_run, out, err);
+    if (rc)
+        return rc;
+    const char *id = px_json_get_str(px_json_get(*out, "pipeline"), "pipeline_id");
+    px_tool_target(ctx, id);
+    return dry_run ? 0 : apply_sla(ctx, args, id, *out, err);
 }
 
 PX_TOOL(update_pipeline)
 {
     const char *id = px_json_get_str(args, "pipeline_id");
     px_tool_target(ctx, id);
-    return px_pipeline_update(&ctx->tenant, id, px_json_get_str(args, "description"),
-                              px_json_get(args, "graph"),
-                              px_json_get_int(args, "base_revision", -1),
-                              px_json_get_bool(args, "dry_run", false), out, err);
+    bool dry_run = px_json_get_bool(args, "dry_run", false);
+    int rc;
+    if (!px_json_get(args, "graph") &&
+        json_object_object_get_ex(args, "freshness_sla_minutes", NULL)) {
+        /* Only the SLA changes: no new revision, no planner. */
+        struct json_object *view;
+        if ((rc = px_pipeline_get(&ctx->tenant, id, &view, err)))
+            return rc;
+        *out = json_object_new_object();
+        px_json_set(*out, "pipeline", view);
+        px_json_set_bool(*out, "dry_run", dry_run);
+        return dry_run ? 0 : apply_sla(ctx, args, id, *out, err);
+    }
+    rc = px_pipeline_update(&ctx->tenant, id, px_json_get_str(args, "description"),
+                            px_json_get(args, "graph"), px_json_get_int(args, "base_revision", -1),
+                            dry_run, out, err);
+    return rc || dry_run ? rc : apply_sla(ctx, args, id, *out, err);
 }
 
 PX_TOOL(delete_pipeline)

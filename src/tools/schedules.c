@@ -1,7 +1,18 @@
 /* Schedule tools (see handlers.h). */
 #include "base/json.h"
+#include "sched/scheduler.h"
 #include "service/schedules.h"
 #include "tools/handlers.h"
+
+/* After a schedule change commits: the scheduler recomputes when to wake. */
+static int wake_scheduler(struct px_tool_ctx *ctx, struct json_object **out, struct px_error *err)
+{
+    (void)ctx;
+    (void)out;
+    (void)err;
+    px_scheduler_wake();
+    return 0;
+}
 
 static struct px_schedule_fields fields(struct json_object *args)
 {
@@ -9,6 +20,8 @@ static struct px_schedule_fields fields(struct json_object *args)
         .cron_expression = px_json_get_str(args, "cron_expression"),
         .frequency = px_json_get_str(args, "frequency"),
         .timezone = px_json_get_str(args, "timezone"),
+        .misfire = px_json_get_str(args, "misfire"),
+        .overlap = px_json_get_str(args, "overlap"),
     };
 }
 
@@ -23,6 +36,7 @@ PX_TOOL(list_schedules)
 
 PX_TOOL(create_schedule)
 {
+    ctx->after_commit = wake_scheduler;
     struct px_schedule_fields f = fields(args);
     int rc = px_schedule_create(&ctx->tenant, px_json_get_str(args, "pipeline_id"), &f, out, err);
     if (!rc)
@@ -32,6 +46,7 @@ PX_TOOL(create_schedule)
 
 PX_TOOL(update_schedule)
 {
+    ctx->after_commit = wake_scheduler;
     struct px_schedule_fields f = fields(args);
     const char *id = px_json_get_str(args, "schedule_id");
     px_tool_target(ctx, id);
@@ -40,6 +55,7 @@ PX_TOOL(update_schedule)
 
 PX_TOOL(delete_schedule)
 {
+    ctx->after_commit = wake_scheduler;
     const char *id = px_json_get_str(args, "schedule_id");
     px_tool_target(ctx, id);
     return px_schedule_delete(&ctx->tenant, id, out, err);
@@ -47,6 +63,7 @@ PX_TOOL(delete_schedule)
 
 PX_TOOL(enable_schedule)
 {
+    ctx->after_commit = wake_scheduler;
     const char *id = px_json_get_str(args, "schedule_id");
     px_tool_target(ctx, id);
     return px_schedule_set_enabled(&ctx->tenant, id, 1, out, err);
@@ -54,6 +71,7 @@ PX_TOOL(enable_schedule)
 
 PX_TOOL(disable_schedule)
 {
+    ctx->after_commit = wake_scheduler;
     const char *id = px_json_get_str(args, "schedule_id");
     px_tool_target(ctx, id);
     return px_schedule_set_enabled(&ctx->tenant, id, 0, out, err);

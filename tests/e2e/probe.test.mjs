@@ -90,12 +90,22 @@ describe('test_connection: real probes', () => {
     noLeak(b);
   });
 
-  it('says not_available for connectors this build does not ship, without leaking secrets', async () => {
-    const id = await conn('pg', 'postgres', 'source', { ...PG_PARAMS, password: 'probe-canary-pw' });
-    const r = await s.ok('test_connection', { connector_id: id });
-    assert.equal(r.reachable, false);
-    assert.equal(r.error.code, 'not_available');
-    assert.match(r.error.hint, /later part/);
-    assert.ok(!JSON.stringify(r).includes('probe-canary-pw'));
+  it('reports a refused database server as unreachable and retryable, without leaking secrets', async () => {
+    // A port nothing listens on: bind, read the port, close.
+    const net = await import('node:net');
+    const port = await new Promise((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = srv.address().port;
+        srv.close(() => resolve(p));
+      });
+    });
+    for (const type of ['postgres', 'mysql']) {
+      const id = await conn(`refused-${type}`, type, 'source', { ...PG_PARAMS, host: '127.0.0.1', port, sslmode: 'disable', password: 'probe-canary-pw' });
+      const r = await s.ok('test_connection', { connector_id: id });
+      assert.equal(r.reachable, false, type);
+      assert.equal(r.error.retryable, true, JSON.stringify(r));
+      assert.ok(r.error.hint.length > 0);
+      assert.ok(!JSON.stringify(r).includes('probe-canary-pw'));
+    }
   });
 });

@@ -148,5 +148,24 @@ describe('runs: trigger, history, health', () => {
     const list = await s.ok('list_pipelines', {});
     const row = list.pipelines.find((x) => x.pipeline_id === ids.bad);
     assert.equal(row.last_run.status, 'failed');
+    assert.equal(p.health, 'ok');
+    assert.equal((await s.ok('get_pipeline', { pipeline_id: ids.bad })).health, 'error');
+  });
+
+  it('a freshness SLA set with update_pipeline is what health measures against', async () => {
+    const u = await s.ok('update_pipeline', { pipeline_id: ids.p, description: 'fresh within 26 hours', freshness_sla_minutes: 1560 });
+    assert.equal(u.pipeline.freshness_sla_minutes, 1560);
+    assert.equal(u.pipeline.revision, 1, 'an SLA change makes no new revision');
+    const h = await s.ok('get_pipeline_health', { pipeline_id: ids.p });
+    assert.equal(h.sla.status, 'met', JSON.stringify(h.sla));
+    await s.ok('update_pipeline', { pipeline_id: ids.bad, description: 'hourly', freshness_sla_minutes: 60 });
+    const bad = await s.ok('get_pipeline_health', { pipeline_id: ids.bad });
+    assert.equal(bad.sla.status, 'breached');
+    assert.match(bad.sla.reasons.join(' '), /no run has succeeded/);
+    const cleared = await s.ok('update_pipeline', { pipeline_id: ids.bad, description: 'no SLA', freshness_sla_minutes: null });
+    assert.equal(cleared.pipeline.freshness_sla_minutes, null);
+    await s.fail('update_pipeline', { pipeline_id: ids.p, description: 'x', freshness_sla_minutes: 0 }, 'invalid_argument');
+    const c = await s.ok('create_pipeline', { name: 'with sla', description: 'd', graph: graph(ids.src, ids.dst), freshness_sla_minutes: 90 });
+    assert.equal(c.pipeline.freshness_sla_minutes, 90);
   });
 });

@@ -398,11 +398,12 @@ describe('tools: happy paths', () => {
     const t = await s.ok('trigger_pipeline', { pipeline_id: ids.p1, params: { day: '2024-01-01' }, wait_seconds: 0, idempotency_key: 'k1' });
     assert.equal(t.run.pipeline_id, ids.p1);
     assert.equal(t.replayed, false);
-    // The postgres connector ships later: a result, not an error (tests/e2e/probe.test.mjs).
+    // db.example.com is no server of ours: a result saying unreachable, not a tool error.
     for (const arg of ['connector_id', 'connection_id']) {
       const r = await s.ok('test_connection', { [arg]: ids.pg });
       assert.equal(r.reachable, false);
-      assert.equal(r.error.code, 'not_available');
+      assert.equal(typeof r.error.code, 'string');
+      assert.ok(!JSON.stringify(r).includes('hunter2-e2e'));
     }
     await s.fail('test_connection', { connector_id: fakeId('conn_') }, 'not_found');
     const e = await s.fail('test_connection', {}, 'invalid_argument');
