@@ -2,13 +2,24 @@
 # Installs everything the tests need, builds the ASan+UBSan variant, and runs every test:
 # the format check, the C unit tests (cmocka), the end-to-end tests (official MCP SDK
 # client against the real binary, over stdio and HTTP) and the MCP conformance suite against
-# `serve`. Ends with one "N passed, N failed" line.
+# `serve`. Real PostgreSQL and MariaDB servers (Debian packages) run on loopback in temporary
+# directories for the duration and are stopped at the end. Ends with one "N passed, N failed"
+# line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test || exit 1
 
 log=$(mktemp -d)
-trap 'rm -rf "$log"' EXIT
+# Short paths under /tmp: unix socket paths are limited, and the servers' system users must
+# reach them.
+pgdir=$(mktemp -d /tmp/pxpg.XXXXXX)
+mydir=$(mktemp -d /tmp/pxmy.XXXXXX)
+cleanup() {
+    scripts/pg-server.sh stop "$pgdir" >/dev/null 2>&1
+    scripts/mariadb-server.sh stop "$mydir" >/dev/null 2>&1
+    rm -rf "$log" "$pgdir" "$mydir"
+}
+trap cleanup EXIT
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
@@ -19,6 +30,20 @@ make -j2 MODE=asan all tests >/dev/null || exit 1
 passed=0
 failed=0
 status=0
+
+echo "== database servers (PostgreSQL and MariaDB on 127.0.0.1)"
+if pgenv=$(scripts/pg-server.sh start "$pgdir"); then
+    eval "$pgenv"
+    echo "postgres: port $PX_TEST_PG_PORT"
+else
+    echo "postgres: the test server did not start (see $pgdir/server.log); its tests will fail"
+fi
+if myenv=$(scripts/mariadb-server.sh start "$mydir"); then
+    eval "$myenv"
+    echo "mariadb: port $PX_TEST_MYSQL_PORT"
+else
+    echo "mariadb: the test server did not start (see $mydir/mariadbd.log); its tests will fail"
+fi
 
 echo "== format"
 if make -s format-check >"$log/format" 2>&1; then

@@ -327,6 +327,29 @@ int main(int argc, char **argv)
     /* No core files: a core of this process would hold key material and secrets. */
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
+    /* libpq would fill a connection's missing fields (a password above all) from these; a
+     * user's connection must only ever use what the user gave it. */
+    static const char *const libpq_env[] = {
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGPORT",
+        "PGDATABASE",
+        "PGUSER",
+        "PGPASSWORD",
+        "PGPASSFILE",
+        "PGSERVICE",
+        "PGSERVICEFILE",
+        "PGOPTIONS",
+        "PGSSLMODE",
+        "PGREQUIRESSL",
+        "PGSSLCERT",
+        "PGSSLKEY",
+        "PGSSLROOTCERT",
+        "PGTARGETSESSIONATTRS",
+        "PGCONNECT_TIMEOUT",
+    };
+    for (size_t i = 0; i < sizeof(libpq_env) / sizeof(libpq_env[0]); i++)
+        unsetenv(libpq_env[i]);
     /* Tests only: a pinned wall clock (base/clock.h). */
     const char *fake_now = getenv("PLANASONIX_FAKE_NOW_MS");
     if (fake_now && *fake_now)
