@@ -1,0 +1,121 @@
+// A run killed mid-way: the embedded stdio process is SIGKILLed while it copies a large
+// PostgreSQL table into another (mode replace). The destination keeps exactly its old rows
+// (nothing half-written is ever visible), the next process marks the run failed with code
+// "interrupted", and a new run then completes. Needs the PostgreSQL test server that
+// scripts/test.sh starts (PX_TEST_PG_*).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+
+import { World, unique } from './lib.mjs';
+
+const ENV_NAMES = ['PX_TEST_PG_HOST', 'PX_TEST_PG_PORT', 'PX_TEST_PG_USER', 'PX_TEST_PG_PASSWORD', 'PX_TEST_PG_DATABASE'];
+const missing = ENV_NAMES.filter((n) => !process.env[n]);
+const PG = missing.length ? null : {
+  host: process.env.PX_TEST_PG_HOST,
+  port: Number(process.env.PX_TEST_PG_PORT),
+  user: process.env.PX_TEST_PG_USER,
+  password: process.env.PX_TEST_PG_PASSWORD,
+  database: process.env.PX_TEST_PG_DATABASE,
+};
+const ROWS = 1000000;
+
+function psql(sql) {
+  const r = spawnSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+    '-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', PG.database, '-c', sql], {
+    env: { PATH: process.env.PATH, PGPASSWORD: PG.password, PGCONNECT_TIMEOUT: '10' },
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+  if (r.error) throw r.error;
+  assert.equal(r.status, 0, `psql failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+if (!PG) {
+  it('needs a PostgreSQL test server', () => {
+    assert.fail(`${missing.join(', ')} not set: run scripts/test.sh`);
+  });
+}
+
+describe('a run killed mid-way', { skip: !PG }, () => {
+  let world;
+  let key;
+  const schema = `e2e_${unique('kill').replace(/[^a-z0-9]/gi, '_').toLowerCase()}`;
+  const ids = {};
+
+  before(() => {
+    psql(`CREATE SCHEMA ${schema};
+      CREATE TABLE ${schema}.events AS SELECT g AS id, md5(g::text) AS payload, now() AS at
+        FROM generate_series(1, ${ROWS}) g;
+      CREATE TABLE ${schema}.copy (id int, payload text, at timestamptz);
+      INSERT INTO ${schema}.copy VALUES (-1, 'old', now()), (-2, 'old', now());`);
+    world = new World('killed');
+    key = world.tenant('kill-org').key;
+  });
+
+  after(async () => {
+    try {
+      if (PG) psql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    } finally {
+      if (world) await world.finish();
+    }
+  });
+
+  it('leaves the destination as it was, and the next process records the run as interrupted', { timeout: 180000 }, async () => {
+    const params = { host: PG.host, port: PG.port, database: PG.database, user: PG.user, password: PG.password, sslmode: 'disable' };
+    const s1 = await world.connect(key, { name: 'victim', env: { PLANASONIX_WORKERS: '1', PLANASONIX_SCHEDULER: 'off' } });
+    ids.src = (await s1.ok('create_connection', { name: 'src', type: 'postgres', category: 'source', params })).connection_id;
+    ids.dst = (await s1.ok('create_connection', { name: 'dst', type: 'postgres', category: 'destination', params })).connection_id;
+    const graph = {
+      nodes: [
+        { id: 'events', kind: 'source', type: 'postgres', connection_id: ids.src, config: { table: `${schema}.events` } },
+        { id: 'load', kind: 'destination', type: 'postgres', connection_id: ids.dst, config: { table: `${schema}.copy`, mode: 'replace' } },
+      ],
+      edges: [{ from: 'events', to: 'load' }],
+    };
+    ids.p = (await s1.ok('create_pipeline', { name: 'copy events', description: 'a long copy', graph })).pipeline.pipeline_id;
+    const run = (await s1.ok('trigger_pipeline', { pipeline_id: ids.p })).run;
+    // Wait until rows are flowing into the destination's transaction, then kill -9.
+    let running = false;
+    for (let i = 0; i < 400 && !running; i++) {
+      await sleep(25);
+      const h = await s1.ok('get_run_history', { pipeline_id: ids.p });
+      running = h.runs[0].status === 'running';
+      assert.ok(['queued', 'running'].includes(h.runs[0].status), `finished before the kill: ${JSON.stringify(h.runs[0])}`);
+    }
+    assert.ok(running, 'the run never started');
+    await sleep(300);
+    const proc = s1.transport._process;
+    proc.kill('SIGKILL');
+    await new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once('exit', r)));
+    await s1.close().catch(() => {});
+
+    // The destination: exactly the two old rows (its backend rolls back when the socket closes).
+    let rows = '';
+    for (let i = 0; i < 100; i++) {
+      rows = psql(`SET lock_timeout = '200ms'; SELECT count(*) || ':' || string_agg(payload, ',') FROM ${schema}.copy`);
+      if (rows) break;
+      await sleep(100);
+    }
+    assert.equal(rows, '2:old,old');
+
+    // A new process takes over: the run is failed "interrupted", never left running.
+    const s2 = await world.connect(key, { name: 'after', env: { PLANASONIX_WORKERS: '1', PLANASONIX_SCHEDULER: 'off' } });
+    try {
+      const h = await s2.ok('get_run_history', { pipeline_id: ids.p });
+      const r = h.runs.find((x) => x.run_id === run.run_id);
+      assert.equal(r.status, 'failed', JSON.stringify(r));
+      assert.equal(r.error.code, 'interrupted');
+      // And the pipeline runs to the end in the new process.
+      const again = await s2.ok('trigger_pipeline', { pipeline_id: ids.p, wait_seconds: 120 });
+      assert.equal(again.run.status, 'succeeded', JSON.stringify(again.run));
+      assert.equal(again.run.rows_written, ROWS);
+      assert.equal(psql(`SELECT count(*) FROM ${schema}.copy`), String(ROWS));
+    } finally {
+      assert.equal(await s2.close(), 0);
+    }
+  });
+});
