@@ -1,7 +1,7 @@
 // Schedules through MCP: next_run_at in UTC and local time, a preview that names what a DST
-// change does (a server whose clock is pinned just before New York's 2027 spring-forward and
-// Berlin's 2027 fall-back), and a real scheduler inside the embedded stdio process firing an
-// every-minute schedule: the run shows trigger "schedule", its slot, and succeeds.
+// change does (a server whose clock is pinned just before New York's 2027 spring-forward), and
+// real schedulers inside two embedded stdio processes on one store firing an every-minute
+// schedule: one run for the slot, with trigger "schedule" and the slot, and it succeeds.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -109,19 +109,23 @@ describe('schedules: next runs and DST previews (clock pinned)', () => {
 describe('schedules: the embedded scheduler fires a slot (real clock)', () => {
   let world;
   let ctx;
+  let second;
   before(async () => {
     world = new World('sched-fire');
     ctx = await setup(world, 'fire', { PLANASONIX_WORKERS: '1' });
+    // A second process on the same store, with its own scheduler: only one may fire a slot.
+    second = await world.connect(world.tenant('fire-org-2').key, { name: 'fire-2', env: { PLANASONIX_WORKERS: '1' } });
   });
   after(async () => {
     try {
       if (ctx?.s) assert.equal(await ctx.s.close(), 0);
+      if (second) assert.equal(await second.close(), 0);
     } finally {
       await world.finish();
     }
   });
 
-  it('an every-minute schedule fires once at its slot and the run succeeds', { timeout: 120000 }, async () => {
+  it('an every-minute schedule fires once at its slot (two scheduler processes) and the run succeeds', { timeout: 120000 }, async () => {
     const sc = await ctx.s.ok('create_schedule', { pipeline_id: ctx.pipeline, cron_expression: '* * * * *', frequency: 'custom' });
     const slot = sc.next_run_at;
     let run;
