@@ -237,9 +237,10 @@ int px_store_migrate(struct px_store *st, int *applied_out, struct px_error *err
 struct px_store_pool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int size, nfree;
-    struct px_store **all;
+    int size, nfree, opening;    /* handles open, free, being opened */
+    struct px_store **all;       /* PX_STORE_POOL_MAX slots */
     struct px_store **free_list; /* nfree handles not checked out */
+    char *url;
 };
 
 int px_store_pool_open(const char *url, int size, struct px_store_pool **out, struct px_error *err)
@@ -247,9 +248,12 @@ int px_store_pool_open(const char *url, int size, struct px_store_pool **out, st
     *out = NULL;
     if (size < 1)
         size = 1;
+    if (size > PX_STORE_POOL_MAX)
+        size = PX_STORE_POOL_MAX;
     struct px_store_pool *pool = px_xcalloc(1, sizeof(*pool));
-    pool->all = px_xcalloc((size_t)size, sizeof(*pool->all));
-    pool->free_list = px_xcalloc((size_t)size, sizeof(*pool->free_list));
+    pool->all = px_xcalloc(PX_STORE_POOL_MAX, sizeof(*pool->all));
+    pool->free_list = px_xcalloc(PX_STORE_POOL_MAX, sizeof(*pool->free_list));
+    pool->url = px_xstrdup(url);
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->cond, NULL);
     for (int i = 0; i < size; i++) {
@@ -275,14 +279,33 @@ void px_store_pool_close(struct px_store_pool *pool)
     pthread_cond_destroy(&pool->cond);
     free(pool->all);
     free(pool->free_list);
+    free(pool->url);
     free(pool);
 }
 
 struct px_store *px_store_pool_acquire(struct px_store_pool *pool)
 {
     pthread_mutex_lock(&pool->lock);
-    while (pool->nfree == 0)
+    while (pool->nfree == 0) {
+        if (pool->size + pool->opening < PX_STORE_POOL_MAX) {
+            /* All checked out (calls waiting on runs hold theirs): open one more, outside the
+             * lock. A failure just falls back to waiting. */
+            pool->opening++;
+            pthread_mutex_unlock(&pool->lock);
+            struct px_store *st = NULL;
+            struct px_error err;
+            int rc = px_store_open(pool->url, &st, &err);
+            pthread_mutex_lock(&pool->lock);
+            pool->opening--;
+            if (rc == 0) {
+                pool->all[pool->size++] = st;
+                pthread_mutex_unlock(&pool->lock);
+                return st;
+            }
+            px_warn("store pool: cannot open another handle: %s", err.message);
+        }
         pthread_cond_wait(&pool->cond, &pool->lock);
+    }
     struct px_store *st = pool->free_list[--pool->nfree];
     pthread_mutex_unlock(&pool->lock);
     return st;

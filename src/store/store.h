@@ -43,10 +43,12 @@ struct px_val {
  * file path. Applies pending migrations. Returns 0 and an owned handle (px_store_close). */
 int px_store_open(const char *url, struct px_store **out, struct px_error *err);
 void px_store_close(struct px_store *st);
-/* A fixed set of handles to one database, for servers running calls on several threads: a
- * thread checks one out for the duration of a request. Opening applies pending migrations
- * (with the first handle). SQLite's WAL mode lets the handles read in parallel; writers
- * serialize on the database's own lock (busy timeout). */
+/* Handles to one database, for servers running calls on several threads: a thread checks
+ * one out for the duration of a request. `size` handles are opened at once (applying pending
+ * migrations with the first); when all are checked out (calls waiting on runs hold theirs for
+ * long), more are opened on demand, up to PX_STORE_POOL_MAX, and kept. SQLite's WAL mode lets
+ * the handles read in parallel; writers serialize on the database's own lock (busy timeout). */
+#define PX_STORE_POOL_MAX 96
 struct px_store_pool;
 int px_store_pool_open(const char *url, int size, struct px_store_pool **out, struct px_error *err);
 void px_store_pool_close(struct px_store_pool *pool);

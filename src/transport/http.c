@@ -241,6 +241,11 @@ bool px_http_parse_msg(struct px_http_req *r, struct px_http_msg *m)
         px_json_get(px_json_get(px_json_get(m->json, "params"), "_meta"), "progressToken");
     if (json_object_is_type(token, json_type_string) || json_object_is_type(token, json_type_int))
         m->progress_token = token;
+    if (strcmp(method, "tools/call") == 0) {
+        struct json_object *wait =
+            px_json_get(px_json_get(px_json_get(m->json, "params"), "arguments"), "wait_seconds");
+        m->may_block = json_object_is_type(wait, json_type_int) && json_object_get_int64(wait) > 0;
+    }
     return true;
 }
 
@@ -279,6 +284,8 @@ bool px_http_take_rate(struct px_http_req *r, const struct px_http_msg *m)
 
 /* ---- deferred calls ----------------------------------------------------------------------- */
 
+static void *worker_main(void *arg);
+
 bool px_http_defer(struct px_http_server *srv, void (*run)(void *arg), void *arg)
 {
     pthread_mutex_lock(&srv->jobs_lock);
@@ -294,6 +301,11 @@ bool px_http_defer(struct px_http_server *srv, void (*run)(void *arg), void *arg
             srv->jobs_head = j;
         srv->jobs_tail = j;
         srv->njobs++;
+        /* Every thread busy (calls can wait on runs for minutes): start another, so a queued
+         * call never waits for an unrelated long one. */
+        if (srv->idle_workers < (int)srv->njobs && srv->nworkers < PX_HTTP_MAX_WORKERS &&
+            pthread_create(&srv->workers[srv->nworkers], NULL, worker_main, srv) == 0)
+            srv->nworkers++;
         pthread_cond_signal(&srv->jobs_cond);
     }
     pthread_mutex_unlock(&srv->jobs_lock);
@@ -305,8 +317,10 @@ static void *worker_main(void *arg)
     struct px_http_server *srv = arg;
     pthread_mutex_lock(&srv->jobs_lock);
     for (;;) {
+        srv->idle_workers++;
         while (!srv->jobs_head && !srv->jobs_stop)
             pthread_cond_wait(&srv->jobs_cond, &srv->jobs_lock);
+        srv->idle_workers--;
         if (!srv->jobs_head)
             break; /* stopping and nothing left */
         struct px_http_job *j = srv->jobs_head;
@@ -698,7 +712,10 @@ static void shutdown_server(struct px_http_server *srv)
     srv->jobs_stop = true;
     pthread_cond_broadcast(&srv->jobs_cond);
     pthread_mutex_unlock(&srv->jobs_lock);
-    for (int i = 0; i < PX_HTTP_WORKERS; i++)
+    pthread_mutex_lock(&srv->jobs_lock);
+    int started = srv->nworkers;
+    pthread_mutex_unlock(&srv->jobs_lock);
+    for (int i = 0; i < started; i++)
         pthread_join(srv->workers[i], NULL);
     pthread_mutex_lock(&srv->timer_lock);
     srv->timer_stop = true;
@@ -779,8 +796,10 @@ int px_http_serve(struct px_app *app, const char *listen)
     pthread_cond_init(&srv->jobs_cond, NULL);
     pthread_mutex_init(&srv->timer_lock, NULL);
     pthread_cond_init(&srv->timer_cond, NULL);
-    for (int i = 0; i < PX_HTTP_WORKERS; i++)
-        pthread_create(&srv->workers[i], NULL, worker_main, srv);
+    pthread_mutex_lock(&srv->jobs_lock);
+    for (; srv->nworkers < PX_HTTP_WORKERS; srv->nworkers++)
+        pthread_create(&srv->workers[srv->nworkers], NULL, worker_main, srv);
+    pthread_mutex_unlock(&srv->jobs_lock);
     pthread_create(&srv->timer, NULL, timer_main, srv);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |

@@ -36,6 +36,7 @@ struct px_hsession;
 #define PX_HTTP_MAX_BODY (1u << 20)    /* 1 MiB: a larger body gets 413 */
 #define PX_HTTP_MAX_DISCARD (8u << 20) /* past the limit, read this much more, then hang up */
 #define PX_HTTP_WORKERS 2              /* threads running calls whose response is a live stream */
+#define PX_HTTP_MAX_WORKERS 64         /* started on demand while all are busy (waiting calls) */
 #define PX_HTTP_MAX_JOBS 256           /* calls waiting for those threads */
 #define PX_HTTP_MAX_HEADERS 8          /* extra response headers per reply */
 
@@ -72,7 +73,8 @@ struct px_http_server {
     struct px_http_job *jobs_head, *jobs_tail;
     size_t njobs;
     bool jobs_stop;
-    pthread_t workers[PX_HTTP_WORKERS];
+    pthread_t workers[PX_HTTP_MAX_WORKERS];
+    int nworkers, idle_workers; /* started; waiting for a job */
     /* The once-a-second housekeeping thread. */
     pthread_mutex_t timer_lock;
     pthread_cond_t timer_cond;
@@ -123,6 +125,9 @@ struct px_http_msg {
     bool initialize;          /* one initialize request */
     bool cancel;              /* one notifications/cancelled */
     struct json_object *progress_token; /* one request carrying params._meta.progressToken */
+    /* One tools/call that asks to wait (arguments.wait_seconds > 0): it may take that long,
+     * so it runs on a job thread (px_http_defer), never on an HTTP thread. */
+    bool may_block;
 };
 
 /* A request header, or NULL. */

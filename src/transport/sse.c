@@ -3,6 +3,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/mem.h"
 #include "transport/http_internal.h"
 #include "transport/sessions.h"
 #include "transport/stream.h"
@@ -72,6 +73,29 @@ static void to_stream(void *ctx, const char *json)
     px_stream_event(ctx, "message", json);
 }
 
+/* A legacy call run on a job thread (px_http_defer); owns its session and stream refs. */
+struct deferred {
+    struct px_hsession *session;
+    struct px_stream *stream;
+    struct px_principal principal;
+    char *text;
+    size_t len;
+};
+
+static void run_deferred(void *arg)
+{
+    struct deferred *d = arg;
+    struct px_http_sink sink = {.emit = to_stream, .ctx = d->stream};
+    char *reply = px_hsession_handle(d->session, &d->principal, &sink, d->text, d->len);
+    if (reply && !px_stream_event(d->stream, "message", reply))
+        px_debug("http: the SSE stream of a session ended before its response was sent");
+    free(reply);
+    free(d->text);
+    px_stream_release(d->stream);
+    px_hsession_release(d->session);
+    free(d);
+}
+
 enum MHD_Result px_sse_post(struct px_http_req *r)
 {
     struct px_http_msg m;
@@ -85,6 +109,28 @@ enum MHD_Result px_sse_post(struct px_http_req *r)
     struct px_stream *stream = px_hsession_stream(s);
     if (m.cancel) {
         px_hsession_cancel(s, r->body.data, r->body.len);
+    } else if ((m.progress_token || m.may_block) && stream) {
+        /* A call that may take long (a waiting trigger) answers on the stream from a job
+         * thread; the POST is accepted at once. */
+        struct deferred *d = px_xcalloc(1, sizeof(*d));
+        d->session = s;
+        d->stream = stream;
+        d->principal = r->principal;
+        d->text = px_xstrndup(r->body.data, r->body.len);
+        d->len = r->body.len;
+        px_stream_ref(stream);
+        r->target = NULL; /* the job holds the session reference now */
+        if (!px_http_defer(r->srv, run_deferred, d)) {
+            r->target = s;
+            px_stream_release(stream);
+            free(d->text);
+            free(d);
+            px_http_msg_free(&m);
+            px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+            return px_http_refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, PX_RPC_SERVER, "not_available",
+                                  "Service Unavailable: too many calls in progress",
+                                  "retry shortly");
+        }
     } else {
         struct px_http_sink sink = {.emit = to_stream, .ctx = stream};
         char *reply = px_hsession_handle(s, &r->principal, &sink, r->body.data, r->body.len);

@@ -254,7 +254,7 @@ enum MHD_Result px_streamable_post(struct px_http_req *r)
             res = px_http_send_body(r, MHD_HTTP_ACCEPTED, NULL, NULL, 0);
         free(reply);
         px_hsession_release(s);
-    } else if (m.progress_token) {
+    } else if (m.progress_token || m.may_block) {
         res = live_call(r, s); /* takes s */
     } else {
         struct collected c = {.n = 0};
