@@ -40,7 +40,8 @@
 
 #define RUN_COLUMNS                                                                                \
     "x.id, x.pipeline_id, x.revision, x.trigger, x.schedule_id, x.slot, x.status, x.queued_at,"    \
-    " x.started_at, x.finished_at, x.rows_read, x.rows_written, x.attempt, x.error, x.nodes"
+    " x.started_at, x.finished_at, x.rows_read, x.rows_written, x.attempt, x.error, x.nodes,"      \
+    " x.note"
 enum {
     C_ID,
     C_PIPELINE,
@@ -56,7 +57,8 @@ enum {
     C_WRITTEN,
     C_ATTEMPT,
     C_ERROR,
-    C_NODES
+    C_NODES,
+    C_NOTE
 };
 
 static void set_time_or_null(struct json_object *o, const char *key, struct px_rows *rows, int col)
@@ -100,6 +102,7 @@ static struct json_object *run_view(struct px_rows *rows)
         nodes = json_object_new_array();
     }
     px_json_set(o, "nodes", nodes);
+    px_json_set_str(o, "note", px_rows_text(rows, C_NOTE));
     return o;
 }
 

@@ -16,6 +16,7 @@
 #include "base/json.h"
 #include "sched/scheduler.h"
 #include "service/pipelines.h"
+#include "service/runs.h"
 #include "service/schedules.h"
 #include "store/store.h"
 
@@ -297,6 +298,19 @@ static void test_downtime(void **state)
     assert_non_null(strstr(px_rows_text(rows, 4), "misfire: skip"));
     assert_int_equal(px_rows_next(rows, &err), 0);
     px_rows_free(rows);
+    /* get_run_history's view says so. */
+    assert_int_equal(px_store_query(f->st, "SELECT id FROM runs WHERE schedule_id = ? AND slot = ?",
+                                    PX_PARAMS(PX_V_TEXT(a), PX_V_INT(T0 + 5 * 3600000)), 2, &rows,
+                                    &err),
+                     0);
+    assert_int_equal(px_rows_next(rows, &err), 1);
+    struct json_object *view;
+    assert_int_equal(px_run_get(&f->t, px_rows_text(rows, 0), &view, &err), 0);
+    px_rows_free(rows);
+    assert_string_equal(px_json_get_str(view, "note"),
+                        "late by 1800 s; 3 earlier missed slots not run");
+    assert_string_equal(px_json_get_str(px_json_get(view, "trigger"), "type"), "schedule");
+    json_object_put(view);
     /* Next slots are back to normal. */
     finish_runs(f->st);
     drive(f->st, NULL, T0 + 5 * 3600000 + 1800000, T0 + 6 * 3600000 + 10);
