@@ -1,6 +1,8 @@
 /* Injectable clock: see clock.h. */
 #include "base/clock.h"
 
+#include "base/civil.h"
+
 #include <stdio.h>
 #include <time.h>
 
@@ -43,8 +45,8 @@ static char *digits(char *p, int v, int n)
 
 void px_time_format(int64_t ms, char *out, unsigned size)
 {
-    /* Civil date from days since 1970-01-01 (Howard Hinnant's algorithm): this runs for every
-     * time in every list page, where gmtime_r + snprintf showed up in profiles. */
+    /* Formatted by hand (base/civil.h): this runs for every time in every list page, where
+     * gmtime_r + snprintf showed up in profiles. */
     if (size < 25 || ms < 0 || ms >= 253402300800000LL) {
         time_t secs = (time_t)(ms / 1000);
         struct tm tm;
@@ -53,15 +55,10 @@ void px_time_format(int64_t ms, char *out, unsigned size)
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
         return;
     }
-    int64_t days = ms / 86400000, rem = ms % 86400000;
-    int64_t z = days + 719468, era = z / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int day = (int)(doy - (153 * mp + 2) / 5 + 1);
-    int month = (int)(mp < 10 ? mp + 3 : mp - 9);
-    int year = (int)(yoe + era * 400 + (month <= 2));
+    int64_t days = ms / 86400000, rem = ms % 86400000, y;
+    int month, day;
+    px_civil_from_days(days, &y, &month, &day);
+    int year = (int)y;
     char *p = out;
     p = digits(p, year, 4);
     *p++ = '-';

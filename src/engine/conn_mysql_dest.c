@@ -19,6 +19,7 @@
  * NULLs) and are inserted. Another unique index on the table can also trigger the update.
  */
 #include "base/buf.h"
+#include "base/civil.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "base/mem.h"
@@ -454,20 +455,6 @@ static void put(struct mydst *s, const char *p, size_t n)
     s->len += n;
 }
 
-/* Civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm). */
-static void civil(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 /* Appends the SQL literal of a cell; -1 for a float MySQL cannot store (NaN, infinity). */
 static int put_value(struct mydst *s, const struct px_column *c, int64_t r)
 {
@@ -497,7 +484,7 @@ static int put_value(struct mydst *s, const struct px_column *c, int64_t r)
         int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
         int64_t sod = secs - days * 86400, y;
         int mo, d;
-        civil(days, &y, &mo, &d);
+        px_civil_from_days(days, &y, &mo, &d);
         n = snprintf(tmp, sizeof(tmp), "'%04lld-%02d-%02d %02d:%02d:%02d.%06lld'", (long long)y, mo,
                      d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (long long)frac);
         break;

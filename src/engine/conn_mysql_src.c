@@ -12,6 +12,7 @@
  * READ ONLY transaction. Closing before the end shuts the socket instead of reading the rest.
  */
 #include "base/buf.h"
+#include "base/civil.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "base/mem.h"
@@ -276,17 +277,6 @@ static bool digits(const char *p, int n)
     return true;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int mo, int d)
-{
-    y -= mo <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* "YYYY-MM-DD[ HH:MM:SS[.ffffff]]" → µs since the epoch. 1 for a zero or partial date
  * (NULL), -1 when malformed. */
 static int parse_datetime(const char *s, size_t len, int64_t *us)
@@ -299,7 +289,7 @@ static int parse_datetime(const char *s, size_t len, int64_t *us)
         return 1;
     if (mo > 12 || d > 31)
         return -1;
-    int64_t t = days_from_civil(y, mo, d) * 86400;
+    int64_t t = px_days_from_civil(y, mo, d) * 86400;
     int64_t frac = 0;
     if (len > 10) {
         if (len < 19 || (s[10] != ' ' && s[10] != 'T') || !digits(s + 11, 2) || s[13] != ':' ||

@@ -10,6 +10,7 @@
 #include "engine/conn_pg.h"
 
 #include "base/buf.h"
+#include "base/civil.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "engine/exec_int.h"
@@ -525,34 +526,14 @@ void pg_encode_trailer(struct px_buf *out)
     put16(out, 0xffff);
 }
 
-/* Days since 1970-01-01 → civil date (proleptic Gregorian). */
-static void civil(int64_t days, int64_t *y, int *m, int *d)
-{
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    int64_t doe = days - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
 /* A timestamp as text: ISO 8601 with 'T' and 'Z' (iso) or PostgreSQL's "… +00" form. */
 static size_t fmt_ts(int64_t us, bool iso, char *out, size_t size)
 {
     if (us == INT64_MAX || us == INT64_MIN)
         return (size_t)snprintf(out, size, "%s", us > 0 ? "infinity" : "-infinity");
-    int64_t days = floor_div(us, US_PER_DAY), rem = us - days * US_PER_DAY, y;
+    int64_t days = px_floor_div(us, US_PER_DAY), rem = us - days * US_PER_DAY, y;
     int m, d;
-    civil(days, &y, &m, &d);
+    px_civil_from_days(days, &y, &m, &d);
     int n =
         snprintf(out, size, "%04lld-%02d-%02d%c%02d:%02d:%02d", (long long)y, m, d, iso ? 'T' : ' ',
                  (int)(rem / 3600000000), (int)(rem / 60000000 % 60), (int)(rem / 1000000 % 60));
@@ -986,7 +967,7 @@ static int encode_binary(const struct pg_encoder *e, struct px_buf *out, const s
             return enc_error(e, i, b, r, "does not fit", err);
         int64_t days = iv == INT64_MAX   ? INT32_MAX
                        : iv == INT64_MIN ? INT32_MIN
-                                         : floor_div(iv, US_PER_DAY) - PG_EPOCH_DAYS;
+                                         : px_floor_div(iv, US_PER_DAY) - PG_EPOCH_DAYS;
         if (days > INT32_MAX || days < INT32_MIN)
             return enc_error(e, i, b, r, "does not fit", err);
         put32(out, 4);

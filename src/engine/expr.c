@@ -7,6 +7,7 @@
 #include "engine/expr.h"
 
 #include "base/buf.h"
+#include "base/civil.h"
 #include "base/err.h"
 #include "base/mem.h"
 
@@ -1071,36 +1072,6 @@ static const char *type_name(enum px_value_type t)
     return "?";
 }
 
-/* Howard Hinnant's days_from_civil / civil_from_days. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 static int digits(const char **s, int n, int *out)
 {
     int v = 0;
@@ -1114,18 +1085,13 @@ static int digits(const char **s, int n, int *out)
     return 0;
 }
 
-static bool leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 int px_expr_parse_timestamp(const char *s, int64_t *us_out)
 {
     int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0;
     if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) || *s++ != '-' || digits(&s, 2, &d))
         return -PX_EINVALID;
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap(y)))
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && px_is_leap(y)))
         return -PX_EINVALID;
     int64_t off_us = 0;
     if (*s == 'T' || *s == 't' || *s == ' ') {
@@ -1170,7 +1136,7 @@ int px_expr_parse_timestamp(const char *s, int64_t *us_out)
     }
     if (*s)
         return -PX_EINVALID;
-    *us_out = days_from_civil(y, mo, d) * US_DAY + (int64_t)h * US_HOUR + (int64_t)mi * US_MIN +
+    *us_out = px_days_from_civil(y, mo, d) * US_DAY + (int64_t)h * US_HOUR + (int64_t)mi * US_MIN +
               (int64_t)sec * US_SEC + frac - off_us;
     return 0;
 }
@@ -1203,9 +1169,9 @@ int px_value_render(const struct px_value *v, struct px_buf *out)
         return rc ? rc : px_buf_puts(out, "'");
     }
     case PX_VAL_TIMESTAMP: {
-        int64_t days = floor_div(v->i, US_DAY), rem = v->i - days * US_DAY, y;
+        int64_t days = px_floor_div(v->i, US_DAY), rem = v->i - days * US_DAY, y;
         int m, d;
-        civil_from_days(days, &y, &m, &d);
+        px_civil_from_days(days, &y, &m, &d);
         int rc =
             px_buf_printf(out, "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)y, m, d,
                           (int)(rem / US_HOUR), (int)(rem / US_MIN % 60), (int)(rem / US_SEC % 60));
@@ -1591,13 +1557,13 @@ static int64_t trunc_ts(int64_t ts, int unit)
 {
     static const int64_t size[] = {US_SEC, US_MIN, US_HOUR, US_DAY};
     if (unit <= 3)
-        return floor_div(ts, size[unit]) * size[unit];
-    int64_t days = floor_div(ts, US_DAY), y;
+        return px_floor_div(ts, size[unit]) * size[unit];
+    int64_t days = px_floor_div(ts, US_DAY), y;
     int m, d;
     if (unit == 4) /* week: back to Monday (1970-01-01 was a Thursday) */
         return (days - ((days % 7 + 7 + 3) % 7)) * US_DAY;
-    civil_from_days(days, &y, &m, &d);
-    return days_from_civil(y, unit == 5 ? m : 1, 1) * US_DAY;
+    px_civil_from_days(days, &y, &m, &d);
+    return px_days_from_civil(y, unit == 5 ? m : 1, 1) * US_DAY;
 }
 
 static int call(struct evalctx *c, const struct node *n, struct px_value *out)

@@ -13,6 +13,7 @@
  */
 #include "sched/next.h"
 
+#include "base/civil.h"
 #include "base/err.h"
 #include "sched/cron.h"
 #include "sched/tz.h"
@@ -23,40 +24,6 @@
 #define MINUTE 60
 #define DAY 86400
 #define AFTER_LIMIT ((int64_t)1 << 45)
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
-}
-
-static bool leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in(int64_t y, int m)
-{
-    static const int n[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && leap(y) ? 29 : n[m];
-}
-
-/* Civil date of day z (days since 1970-01-01), proleptic Gregorian (the era/day-of-era method
- * described by H. Hinnant, "chrono-Compatible Low-Level Date Algorithms"). */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
 
 /* Smallest set bit of mask at or above `from` (mask has bits below 64), or -1. */
 static int next_bit(uint64_t mask, int from)
@@ -84,17 +51,17 @@ static bool find_local(const struct px_cron *c, int64_t from, int64_t until, int
 {
     if (from >= until)
         return false;
-    int64_t start = floor_div(from + MINUTE - 1, MINUTE) * MINUTE;
-    int64_t day = floor_div(start, DAY);
+    int64_t start = px_floor_div(from + MINUTE - 1, MINUTE) * MINUTE;
+    int64_t day = px_floor_div(start, DAY);
     int secs = (int)(start - day * DAY);
     int hh = secs / 3600, mm = (secs % 3600) / 60;
     int64_t y;
     int m, d;
-    civil_from_days(day, &y, &m, &d);
+    px_civil_from_days(day, &y, &m, &d);
 
     while (day * DAY < until) {
         if (!((c->months >> m) & 1)) { /* skip to the first of the next month */
-            day += days_in(y, m) - d + 1;
+            day += px_month_days(y, m) - d + 1;
             d = 1;
             if (++m > 12) {
                 m = 1;
@@ -125,7 +92,7 @@ static bool find_local(const struct px_cron *c, int64_t from, int64_t until, int
         }
         day++;
         hh = mm = 0;
-        if (++d > days_in(y, m)) {
+        if (++d > px_month_days(y, m)) {
             d = 1;
             if (++m > 12) {
                 m = 1;

@@ -16,6 +16,7 @@
  */
 #include "sched/tz.h"
 
+#include "base/civil.h"
 #include "base/err.h"
 #include "base/mem.h"
 
@@ -92,35 +93,11 @@ struct px_tz {
 
 /* ---- Calendar arithmetic (proleptic Gregorian, days since 1970-01-01) ---- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
-}
-
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* Days from 1970-01-01 to y-m-d (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* The year of the day z days after 1970-01-01. */
 static int64_t year_of_days(int64_t z)
 {
     z += 719468;
-    int64_t era = floor_div(z, 146097);
+    int64_t era = px_floor_div(z, 146097);
     int64_t doe = z - era * 146097;
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -129,26 +106,20 @@ static int64_t year_of_days(int64_t z)
     return mp >= 10 ? y + 1 : y;
 }
 
-static int month_days(int64_t y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
-
 /* The day (days since the epoch) a rule names in year y. */
 static int64_t rule_day(const struct tz_rule *r, int64_t y)
 {
-    int64_t jan1 = days_from_civil(y, 1, 1);
+    int64_t jan1 = px_days_from_civil(y, 1, 1);
     switch (r->kind) {
     case 'J':
-        return jan1 + r->n - 1 + (is_leap(y) && r->n >= 60);
+        return jan1 + r->n - 1 + (px_is_leap(y) && r->n >= 60);
     case 'D':
         return jan1 + r->n;
     default: {
-        int64_t first = days_from_civil(y, r->m, 1);
+        int64_t first = px_days_from_civil(y, r->m, 1);
         int wd_first = (int)(((first + 4) % 7 + 7) % 7); /* 1970-01-01 was a Thursday */
         int mday = 1 + (r->d - wd_first + 7) % 7 + 7 * (r->w - 1);
-        while (mday > month_days(y, r->m))
+        while (mday > px_month_days(y, r->m))
             mday -= 7;
         return first + mday - 1;
     }
@@ -194,7 +165,7 @@ static int ftrans_cmp(const void *a, const void *b)
 /* The footer transitions of the years around the year of t (FW_N entries, sorted). */
 static void footer_window(const struct tz_footer *f, int64_t t, struct ftrans out[FW_N])
 {
-    int64_t y = year_of_days(floor_div(t, 86400));
+    int64_t y = year_of_days(px_floor_div(t, 86400));
     for (int k = 0; k < FW_YEARS; k++)
         footer_year(f, y - FW_BEFORE + k, out + 2 * k);
     for (int i = 1; i < FW_N; i++) /* insertion sort: few entries, nearly in order */
@@ -209,7 +180,7 @@ static void footer_window(const struct tz_footer *f, int64_t t, struct ftrans ou
  * Gregorian calendar repeats exactly every 400 years, and so do footer rules. */
 static int64_t cycle_shift(int64_t t)
 {
-    return floor_div(t, CYCLE_SECS) * CYCLE_SECS;
+    return px_floor_div(t, CYCLE_SECS) * CYCLE_SECS;
 }
 
 /* The footer type (index) in force at t. */
@@ -439,7 +410,7 @@ static void extend_with_footer(struct px_tz *tz)
     struct tz_footer *f = &tz->footer;
     size_t n0 = tz->ntrans;
     int64_t last = tz->trans[n0 - 1];
-    int64_t y0 = year_of_days(floor_div(last, 86400)) - 1;
+    int64_t y0 = year_of_days(px_floor_div(last, 86400)) - 1;
 
     tz->trans_ty[n0 - 1] = (uint16_t)footer_type_at(f, last);
     if (!f->has_dst || y0 < TZ_EXTEND_FROM - 1 || y0 > TZ_EXTEND_YEAR)
