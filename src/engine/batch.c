@@ -288,13 +288,50 @@ void px_batch_move_row(struct px_batch *b, int64_t dst, int64_t src)
 
 void px_batch_compact(struct px_batch *b, const bool *keep)
 {
-    int64_t w = 0;
-    for (int64_t r = 0; r < b->nrows; r++)
-        if (keep[r])
-            px_batch_move_row(b, w++, r);
-    for (int i = 0; i < b->ncols; i++)
-        for (int64_t r = w; r < b->nrows; r++)
-            px_batch_set_null(&b->cols[i], r, true);
+    /* Column by column: the values of the kept rows move up, the null bitmap is rebuilt, and
+     * the rows past the new end become NULL. */
+    int64_t first = 0;
+    while (first < b->nrows && keep[first])
+        first++;
+    if (first == b->nrows)
+        return;
+    int64_t w = first;
+    for (int i = 0; i < b->ncols; i++) {
+        struct px_column *c = &b->cols[i];
+        uint8_t *nulls = c->nulls;
+        w = first;
+        if (elem_size(c->type) == 8) { /* int64, double and pointers alike: 8-byte moves */
+            char *v = (char *)(void *)c->v.i;
+            for (int64_t r = first; r < b->nrows; r++) {
+                if (!keep[r])
+                    continue;
+                memcpy(v + 8 * w, v + 8 * r, 8);
+                uint8_t bit = (uint8_t)(1u << (w & 7));
+                if ((nulls[r >> 3] >> (r & 7)) & 1)
+                    nulls[w >> 3] |= bit;
+                else
+                    nulls[w >> 3] &= (uint8_t)~bit;
+                w++;
+            }
+        } else {
+            for (int64_t r = first; r < b->nrows; r++) {
+                if (!keep[r])
+                    continue;
+                c->v.b[w] = c->v.b[r];
+                px_batch_set_null(c, w, px_batch_is_null(c, r));
+                w++;
+            }
+        }
+        /* Rows w..nrows-1 become NULL: the partial byte bit by bit, then whole bytes. */
+        int64_t r = w;
+        for (; r < b->nrows && (r & 7); r++)
+            px_batch_set_null(c, r, true);
+        if (r < b->nrows)
+            memset(c->nulls + (r >> 3), 0xff, (size_t)(((b->nrows + 7) >> 3) - (r >> 3)));
+    }
+    if (b->ncols == 0)
+        for (int64_t r = first; r < b->nrows; r++)
+            w += keep[r];
     b->nrows = w;
 }
 

@@ -18,20 +18,52 @@
 
 /* ---- expression rows ---- */
 
+/* One per batch: the row being evaluated, and the column indexes already looked up, by the
+ * address of the name the expression passes (stable for the tree's lifetime). */
+#define LOOKUP_CACHE 8
+
 struct rowctx {
     const struct px_batch *b;
     int64_t row;
+    int ncache;
+    const char *names[LOOKUP_CACHE];
+    int idx[LOOKUP_CACHE];
 };
 
 static int row_lookup(void *ctx, const char *column, struct px_value *out)
 {
     struct rowctx *r = ctx;
-    int c = px_batch_find(r->b, column);
-    if (c < 0)
-        return -PX_ENOTFOUND;
+    int c = -1;
+    for (int k = 0; k < r->ncache && c < 0; k++)
+        if (r->names[k] == column)
+            c = r->idx[k];
+    if (c < 0) {
+        c = px_batch_find(r->b, column);
+        if (c < 0)
+            return -PX_ENOTFOUND;
+        if (r->ncache < LOOKUP_CACHE) {
+            r->names[r->ncache] = column;
+            r->idx[r->ncache++] = c;
+        }
+    }
     px_batch_get(r->b, c, r->row, out);
     return 0;
 }
+
+/* Filter memo: a condition over a single column is a function of that column's value (now()
+ * is fixed for the run and every function is deterministic), so its outcome is remembered per
+ * distinct value while there are few of them (status = 'paid' over millions of rows); past
+ * MEMO_MAX distinct values the memo is dropped for the rest of the run. */
+#define MEMO_MAX 64
+#define MEMO_SLOTS 128
+
+struct memo_ent {
+    bool used, keep;
+    enum px_col_type type;
+    bool null;
+    int64_t bits; /* INT, TIMESTAMP, BOOL; a FLOAT's bit pattern */
+    char *s;      /* STRING, owned */
+};
 
 struct exprop {
     struct px_expr *expr;
@@ -39,6 +71,10 @@ struct exprop {
     int64_t now_us;
     bool typed; /* derive: the output type is fixed */
     enum px_col_type type;
+    char *memo_col; /* filter: the only column the condition reads, or NULL */
+    bool memo_off;
+    int nmemo;
+    struct memo_ent *memo; /* MEMO_SLOTS, allocated on first use */
 };
 
 static int expr_open(const struct px_node_ctx *ctx, const char *prop, void **state_out,
@@ -64,6 +100,10 @@ static void expr_close(void *state)
         return;
     px_expr_free(s->expr);
     free(s->column);
+    free(s->memo_col);
+    for (int k = 0; s->memo && k < MEMO_SLOTS; k++)
+        free(s->memo[k].s);
+    free(s->memo);
     free(s);
 }
 
@@ -75,9 +115,84 @@ int px__row_error(const struct px_batch *b, int64_t row, struct px_error *err)
     return -PX_EINVALID;
 }
 
+struct colcount {
+    int n;
+    const char *first;
+};
+
+static void count_column(void *ctx, const char *column)
+{
+    struct colcount *c = ctx;
+    if (c->n++ == 0)
+        c->first = column;
+}
+
 static int filter_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
 {
-    return expr_open(ctx, "condition", state_out, err);
+    int rc = expr_open(ctx, "condition", state_out, err);
+    if (rc < 0)
+        return rc;
+    struct exprop *s = *state_out;
+    struct colcount cc = {0};
+    px_expr_columns(s->expr, count_column, &cc);
+    if (cc.n == 1)
+        s->memo_col = px_xstrdup(cc.first);
+    return 0;
+}
+
+/* The memo slot for cell (col, row): the entry holding its value, or the empty slot where it
+ * goes. */
+static struct memo_ent *memo_slot(struct exprop *s, const struct px_column *c, int64_t row)
+{
+    bool null = px_batch_is_null(c, row);
+    int64_t bits = 0;
+    const char *str = NULL;
+    uint64_t h = 0x9e3779b97f4a7c15ull * (uint64_t)(c->type + 1);
+    if (null) {
+        h ^= 0xff;
+    } else if (c->type == PX_COL_STRING) {
+        str = c->v.s[row];
+        for (const unsigned char *p = (const unsigned char *)str; *p; p++)
+            h = (h ^ *p) * 0x100000001b3ull;
+    } else {
+        if (c->type == PX_COL_FLOAT)
+            memcpy(&bits, &c->v.f[row], 8);
+        else if (c->type == PX_COL_BOOL)
+            bits = c->v.b[row];
+        else
+            bits = c->v.i[row];
+        h = ((uint64_t)bits ^ h) * 0xd6e8feb86659fd93ull;
+    }
+    h ^= h >> 32;
+    for (size_t j = h % MEMO_SLOTS;; j = (j + 1) % MEMO_SLOTS) {
+        struct memo_ent *e = &s->memo[j];
+        if (!e->used)
+            return e;
+        if (e->type != c->type || e->null != null)
+            continue;
+        if (null || (str ? strcmp(e->s, str) == 0 : e->bits == bits))
+            return e;
+    }
+}
+
+static void memo_fill(struct exprop *s, struct memo_ent *e, const struct px_column *c, int64_t row,
+                      bool keep)
+{
+    if (s->nmemo >= MEMO_MAX) {
+        s->memo_off = true;
+        return;
+    }
+    e->used = true;
+    e->keep = keep;
+    e->type = c->type;
+    e->null = px_batch_is_null(c, row);
+    if (!e->null && c->type == PX_COL_STRING)
+        e->s = px_xstrdup(c->v.s[row]);
+    else if (!e->null && c->type == PX_COL_FLOAT)
+        memcpy(&e->bits, &c->v.f[row], 8);
+    else if (!e->null)
+        e->bits = c->type == PX_COL_BOOL ? c->v.b[row] : c->v.i[row];
+    s->nmemo++;
 }
 
 static int filter_process(void *state, struct px_batch *b, struct px_error *err)
@@ -85,8 +200,20 @@ static int filter_process(void *state, struct px_batch *b, struct px_error *err)
     struct exprop *s = state;
     bool *keep = px_xcalloc((size_t)b->nrows + 1, sizeof(bool));
     int rc = 0;
+    struct rowctx rc_ = {.b = b};
+    int mc = s->memo_col && !s->memo_off ? px_batch_find(b, s->memo_col) : -1;
+    if (mc >= 0 && !s->memo)
+        s->memo = px_xcalloc(MEMO_SLOTS, sizeof(*s->memo));
     for (int64_t r = 0; r < b->nrows; r++) {
-        struct rowctx rc_ = {b, r};
+        struct memo_ent *e = NULL;
+        if (mc >= 0 && !s->memo_off) {
+            e = memo_slot(s, &b->cols[mc], r);
+            if (e->used) {
+                keep[r] = e->keep;
+                continue;
+            }
+        }
+        rc_.row = r;
         struct px_value v;
         rc = px_expr_eval(s->expr, row_lookup, &rc_, s->now_us, &v, err);
         if (rc < 0) {
@@ -100,6 +227,8 @@ static int filter_process(void *state, struct px_batch *b, struct px_error *err)
             break;
         }
         keep[r] = v.type == PX_VAL_BOOL && v.b;
+        if (e)
+            memo_fill(s, e, &b->cols[mc], r, keep[r]);
     }
     if (rc == 0)
         px_batch_compact(b, keep);
@@ -134,8 +263,9 @@ static int derive_process(void *state, struct px_batch *b, struct px_error *err)
     struct px_value *vals = px_xcalloc((size_t)b->nrows + 1, sizeof(*vals));
     int rc = 0;
     int64_t done = 0;
+    struct rowctx rc_ = {.b = b};
     for (; done < b->nrows; done++) {
-        struct rowctx rc_ = {b, done};
+        rc_.row = done;
         rc = px_expr_eval(s->expr, row_lookup, &rc_, s->now_us, &vals[done], err);
         if (rc < 0) {
             rc = px__row_error(b, done, err);
@@ -324,12 +454,36 @@ static int limit_process(void *state, struct px_batch *b, struct px_error *err)
 
 /* ---- dedupe: an open-addressing set of encoded keys ---- */
 
+/* A slot holds a key's 64-bit hash (0 = empty; a real 0 is stored as 1) and the key, kept in
+ * arena blocks as a 4-byte length followed by its bytes; probes compare hashes before keys. */
+struct dslot {
+    uint64_t h;
+    const char *k;
+};
+
+struct dblock {
+    struct dblock *next;
+    size_t used, size;
+    char data[];
+};
+
+#define DEDUPE_BLOCK (1u << 20)
+
 struct dedupeop {
-    char **keys; /* NULL = empty slot */
+    struct dslot *slots;
     size_t cap, count;
+    struct dblock *keys; /* the newest block first */
     struct json_object *columns;
     size_t max_keys; /* memory bound */
     void *last;      /* keep last / order_by: the blocking variant in ops_block.c */
+    /* One integer key column: the set holds the int64 values themselves (8-byte slots, 0 an
+     * empty slot, the value 0 remembered in has_zero) for as long as every key is a non-NULL
+     * value of one integer-like column type; the first other key moves them all into the
+     * general set above (int_mode false from then on). */
+    bool int_mode, has_zero;
+    int int_type; /* -1 until the first batch */
+    int64_t *ints;
+    size_t icap, icount;
 };
 
 #define DEDUPE_MAX_KEYS 50000000
@@ -348,8 +502,10 @@ static int dedupe_open(const struct px_node_ctx *ctx, void **state_out, struct p
         return 0;
     }
     s->columns = px_json_get(ctx->config, "keys");
+    s->int_mode = json_object_array_length(s->columns) == 1;
+    s->int_type = -1;
     s->cap = 1024;
-    s->keys = px_xcalloc(s->cap, sizeof(char *));
+    s->slots = px_xcalloc(s->cap, sizeof(*s->slots));
     s->max_keys = DEDUPE_MAX_KEYS;
     *state_out = s;
     return 0;
@@ -361,57 +517,195 @@ static void dedupe_close(void *state)
     if (!s)
         return;
     px__dedupe_last_close(s->last);
-    for (size_t i = 0; i < s->cap; i++)
-        free(s->keys[i]);
-    free(s->keys);
+    struct dblock *k = s->keys;
+    while (k) {
+        struct dblock *next = k->next;
+        free(k);
+        k = next;
+    }
+    free(s->slots);
+    free(s->ints);
     free(s);
 }
 
+/* 64-bit multiply-xorshift over 8-byte words; never 0. */
 static uint64_t hash(const char *p, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ull;
+    const uint64_t m = 0x9e3779b97f4a7c15ull;
+    uint64_t h = 0x243f6a8885a308d3ull ^ (n * m);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * m;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
     }
-    return h;
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    h = (h ^ w) * m;
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    h ^= h >> 32;
+    return h ? h : 1;
 }
 
-/* Keys are stored as a 4-byte length followed by the encoded bytes. */
-static bool set_insert(struct dedupeop *s, const char *key, size_t len)
+static const char *key_store(struct dedupeop *s, const char *key, size_t len)
 {
-    if ((s->count + 1) * 2 > s->cap) {
-        size_t ncap = s->cap * 2;
-        char **nk = px_xcalloc(ncap, sizeof(char *));
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->keys[i])
-                continue;
-            uint32_t l;
-            memcpy(&l, s->keys[i], 4);
-            size_t j = hash(s->keys[i] + 4, l) & (ncap - 1);
-            while (nk[j])
-                j = (j + 1) & (ncap - 1);
-            nk[j] = s->keys[i];
-        }
-        free(s->keys);
-        s->keys = nk;
-        s->cap = ncap;
+    struct dblock *b = s->keys;
+    if (!b || b->size - b->used < len + 4) {
+        size_t size = len + 4 > DEDUPE_BLOCK ? len + 4 : DEDUPE_BLOCK;
+        b = px_xmalloc(sizeof(*b) + size);
+        b->size = size;
+        b->used = 0;
+        b->next = s->keys;
+        s->keys = b;
     }
-    size_t j = hash(key, len) & (s->cap - 1);
-    while (s->keys[j]) {
-        uint32_t l;
-        memcpy(&l, s->keys[j], 4);
-        if (l == len && memcmp(s->keys[j] + 4, key, len) == 0)
-            return false;
-        j = (j + 1) & (s->cap - 1);
-    }
-    char *k = px_xmalloc(len + 4);
+    char *k = b->data + b->used;
     uint32_t l = (uint32_t)len;
     memcpy(k, &l, 4);
     memcpy(k + 4, key, len);
-    s->keys[j] = k;
+    b->used += len + 4;
+    return k;
+}
+
+static void set_grow(struct dedupeop *s)
+{
+    size_t ncap = s->cap * 2;
+    struct dslot *ns = px_xcalloc(ncap, sizeof(*ns));
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->slots[i].h)
+            continue;
+        size_t j = s->slots[i].h & (ncap - 1);
+        while (ns[j].h)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = s->slots[i];
+    }
+    free(s->slots);
+    s->slots = ns;
+    s->cap = ncap;
+}
+
+/* Inserts a key of hash h: true when it was not in the set yet. */
+static bool set_insert(struct dedupeop *s, uint64_t h, const char *key, size_t len)
+{
+    if ((s->count + 1) * 4 > s->cap * 3) /* load factor at most 3/4 */
+        set_grow(s);
+    size_t j = h & (s->cap - 1);
+    while (s->slots[j].h) {
+        if (s->slots[j].h == h) {
+            uint32_t l;
+            memcpy(&l, s->slots[j].k, 4);
+            if (l == len && memcmp(s->slots[j].k + 4, key, len) == 0)
+                return false;
+        }
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->slots[j].h = h;
+    s->slots[j].k = key_store(s, key, len);
     s->count++;
     return true;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+static void iset_grow(struct dedupeop *s)
+{
+    size_t ncap = s->icap ? s->icap * 2 : 1024;
+    int64_t *ni = px_xcalloc(ncap, sizeof(*ni));
+    for (size_t i = 0; i < s->icap; i++) {
+        if (!s->ints[i])
+            continue;
+        size_t j = mix64((uint64_t)s->ints[i]) & (ncap - 1);
+        while (ni[j])
+            j = (j + 1) & (ncap - 1);
+        ni[j] = s->ints[i];
+    }
+    free(s->ints);
+    s->ints = ni;
+    s->icap = ncap;
+}
+
+static bool iset_insert(struct dedupeop *s, int64_t v, uint64_t h)
+{
+    if (v == 0) {
+        bool fresh = !s->has_zero;
+        s->has_zero = true;
+        s->count += fresh;
+        return fresh;
+    }
+    if ((s->icount + 1) * 4 > s->icap * 3)
+        iset_grow(s);
+    size_t j = h & (s->icap - 1);
+    while (s->ints[j]) {
+        if (s->ints[j] == v)
+            return false;
+        j = (j + 1) & (s->icap - 1);
+    }
+    s->ints[j] = v;
+    s->icount++;
+    s->count++;
+    return true;
+}
+
+/* Leaves integer mode: every value goes into the general set, encoded as px_batch_row_key
+ * would encode it. */
+static void iset_migrate(struct dedupeop *s)
+{
+    s->int_mode = false;
+    s->count = 0;
+    char key[9];
+    key[0] = (char)('a' + s->int_type);
+    for (size_t i = 0; i <= s->icap; i++) {
+        int64_t v;
+        if (i == s->icap) {
+            if (!s->has_zero)
+                break;
+            v = 0;
+        } else if (!(v = s->ints[i])) {
+            continue;
+        }
+        memcpy(key + 1, &v, 8);
+        (void)set_insert(s, hash(key, 9), key, 9);
+    }
+    free(s->ints);
+    s->ints = NULL;
+    s->icap = s->icount = 0;
+    s->has_zero = false;
+}
+
+/* Dedupes b on its integer key column c in integer mode. */
+static int iset_process(struct dedupeop *s, struct px_batch *b, const struct px_column *c,
+                        bool *keep, struct px_error *err)
+{
+    size_t n = (size_t)b->nrows;
+    uint64_t *hs = px_xcalloc(n + 1, sizeof(*hs));
+    for (size_t r = 0; r < n; r++)
+        hs[r] = mix64((uint64_t)c->v.i[r]);
+    if (!s->ints)
+        iset_grow(s);
+    enum { AHEAD = 8 };
+    int rc = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (r + AHEAD < n)
+            __builtin_prefetch(&s->ints[hs[r + AHEAD] & (s->icap - 1)]);
+        if (s->count >= s->max_keys) {
+            rc = px_error_set(err, PX_ETOOLARGE, "more than %zu distinct keys", s->max_keys);
+            break;
+        }
+        keep[r] = iset_insert(s, c->v.i[r], hs[r]);
+    }
+    free(hs);
+    return rc;
 }
 
 static int dedupe_finish(void *state, struct px_batch **out, struct px_error *err)
@@ -419,6 +713,33 @@ static int dedupe_finish(void *state, struct px_batch **out, struct px_error *er
     struct dedupeop *s = state;
     *out = NULL;
     return s->last ? px__dedupe_last_finish(s->last, out, err) : 0;
+}
+
+/* Encodes row's key like px_batch_row_key when every key column has a fixed width: returns
+ * the length (at most 9 bytes a column), or 0 when a column is a string. */
+static size_t fixed_key(const struct px_batch *b, const int *idx, size_t nk, int64_t row, char *out)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < nk; k++) {
+        const struct px_column *c = &b->cols[idx[k]];
+        if (c->type == PX_COL_STRING)
+            return 0;
+        if (px_batch_is_null(c, row)) {
+            out[n++] = 'N';
+            continue;
+        }
+        out[n++] = (char)('a' + c->type);
+        if (c->type == PX_COL_BOOL) {
+            out[n++] = (char)c->v.b[row];
+        } else {
+            memcpy(out + n,
+                   c->type == PX_COL_FLOAT ? (const void *)&c->v.f[row]
+                                           : (const void *)&c->v.i[row],
+                   8);
+            n += 8;
+        }
+    }
+    return n;
 }
 
 static int dedupe_process(void *state, struct px_batch *b, struct px_error *err)
@@ -439,22 +760,71 @@ static int dedupe_process(void *state, struct px_batch *b, struct px_error *err)
         }
     }
     bool *keep = px_xcalloc((size_t)b->nrows + 1, sizeof(bool));
-    struct px_buf key;
+    if (s->int_mode) {
+        const struct px_column *c = &b->cols[idx[0]];
+        bool fits = c->type == PX_COL_INT || c->type == PX_COL_TIMESTAMP;
+        if (fits && s->int_type >= 0 && (int)c->type != s->int_type)
+            fits = false;
+        for (int64_t r = 0; fits && r < b->nrows; r++)
+            fits = !px_batch_is_null(c, r);
+        if (fits) {
+            s->int_type = (int)c->type;
+            rc = iset_process(s, b, c, keep, err);
+            if (rc == 0)
+                px_batch_compact(b, keep);
+            free(keep);
+            free(idx);
+            return rc;
+        }
+        if (s->int_type >= 0)
+            iset_migrate(s);
+        s->int_mode = false;
+    }
+    /* Keys are encoded and hashed for the whole batch first, so that the slot of a row a few
+     * rows ahead can be prefetched while the current one is probed (the set is far larger
+     * than the caches). */
+    size_t n = (size_t)b->nrows;
+    uint64_t *hs = px_xcalloc(n + 1, sizeof(*hs));
+    size_t *offs = px_xcalloc(n + 1, sizeof(*offs));
+    struct px_buf keys, key;
+    px_buf_init(&keys, (size_t)1 << 31);
     px_buf_init(&key, 1 << 20);
-    for (int64_t r = 0; r < b->nrows && rc == 0; r++) {
-        px_buf_reset(&key);
-        rc = px_batch_row_key(b, idx, nk, r, &key);
-        if (rc < 0) {
-            rc = px_error_set(err, PX_ETOOLARGE, "row %lld: the dedupe key is over 1 MiB",
-                              (long long)(b->first_row + r));
+    char fixed[9 * 8];
+    for (size_t r = 0; r < n && rc == 0; r++) {
+        size_t len = nk <= 8 ? fixed_key(b, idx, nk, (int64_t)r, fixed) : 0;
+        const char *kp = fixed;
+        if (!len) {
+            px_buf_reset(&key);
+            rc = px_batch_row_key(b, idx, nk, (int64_t)r, &key);
+            if (rc < 0) {
+                rc = px_error_set(err, PX_ETOOLARGE, "row %lld: the dedupe key is over 1 MiB",
+                                  (long long)(b->first_row + (int64_t)r));
+                break;
+            }
+            kp = key.data ? key.data : "";
+            len = key.len;
+        }
+        offs[r] = keys.len;
+        if (px_buf_append(&keys, kp, len) < 0) {
+            rc = px_error_set(err, PX_ETOOLARGE, "the dedupe keys of a batch exceed 2 GiB");
             break;
         }
+        hs[r] = hash(kp, len);
+    }
+    offs[n] = keys.len;
+    enum { AHEAD = 8 };
+    for (size_t r = 0; r < n && rc == 0; r++) {
+        if (r + AHEAD < n)
+            __builtin_prefetch(&s->slots[hs[r + AHEAD] & (s->cap - 1)]);
         if (s->count >= s->max_keys) {
             rc = px_error_set(err, PX_ETOOLARGE, "more than %zu distinct keys", s->max_keys);
             break;
         }
-        keep[r] = set_insert(s, key.data ? key.data : "", key.len);
+        keep[r] = set_insert(s, hs[r], keys.data + offs[r], offs[r + 1] - offs[r]);
     }
+    free(hs);
+    free(offs);
+    px_buf_cleanup(&keys);
     px_buf_cleanup(&key);
     if (rc == 0)
         px_batch_compact(b, keep);
