@@ -201,8 +201,8 @@ verify_dst() {
     [ "$got" = "$EXPECT" ] || die "$1: destination has (count|distinct|checksum) $got, expected $EXPECT"
 }
 
-write_pg_graph() { # write_pg_graph FILE TABLE TRANSFORMS(none|filter|filter_dedupe)
-    local t=$3 nodes edges
+write_pg_graph() { # write_pg_graph FILE TABLE TRANSFORMS(none|filter|filter_dedupe) [MODE]
+    local t=$3 mode=${4:-append} nodes edges
     nodes="{\"id\":\"src\",\"kind\":\"source\",\"type\":\"postgres\",\"connection_id\":\"conn_src\",\"config\":{\"table\":\"$2\"}}"
     local last=src
     if [ "$t" != none ]; then
@@ -215,7 +215,7 @@ write_pg_graph() { # write_pg_graph FILE TABLE TRANSFORMS(none|filter|filter_ded
         edges+="{\"from\":\"keep\",\"to\":\"dedupe\"},"
         last=dedupe
     fi
-    nodes+=",{\"id\":\"load\",\"kind\":\"destination\",\"type\":\"postgres\",\"connection_id\":\"conn_dst\",\"config\":{\"table\":\"$2\",\"mode\":\"append\"}}"
+    nodes+=",{\"id\":\"load\",\"kind\":\"destination\",\"type\":\"postgres\",\"connection_id\":\"conn_dst\",\"config\":{\"table\":\"$2\",\"mode\":\"$mode\"}}"
     edges+="{\"from\":\"$last\",\"to\":\"load\"}"
     echo "{\"nodes\":[$nodes],\"edges\":[$edges]}" >"$1"
 }
@@ -238,6 +238,9 @@ EOF
     chmod 600 "$WORK/conns.json"
     write_pg_graph "$WORK/pg_none.json" orders none
     write_pg_graph "$WORK/pg_fd.json" orders filter_dedupe
+    # pgloader's "data only, truncate" empties the table and loads it: our mode replace
+    # (TRUNCATE + COPY in one transaction) is the same operation.
+    write_pg_graph "$WORK/pg_fd_replace.json" orders filter_dedupe replace
 
     log "(a) psql | psql"
     EXPECT=$all
@@ -260,6 +263,8 @@ EOF
         EXPECT=$fd
         timed "c_ours_pg_filter_dedupe" "$N" "$R" prep_dst verify_dst \
             "'$DRIVER' '$WORK/pg_fd.json' '$WORK/conns.json' '$FILES'"
+        timed "c_ours_pg_filter_dedupe_replace" "$N" "$R" prep_dst verify_dst \
+            "'$DRIVER' '$WORK/pg_fd_replace.json' '$WORK/conns.json' '$FILES'"
     fi
 
     if [ "${PROFILE:-0}" = 1 ] && grep -q "^c_ours" "$RES" && ! grep -q PENDING "$RES"; then
@@ -438,6 +443,7 @@ ratio "(c) filter+dedupe vs (a) psql|psql text" c_ours_pg_filter_dedupe a_psql_t
 ratio "(b) no transform vs (a) psql|psql text" b_ours_pg a_psql_text 0.9
 ratio "(c) filter+dedupe vs (a) psql|psql binary" c_ours_pg_filter_dedupe a_psql_binary 0
 ratio "(c) filter+dedupe vs (d) pgloader" c_ours_pg_filter_dedupe d_pgloader 10
+ratio "(c, mode replace = truncate) vs (d) pgloader" c_ours_pg_filter_dedupe_replace d_pgloader 10
 ratio "(c) filter+dedupe vs (e) Node pg-copy-streams" c_ours_pg_filter_dedupe e_node_filter_dedupe 2
 ratio "(f) CSV ours vs DuckDB" f_ours_csv f_duckdb_csv 1
 for p in m_ours_pg_filter m_ours_csv_filter; do

@@ -53,6 +53,7 @@ enum pg_dec_kind {
     PG_D_NUMERIC,
     PG_D_BOOL,
     PG_D_TEXT,
+    PG_D_BPCHAR, /* char(n): read without its padding, as PostgreSQL's own ::text does */
     PG_D_JSONB,
     PG_D_UUID,
     PG_D_TS,

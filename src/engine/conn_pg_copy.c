@@ -113,10 +113,12 @@ void pg_decoder_set(struct pg_decoder *d, int i, const char *name, unsigned oid)
         break;
     case OID_TEXT:
     case OID_VARCHAR:
-    case OID_BPCHAR:
     case OID_NAME:
     case OID_JSON:
         k = PG_D_TEXT;
+        break;
+    case OID_BPCHAR:
+        k = PG_D_BPCHAR;
         break;
     case OID_JSONB:
         k = PG_D_JSONB;
@@ -347,6 +349,15 @@ int pg_decode_row(struct pg_decoder *d, struct px_batch *b, const char *buf, siz
         case PG_D_CAST:
             c->v.s[r] = px_batch_strdup(b, (const char *)p, n);
             break;
+        case PG_D_BPCHAR: {
+            /* Trailing spaces of char(n) are not significant in PostgreSQL (its ::text and
+             * comparisons drop them); pushdown relies on reading what ::text gives. */
+            size_t used = n;
+            while (used > 0 && p[used - 1] == ' ')
+                used--;
+            c->v.s[r] = px_batch_strdup(b, (const char *)p, used);
+            break;
+        }
         }
         c->nulls[r >> 3] &= (uint8_t) ~(1u << (r & 7));
         p += n;

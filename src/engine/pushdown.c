@@ -113,6 +113,23 @@ static void add_pred(void *ctx, const struct px_pred *p)
             ok = literal(&one, w->d, "IN", &p->vals[k]);
         }
         (void)px_buf_puts(&one, ")");
+    } else if (p->op == PX_PRED_NE && p->vals[0].type == PX_VAL_STRING) {
+        /* Exact in PostgreSQL only when compared as the text the source reads, byte by byte:
+         * ("col")::text COLLATE "C" (a non-text column's text form differs from the engine's
+         * view only towards keeping more rows). Elsewhere a case-insensitive or NOCASE
+         * collation would drop rows the filter keeps. */
+        ok = w->d == PX_SQL_POSTGRES && !strchr(p->vals[0].s, '\\');
+        if (ok) {
+            (void)px_buf_puts(&one, "(");
+            quote_ident(&one, w->d, p->column);
+            (void)px_buf_puts(&one, ")::text COLLATE \"C\" <> '");
+            for (const char *c = p->vals[0].s; *c; c++) {
+                if (*c == '\'')
+                    (void)px_buf_puts(&one, "'");
+                (void)px_buf_append(&one, c, 1);
+            }
+            (void)px_buf_puts(&one, "'");
+        }
     } else {
         ok = px_push_render_cmp(&one, w->d, p->column, ops[p->op], &p->vals[0]);
     }

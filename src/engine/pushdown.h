@@ -6,10 +6,12 @@
  *
  *   WHERE   the simple predicates (expr.h px_expr_preds) of a filter directly below the source,
  *           rendered in the source's dialect where the dialect compares that type the way the
- *           engine does: numbers with any comparison; strings with = and IN only (collations
- *           order strings differently from bytes); timestamps in PostgreSQL and MySQL only
- *           (SQLite keeps them as text in several formats); IS [NOT] NULL everywhere. The
- *           incremental cursor's `column > last value` joins them (engine/cursor.h).
+ *           engine does: numbers with any comparison; strings with = and IN (collations order
+ *           strings differently from bytes), and in PostgreSQL also <> as
+ *           ("col")::text COLLATE "C" <> 'x' (the text the source reads, byte for byte);
+ *           timestamps in PostgreSQL and MySQL only (SQLite keeps them as text in several
+ *           formats); IS [NOT] NULL everywhere. The incremental cursor's `column > last value`
+ *           joins them (engine/cursor.h).
  *   columns the columns the chain below the source uses, when that chain is a line of
  *           filter / dedupe / sort / limit nodes ending in a select.
  */
