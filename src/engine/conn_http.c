@@ -55,14 +55,13 @@
 #include "engine/conn_http.h"
 #include "engine/engine.h"
 #include "engine/exec_int.h"
+#include "engine/jsonval.h"
 #include "engine/expr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define K_NULL (-1) /* no type seen yet */
 
 /* ---- paths into a response ---- */
 
@@ -492,77 +491,6 @@ static int fetch_page(struct httpsrc *s, struct px_error *err)
     return rc;
 }
 
-static bool is_rfc3339(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 20 || n > 40 || !strchr("Tt ", s[10]) || s[10] == '\0')
-        return false;
-    char last = s[n - 1];
-    bool zone =
-        last == 'Z' || last == 'z' || ((s[n - 6] == '+' || s[n - 6] == '-') && s[n - 3] == ':');
-    int64_t us;
-    return zone && s[16] == ':' && px_expr_parse_timestamp(s, &us) == 0;
-}
-
-/* The column type a JSON value suggests, or K_NULL. */
-static int json_kind(struct json_object *v)
-{
-    switch (json_object_get_type(v)) {
-    case json_type_null:
-        return K_NULL;
-    case json_type_boolean:
-        return PX_COL_BOOL;
-    case json_type_int:
-        return PX_COL_INT;
-    case json_type_double:
-        return PX_COL_FLOAT;
-    case json_type_string:
-        return is_rfc3339(json_object_get_string(v)) ? PX_COL_TIMESTAMP : PX_COL_STRING;
-    default:
-        return PX_COL_STRING;
-    }
-}
-
-static int cell_set(struct px_batch *b, int col, int64_t row, struct json_object *v)
-{
-    struct px_column *c = &b->cols[col];
-    int k = json_kind(v);
-    if (k == K_NULL)
-        return 0;
-    switch (c->type) {
-    case PX_COL_INT:
-        if (k != PX_COL_INT)
-            return -PX_EINVALID;
-        c->v.i[row] = json_object_get_int64(v);
-        break;
-    case PX_COL_FLOAT:
-        if (k != PX_COL_INT && k != PX_COL_FLOAT)
-            return -PX_EINVALID;
-        c->v.f[row] = json_object_get_double(v);
-        break;
-    case PX_COL_BOOL:
-        if (k != PX_COL_BOOL)
-            return -PX_EINVALID;
-        c->v.b[row] = json_object_get_boolean(v);
-        break;
-    case PX_COL_TIMESTAMP:
-        if (k != PX_COL_TIMESTAMP ||
-            px_expr_parse_timestamp(json_object_get_string(v), &c->v.i[row]) != 0)
-            return -PX_EINVALID;
-        break;
-    case PX_COL_STRING: {
-        const char *t = json_object_is_type(v, json_type_string)
-                            ? json_object_get_string(v)
-                            : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-                                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
-        c->v.s[row] = px_batch_strdup(b, t, strlen(t));
-        break;
-    }
-    }
-    px_batch_set_null(c, row, false);
-    return 0;
-}
-
 struct rec {
     struct json_object *o; /* a reference */
     int64_t page;
@@ -586,24 +514,14 @@ static int infer_columns(struct httpsrc *s, const struct rec *recs, int64_t n, s
                 s->names = px_xrealloc(s->names, (size_t)(s->ncols + 1) * sizeof(char *));
                 s->types = px_xrealloc(s->types, (size_t)(s->ncols + 1) * sizeof(int));
                 s->names[i] = px_xstrdup(key);
-                s->types[i] = K_NULL;
+                s->types[i] = PX_JSON_NULL;
                 s->ncols++;
             }
-            int k = json_kind(val);
-            int *t = &s->types[i];
-            if (k == K_NULL || *t == k)
-                continue;
-            if (*t == K_NULL)
-                *t = k;
-            else if ((*t == PX_COL_INT && k == PX_COL_FLOAT) ||
-                     (*t == PX_COL_FLOAT && k == PX_COL_INT))
-                *t = PX_COL_FLOAT;
-            else
-                *t = PX_COL_STRING;
+            s->types[i] = px__json_merge(s->types[i], px__json_kind(val));
         }
     }
     for (int i = 0; i < s->ncols; i++)
-        if (s->types[i] == K_NULL)
+        if (s->types[i] == PX_JSON_NULL)
             s->types[i] = PX_COL_STRING;
     s->typed = true;
     return 0;
@@ -656,7 +574,7 @@ static int httpsrc_next(void *state, struct px_batch **out, struct px_error *err
                                        "every key in every record (null is fine)");
                     break;
                 }
-                if (cell_set(b, i, r, val) < 0) {
+                if (px__json_cell_set(b, i, r, val) < 0) {
                     rc = px_error_set(err, PX_EINVALID,
                                       "page %lld, record %zu: key '%.64s' is not a %s (the type "
                                       "was inferred from the first %lld records)",

@@ -1,0 +1,23 @@
+/*
+ * Private to the file connectors: conn_csv.c (CSV source), conn_jsonl.c (JSON Lines source)
+ * and conn_file.c (the files root, value formatting and the file destinations both share).
+ */
+#ifndef PX_ENGINE_CONN_FILE_H
+#define PX_ENGINE_CONN_FILE_H
+
+#include <stdbool.h>
+
+struct px_node_ctx;
+struct px_batch;
+struct px_error;
+
+#define PX_FILE_MAX_LINE (1u << 20) /* bytes per CSV record or JSONL line */
+
+/* The destinations (conn_file.c): CSV and JSON Lines writers behind one state. */
+int px__csvdst_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
+int px__jsonldst_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
+int px__filedst_write(void *state, const struct px_batch *b, struct px_error *err);
+int px__filedst_commit(void *state, struct px_error *err);
+void px__filedst_close(void *state);
+
+#endif

@@ -1,0 +1,92 @@
+/* JSON values as typed cells: see jsonval.h. */
+#include "engine/jsonval.h"
+
+#include "base/err.h"
+#include "engine/batch.h"
+#include "engine/expr.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/* A date-time with seconds and a zone: plain dates and zone-less times stay strings. */
+static bool is_rfc3339(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 20 || n > 40 || !strchr("Tt ", s[10]))
+        return false;
+    char last = s[n - 1];
+    bool zone =
+        last == 'Z' || last == 'z' || ((s[n - 6] == '+' || s[n - 6] == '-') && s[n - 3] == ':');
+    int64_t us;
+    return zone && s[16] == ':' && px_expr_parse_timestamp(s, &us) == 0;
+}
+
+int px__json_kind(struct json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        return PX_JSON_NULL;
+    case json_type_boolean:
+        return PX_COL_BOOL;
+    case json_type_int:
+        return PX_COL_INT;
+    case json_type_double:
+        return PX_COL_FLOAT;
+    case json_type_string:
+        return is_rfc3339(json_object_get_string(v)) ? PX_COL_TIMESTAMP : PX_COL_STRING;
+    default:
+        return PX_COL_STRING;
+    }
+}
+
+int px__json_merge(int current, int k)
+{
+    if (k == PX_JSON_NULL || current == k)
+        return current;
+    if (current == PX_JSON_NULL)
+        return k;
+    if ((current == PX_COL_INT && k == PX_COL_FLOAT) ||
+        (current == PX_COL_FLOAT && k == PX_COL_INT))
+        return PX_COL_FLOAT;
+    return PX_COL_STRING;
+}
+
+int px__json_cell_set(struct px_batch *b, int col, int64_t row, struct json_object *v)
+{
+    struct px_column *c = &b->cols[col];
+    int k = px__json_kind(v);
+    if (k == PX_JSON_NULL)
+        return 0;
+    switch (c->type) {
+    case PX_COL_INT:
+        if (k != PX_COL_INT)
+            return -PX_EINVALID;
+        c->v.i[row] = json_object_get_int64(v);
+        break;
+    case PX_COL_FLOAT:
+        if (k != PX_COL_INT && k != PX_COL_FLOAT)
+            return -PX_EINVALID;
+        c->v.f[row] = json_object_get_double(v);
+        break;
+    case PX_COL_BOOL:
+        if (k != PX_COL_BOOL)
+            return -PX_EINVALID;
+        c->v.b[row] = json_object_get_boolean(v);
+        break;
+    case PX_COL_TIMESTAMP:
+        if (k != PX_COL_TIMESTAMP ||
+            px_expr_parse_timestamp(json_object_get_string(v), &c->v.i[row]) != 0)
+            return -PX_EINVALID;
+        break;
+    case PX_COL_STRING: {
+        const char *t = json_object_is_type(v, json_type_string)
+                            ? json_object_get_string(v)
+                            : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+                                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
+        c->v.s[row] = px_batch_strdup(b, t, strlen(t));
+        break;
+    }
+    }
+    px_batch_set_null(c, row, false);
+    return 0;
+}
