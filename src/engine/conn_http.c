@@ -500,31 +500,16 @@ struct rec {
 /* Fixes the columns from the first batch's records. */
 static int infer_columns(struct httpsrc *s, const struct rec *recs, int64_t n, struct px_error *err)
 {
-    for (int64_t r = 0; r < n; r++) {
-        json_object_object_foreach(recs[r].o, key, val)
-        {
-            int i;
-            for (i = 0; i < s->ncols; i++)
-                if (strcmp(s->names[i], key) == 0)
-                    break;
-            if (i == s->ncols) {
-                if (s->ncols >= PX_BATCH_MAX_COLS)
-                    return px_error_set(err, PX_ETOOLARGE, "the records have more than %d keys",
-                                        PX_BATCH_MAX_COLS);
-                s->names = px_xrealloc(s->names, (size_t)(s->ncols + 1) * sizeof(char *));
-                s->types = px_xrealloc(s->types, (size_t)(s->ncols + 1) * sizeof(int));
-                s->names[i] = px_xstrdup(key);
-                s->types[i] = PX_JSON_NULL;
-                s->ncols++;
-            }
-            s->types[i] = px__json_merge(s->types[i], px__json_kind(val));
-        }
-    }
-    for (int i = 0; i < s->ncols; i++)
-        if (s->types[i] == PX_JSON_NULL)
-            s->types[i] = PX_COL_STRING;
-    s->typed = true;
-    return 0;
+    struct px_json_cols c = {.names = s->names, .types = s->types, .n = s->ncols};
+    int rc = 0;
+    for (int64_t r = 0; r < n && !rc; r++)
+        rc = px__json_cols_add(&c, recs[r].o, err);
+    px__json_cols_done(&c);
+    s->names = c.names;
+    s->types = c.types;
+    s->ncols = c.n;
+    s->typed = rc == 0;
+    return rc;
 }
 
 static int httpsrc_next(void *state, struct px_batch **out, struct px_error *err)

@@ -137,31 +137,13 @@ static int jsonlsrc_next(void *state, struct px_batch **out, struct px_error *er
     }
     if (rc >= 0 && !s->typed && n > 0) {
         s->typed = true;
-        for (int64_t r = 0; r < n; r++) {
-            json_object_object_foreach(objs[r], key, val)
-            {
-                int i;
-                for (i = 0; i < s->ncols; i++)
-                    if (strcmp(s->names[i], key) == 0)
-                        break;
-                if (i == s->ncols) {
-                    if (s->ncols >= PX_BATCH_MAX_COLS) {
-                        rc =
-                            px_error_set(err, PX_ETOOLARGE, "more than %d keys", PX_BATCH_MAX_COLS);
-                        break;
-                    }
-                    s->names = px_xrealloc(s->names, (size_t)(s->ncols + 1) * sizeof(char *));
-                    s->types = px_xrealloc(s->types, (size_t)(s->ncols + 1) * sizeof(int));
-                    s->names[i] = px_xstrdup(key);
-                    s->types[i] = PX_JSON_NULL;
-                    s->ncols++;
-                }
-                s->types[i] = px__json_merge(s->types[i], px__json_kind(val));
-            }
-        }
-        for (int i = 0; i < s->ncols; i++)
-            if (s->types[i] == PX_JSON_NULL)
-                s->types[i] = PX_COL_STRING;
+        struct px_json_cols c = {.names = s->names, .types = s->types, .n = s->ncols};
+        for (int64_t r = 0; r < n && rc >= 0; r++)
+            rc = px__json_cols_add(&c, objs[r], err);
+        px__json_cols_done(&c);
+        s->names = c.names;
+        s->types = c.types;
+        s->ncols = c.n;
     }
     struct px_batch *b = NULL;
     if (rc >= 0 && n > 0) {

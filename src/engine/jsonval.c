@@ -2,10 +2,12 @@
 #include "engine/jsonval.h"
 
 #include "base/err.h"
+#include "base/mem.h"
 #include "engine/batch.h"
 #include "engine/expr.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A date-time with seconds and a zone: plain dates and zone-less times stay strings. */
@@ -89,4 +91,45 @@ int px__json_cell_set(struct px_batch *b, int col, int64_t row, struct json_obje
     }
     px_batch_set_null(c, row, false);
     return 0;
+}
+
+int px__json_cols_add(struct px_json_cols *c, struct json_object *record, struct px_error *err)
+{
+    json_object_object_foreach(record, key, val)
+    {
+        int i;
+        for (i = 0; i < c->n; i++)
+            if (strcmp(c->names[i], key) == 0)
+                break;
+        if (i == c->n) {
+            if (c->n >= PX_BATCH_MAX_COLS)
+                return px_error_set(err, PX_ETOOLARGE, "the records have more than %d keys",
+                                    PX_BATCH_MAX_COLS);
+            c->names = px_xrealloc(c->names, (size_t)(c->n + 1) * sizeof(*c->names));
+            c->types = px_xrealloc(c->types, (size_t)(c->n + 1) * sizeof(*c->types));
+            c->names[i] = px_xstrdup(key);
+            c->types[i] = PX_JSON_NULL;
+            c->n++;
+        }
+        c->types[i] = px__json_merge(c->types[i], px__json_kind(val));
+    }
+    return 0;
+}
+
+void px__json_cols_done(struct px_json_cols *c)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->types[i] == PX_JSON_NULL)
+            c->types[i] = PX_COL_STRING;
+}
+
+void px__json_cols_free(struct px_json_cols *c)
+{
+    for (int i = 0; i < c->n; i++)
+        free(c->names[i]);
+    free(c->names);
+    free(c->types);
+    c->names = NULL;
+    c->types = NULL;
+    c->n = 0;
 }

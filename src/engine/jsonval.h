@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct px_batch;
+struct px_error;
 
 #define PX_JSON_NULL (-1) /* no type: JSON null (or nothing seen yet) */
 
@@ -24,5 +25,19 @@ int px__json_merge(int current, int k);
 /* Stores v into cell (col, row) of b, whose column type is fixed: 0, or -PX_EINVALID when v
  * does not fit it (a string where an integer column is, ...). NULL leaves the cell NULL. */
 int px__json_cell_set(struct px_batch *b, int col, int64_t row, struct json_object *v);
+
+/* The columns of a set of JSON object records: names in first-seen order, types merged across
+ * records with px__json_merge. Start zeroed; names and types are px_xrealloc'd arrays the
+ * caller takes over (or frees with px__json_cols_free). */
+struct px_json_cols {
+    char **names;
+    int *types;
+    int n;
+};
+/* Adds record's keys and value kinds: 0, or -PX_ETOOLARGE past PX_BATCH_MAX_COLS keys. */
+int px__json_cols_add(struct px_json_cols *c, struct json_object *record, struct px_error *err);
+/* Columns that only ever held null become strings. */
+void px__json_cols_done(struct px_json_cols *c);
+void px__json_cols_free(struct px_json_cols *c);
 
 #endif
