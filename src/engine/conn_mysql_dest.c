@@ -7,10 +7,11 @@
  * LONGTEXT, timestamp → DATETIME(6) in UTC; utf8mb4; InnoDB) and dropped again if the run
  * fails. An existing table must have every column of the input (it may have more).
  *
- * replace loads a staging table (`t__px_new`, CREATE TABLE ... LIKE t when t exists) and, in
- * commit(), swaps it in with one RENAME TABLE t TO t__px_old, t__px_new TO t — atomic for
- * readers — then drops the old table. DDL commits implicitly in MySQL, so the swap happens only
- * after the load has committed; a failed run drops the staging table and leaves t untouched.
+ * replace loads a staging table (`t__px_new_<random>`, CREATE TABLE ... LIKE t when t exists)
+ * and, in commit(), swaps it in with one RENAME TABLE t TO t__px_old_<random>,
+ * t__px_new_<random> TO t — atomic for readers — then drops the old table. DDL commits implicitly
+ * in MySQL, so the swap happens only after the load has committed; a failed run drops the staging
+ * table and leaves t untouched.
  *
  * upsert writes INSERT ... ON DUPLICATE KEY UPDATE c = VALUES(c), which needs a PRIMARY KEY or
  * UNIQUE index on exactly the key columns: a created table gets a UNIQUE key on them (string
@@ -30,6 +31,7 @@
 
 #include <math.h>
 #include <mysqld_error.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +46,11 @@ struct mydst {
     MYSQL *m;
     struct px_my_target t;
     enum mymode mode;
-    char *table;   /* as configured: "t" or "db.t" */
-    char *db;      /* the "db." part, or NULL */
-    char *name;    /* the bare table name */
-    char *staging; /* replace: the bare staging name */
+    char *table;    /* as configured: "t" or "db.t" */
+    char *db;       /* the "db." part, or NULL */
+    char *name;     /* the bare table name */
+    char *staging;  /* replace: the bare staging name */
+    char token[16]; /* replace: random, in the staging and old names of this run */
     struct json_object *keys;
     bool started, existed, created, staged, in_tx, committed;
     bool utf8mb4_db; /* the database's default character set is utf8mb4 */
@@ -147,7 +150,13 @@ int px__my_dest_open(const struct px_node_ctx *ctx, void **state_out, struct px_
     } else {
         s->name = px_xstrdup(table);
     }
-    s->staging = side_name(s->name, "__px_new");
+    /* A name of this run's own: two runs replacing the same table at once must never swap in
+     * each other's half-loaded staging table. (A process killed mid-load leaves its staging
+     * table behind under this name; it is never swapped in.) */
+    snprintf(s->token, sizeof(s->token), "%08x", randombytes_random());
+    char sfx[32];
+    snprintf(sfx, sizeof(sfx), "__px_new_%s", s->token);
+    s->staging = side_name(s->name, sfx);
     int rc = 0;
     if (s->mode == M_UPSERT && (!s->keys || !json_object_is_type(s->keys, json_type_array) ||
                                 json_object_array_length(s->keys) == 0))
@@ -617,7 +626,9 @@ int px__my_dest_commit(void *state, struct px_error *err)
             s->in_tx = false;
     }
     if (rc == 0 && s->mode == M_REPLACE) {
-        char *old = side_name(s->name, "__px_old");
+        char osfx[32];
+        snprintf(osfx, sizeof(osfx), "__px_old_%s", s->token);
+        char *old = side_name(s->name, osfx);
         (void)px_buf_puts(&q, "DROP TABLE IF EXISTS ");
         qualified(&q, s, old);
         rc = exec_buf(s, &q, err);
