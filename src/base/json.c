@@ -1,6 +1,7 @@
 /* json-c helpers: see json.h. */
 #include "base/json.h"
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 
@@ -109,4 +110,57 @@ void px_json_set_time(struct json_object *obj, const char *key, int64_t ms)
 bool px_json_equal(struct json_object *a, struct json_object *b)
 {
     return json_object_equal(a, b) != 0;
+}
+
+void px_json_write_str(struct px_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    (void)px_buf_append(b, "\"", 1);
+    const unsigned char *p = (const unsigned char *)s, *run = p;
+    for (; *p; p++) {
+        if (*p >= 0x20 && *p != '"' && *p != '\\')
+            continue;
+        (void)px_buf_append(b, run, (size_t)(p - run));
+        char esc[6] = {'\\', (char)*p, 0, 0, 0, 0};
+        size_t n = 2;
+        switch (*p) {
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '"':
+        case '\\':
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[*p >> 4];
+            esc[5] = hex[*p & 15];
+            n = 6;
+        }
+        (void)px_buf_append(b, esc, n);
+        run = p + 1;
+    }
+    (void)px_buf_append(b, run, (size_t)(p - run));
+    (void)px_buf_append(b, "\"", 1);
+}
+
+struct json_object *px_json_raw(char *text)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_set_serializer(o, json_object_userdata_to_json_string, text,
+                               json_object_free_userdata);
+    return o;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct px_buf;
 struct px_error;
 
 /* Parses text (exactly len bytes) with a nesting limit; returns an owned object or NULL with err
@@ -31,6 +32,13 @@ void px_json_set_int(struct json_object *obj, const char *key, int64_t value);
 void px_json_set_bool(struct json_object *obj, const char *key, bool value);
 /* Adds an RFC 3339 time member from ms since the epoch; ms <= 0 adds JSON null. */
 void px_json_set_time(struct json_object *obj, const char *key, int64_t ms);
+/* Appends s (UTF-8) to b as a JSON string literal, quotes included, escaped as px_json_str
+ * does (", \\ and control characters; '/' and non-ASCII as they are). */
+void px_json_write_str(struct px_buf *b, const char *s);
+/* A JSON value rendered elsewhere, carried as a json_object without being parsed: serializing
+ * it (px_json_str, or as part of a larger value) gives text (owned; must be valid JSON). It has
+ * no members to read: parse the text when a caller needs them. */
+struct json_object *px_json_raw(char *text);
 /* Deep equality of two JSON values. */
 bool px_json_equal(struct json_object *a, struct json_object *b);
 

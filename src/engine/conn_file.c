@@ -317,26 +317,6 @@ static int csv_field(struct filedst *s, const char *v)
     return rc ? rc : px_buf_append(&s->out, "\"", 1);
 }
 
-static void json_string(struct px_buf *o, const char *v)
-{
-    (void)px_buf_puts(o, "\"");
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            (void)px_buf_printf(o, "\\%c", *p);
-        else if (*p == '\n')
-            (void)px_buf_puts(o, "\\n");
-        else if (*p == '\r')
-            (void)px_buf_puts(o, "\\r");
-        else if (*p == '\t')
-            (void)px_buf_puts(o, "\\t");
-        else if (*p < 0x20)
-            (void)px_buf_printf(o, "\\u%04x", *p);
-        else
-            (void)px_buf_append(o, p, 1);
-    }
-    (void)px_buf_puts(o, "\"");
-}
-
 /* Text of a non-NULL cell (not for strings); returns its length. size: at least 64. */
 static size_t cell_text(const struct px_batch *b, int col, int64_t r, char *tmp, size_t size)
 {
@@ -421,15 +401,15 @@ int px__filedst_write(void *state, const struct px_batch *b, struct px_error *er
             }
             if (i)
                 (void)px_buf_puts(&s->out, ",");
-            json_string(&s->out, c->name);
+            px_json_write_str(&s->out, c->name);
             (void)px_buf_puts(&s->out, ":");
             if (null || (c->type == PX_COL_FLOAT && !isfinite(c->v.f[r]))) {
                 (void)px_buf_puts(&s->out, "null");
             } else if (c->type == PX_COL_STRING) {
-                json_string(&s->out, c->v.s[r]);
+                px_json_write_str(&s->out, c->v.s[r]);
             } else if (c->type == PX_COL_TIMESTAMP) {
                 cell_text(b, i, r, tmp, sizeof(tmp));
-                json_string(&s->out, tmp);
+                px_json_write_str(&s->out, tmp);
             } else {
                 cell_text(b, i, r, tmp, sizeof(tmp));
                 (void)px_buf_puts(&s->out, tmp);

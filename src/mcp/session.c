@@ -577,7 +577,6 @@ char *px_mcp_handle(struct px_mcp_session *s, const char *text, size_t len)
 char *px_mcp_handle_call(struct px_mcp_session *s, struct px_store *store, void *ctx,
                          const char *text, size_t len)
 {
-    struct call c = {.s = s, .store = store, .ctx = ctx};
     struct px_error err;
     struct json_object *msg = px_json_parse(text, len, PX_MCP_MAX_DEPTH, &err);
     if (!msg) {
@@ -585,6 +584,15 @@ char *px_mcp_handle_call(struct px_mcp_session *s, struct px_store *store, void 
         snprintf(m, sizeof(m), "Parse error: %s", err.message);
         return take_text(error_response(NULL, RPC_PARSE, m, NULL));
     }
+    char *reply = px_mcp_handle_msg(s, store, ctx, msg);
+    json_object_put(msg);
+    return reply;
+}
+
+char *px_mcp_handle_msg(struct px_mcp_session *s, struct px_store *store, void *ctx,
+                        struct json_object *msg)
+{
+    struct call c = {.s = s, .store = store, .ctx = ctx};
     struct json_object *out;
     if (json_object_is_type(msg, json_type_array)) {
         size_t n = json_object_array_length(msg);
@@ -611,7 +619,6 @@ char *px_mcp_handle_call(struct px_mcp_session *s, struct px_store *store, void 
     } else {
         out = handle_one(&c, msg, false);
     }
-    json_object_put(msg);
     return take_text(out);
 }
 

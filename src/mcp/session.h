@@ -21,6 +21,7 @@ struct px_store;
 struct px_keyring;
 struct px_ratelimit;
 struct px_audit;
+struct json_object;
 
 #define PX_MCP_MAX_DEPTH 64 /* JSON nesting limit for incoming messages */
 
@@ -71,6 +72,10 @@ char *px_mcp_handle(struct px_mcp_session *s, const char *text, size_t len);
  * lives in the call, session state under the session's lock. */
 char *px_mcp_handle_call(struct px_mcp_session *s, struct px_store *store, void *ctx,
                          const char *text, size_t len);
+/* The same for a message the transport has already parsed (with px_json_parse and the
+ * PX_MCP_MAX_DEPTH limit); msg is borrowed. */
+char *px_mcp_handle_msg(struct px_mcp_session *s, struct px_store *store, void *ctx,
+                        struct json_object *msg);
 
 /* The error response for a message the transport could not even frame (too large). */
 char *px_mcp_error_text(int code, const char *message);

@@ -3,6 +3,7 @@
 #include "service/schedules.h"
 #include "service/runs.h"
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/id.h"
@@ -102,31 +103,92 @@ static int link_connections(const struct px_tenant *t, const char *pipeline_id,
     " WHERE l.org_id = p.org_id AND l.pipeline_id = p.id"                                          \
     " ORDER BY l.queued_at DESC, l.id DESC LIMIT 1)"
 
-static struct json_object *summary_view(struct px_rows *rows)
+/* The list rows below are written without printf: it was a third of a list call's work. */
+static void put(struct px_buf *b, const char *s)
 {
-    struct json_object *o = json_object_new_object();
-    px_json_set_str(o, "pipeline_id", px_rows_text(rows, 0));
-    set_clean(o, "name", px_rows_text(rows, 1), NAME_OUT_MAX);
-    set_clean(o, "description", px_rows_text(rows, 2), DESCRIPTION_OUT_MAX);
-    px_json_set_str(o, "status", px_rows_text(rows, 3));
-    px_json_set_int(o, "revision", px_rows_int(rows, 4));
-    px_json_set_int(o, "node_count", px_rows_int(rows, 7));
-    struct json_object *lr = NULL;
-    if (!px_rows_is_null(rows, 8)) {
-        lr = json_object_new_object();
-        px_json_set_str(lr, "run_id", px_rows_text(rows, 8));
-        px_json_set_str(lr, "status", px_rows_text(rows, 9));
-        px_json_set_time(lr, "queued_at", px_rows_int(rows, 10));
-        if (px_rows_is_null(rows, 11))
-            px_json_set(lr, "finished_at", NULL);
-        else
-            px_json_set_time(lr, "finished_at", px_rows_int(rows, 11));
-        px_json_set_int(lr, "rows_written", px_rows_int(rows, 12));
+    (void)px_buf_append(b, s, strlen(s));
+}
+
+/* ,"key": */
+static void put_key(struct px_buf *b, const char *key)
+{
+    put(b, ",\"");
+    put(b, key);
+    put(b, "\":");
+}
+
+static void put_int(struct px_buf *b, int64_t v)
+{
+    char t[24], *p = t + sizeof(t);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    (void)px_buf_append(b, p, (size_t)(t + sizeof(t) - p));
+}
+
+/* "key":"text" with text cleaned and capped (and "key_truncated":true when cut). */
+static void put_clean(struct px_buf *b, const char *key, const char *text, size_t max)
+{
+    bool cut = false;
+    char *clean = px_text_clean(text, max, &cut);
+    put_key(b, key);
+    px_json_write_str(b, clean);
+    free(clean);
+    if (cut) {
+        put(b, ",\"");
+        put(b, key);
+        put(b, "_truncated\":true");
     }
-    px_json_set(o, "last_run", lr);
-    px_json_set_time(o, "created_at", px_rows_int(rows, 5));
-    px_json_set_time(o, "updated_at", px_rows_int(rows, 6));
-    return o;
+}
+
+/* As px_json_set_time: ms <= 0 is null. */
+static void put_time(struct px_buf *b, const char *key, int64_t ms)
+{
+    put_key(b, key);
+    if (ms <= 0) {
+        put(b, "null");
+        return;
+    }
+    char t[40];
+    px_time_format(ms, t, sizeof(t));
+    put(b, "\"");
+    put(b, t);
+    put(b, "\"");
+}
+
+/* One row of list_pipelines, written straight as JSON (the hot read path: no json-c objects). */
+static void summary_text(struct px_rows *rows, struct px_buf *b)
+{
+    put(b, "{\"pipeline_id\":");
+    px_json_write_str(b, px_rows_text(rows, 0));
+    put_clean(b, "name", px_rows_text(rows, 1), NAME_OUT_MAX);
+    put_clean(b, "description", px_rows_text(rows, 2), DESCRIPTION_OUT_MAX);
+    put_key(b, "status");
+    px_json_write_str(b, px_rows_text(rows, 3));
+    put_key(b, "revision");
+    put_int(b, px_rows_int(rows, 4));
+    put_key(b, "node_count");
+    put_int(b, px_rows_int(rows, 7));
+    put_key(b, "last_run");
+    if (px_rows_is_null(rows, 8)) {
+        put(b, "null");
+    } else {
+        put(b, "{\"run_id\":");
+        px_json_write_str(b, px_rows_text(rows, 8));
+        put_key(b, "status");
+        px_json_write_str(b, px_rows_text(rows, 9));
+        put_time(b, "queued_at", px_rows_int(rows, 10));
+        put_time(b, "finished_at", px_rows_is_null(rows, 11) ? 0 : px_rows_int(rows, 11));
+        put_key(b, "rows_written");
+        put_int(b, px_rows_int(rows, 12));
+        put(b, "}");
+    }
+    put_time(b, "created_at", px_rows_int(rows, 5));
+    put_time(b, "updated_at", px_rows_int(rows, 6));
+    put(b, "}");
 }
 
 static int schedules_view(const struct px_tenant *t, const char *id, struct json_object **out,
@@ -417,7 +479,7 @@ int px_pipeline_list(const struct px_tenant *t, const struct px_pipeline_filter 
     free(like);
     if (rc)
         return rc;
-    return px_page_collect(rows, &pg, summary_view, 5, 0, "pipelines", out, err);
+    return px_page_collect_text(rows, &pg, summary_text, 5, 0, "pipelines", out, err);
 }
 
 int px_pipeline_set_status(const struct px_tenant *t, const char *id, const char *status,

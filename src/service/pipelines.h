@@ -28,6 +28,8 @@ int px_pipeline_create(const struct px_tenant *t, const char *name, const char *
                        struct px_error *err);
 int px_pipeline_get(const struct px_tenant *t, const char *id, struct json_object **out,
                     struct px_error *err);
+/* {pipelines: [summary], next_cursor}, rendered straight to text: *out is a px_json_raw value
+ * (serialize it; parse it to read members). */
 int px_pipeline_list(const struct px_tenant *t, const struct px_pipeline_filter *f,
                      struct json_object **out, struct px_error *err);
 /* status: "active" or "paused". */

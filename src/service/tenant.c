@@ -1,6 +1,8 @@
 /* Shared pieces of the org-scoped services: see tenant.h. */
 #include "service/tenant.h"
 
+#include "base/buf.h"
+
 #include "base/err.h"
 #include "base/id.h"
 #include "base/json.h"
@@ -116,6 +118,44 @@ int px_page_collect(struct px_rows *rows, const struct px_page *pg, px_row_view_
     px_json_set(o, list_key, arr);
     px_json_set(o, "next_cursor", rc == 1 ? px_page_cursor(last_created, last_id) : NULL);
     *out = o;
+    return 0;
+}
+
+int px_page_collect_text(struct px_rows *rows, const struct px_page *pg, px_row_text_fn text,
+                         int created_col, int id_col, const char *list_key,
+                         struct json_object **out, struct px_error *err)
+{
+    struct px_buf b;
+    px_buf_init(&b, (size_t)1 << 30);
+    int count = 0, rc;
+    long long last_created = 0;
+    char last_id[64] = "";
+    (void)px_buf_puts(&b, "{\"");
+    (void)px_buf_puts(&b, list_key);
+    (void)px_buf_puts(&b, "\":[");
+    while ((rc = px_rows_next(rows, err)) == 1 && count < pg->limit) {
+        if (count++)
+            (void)px_buf_append(&b, ",", 1);
+        text(rows, &b);
+        last_created = px_rows_int(rows, created_col);
+        snprintf(last_id, sizeof(last_id), "%s", px_rows_text(rows, id_col));
+    }
+    px_rows_free(rows);
+    if (rc < 0) {
+        px_buf_cleanup(&b);
+        return rc;
+    }
+    (void)px_buf_puts(&b, "],\"next_cursor\":");
+    if (rc == 1) {
+        struct json_object *c = px_page_cursor(last_created, last_id);
+        px_json_write_str(&b, json_object_get_string(c));
+        json_object_put(c);
+    } else {
+        (void)px_buf_puts(&b, "null");
+    }
+    (void)px_buf_append(&b, "}", 1);
+    *out = px_json_raw(px_buf_take(&b));
+    px_buf_cleanup(&b);
     return 0;
 }
 

@@ -54,6 +54,14 @@ int px_page_collect(struct px_rows *rows, const struct px_page *pg, px_row_view_
 
 /* Runs sql (its two parameters are the org id and id) and returns view() of the first row,
  * or the not-found error of kind when there is none. */
+/* The same page rendered straight to text (no json-c objects per row): text(rows, b) appends
+ * one row's JSON object to b. *out is a px_json_raw value (base/json.h): serialize it, do not
+ * read its members. */
+struct px_buf;
+typedef void (*px_row_text_fn)(struct px_rows *rows, struct px_buf *b);
+int px_page_collect_text(struct px_rows *rows, const struct px_page *pg, px_row_text_fn text,
+                         int created_col, int id_col, const char *list_key,
+                         struct json_object **out, struct px_error *err);
 int px_load_one(const struct px_tenant *t, const char *sql, const char *id, px_row_view_fn view,
                 int kind, struct json_object **out, struct px_error *err);
 

@@ -331,19 +331,34 @@ void px_hsession_set_stream(struct px_hsession *s, struct px_stream *stream)
     s->stream = stream;
 }
 
-char *px_hsession_handle(struct px_hsession *s, const struct px_principal *p,
-                         const struct px_http_sink *sink, const char *text, size_t len)
+/* Runs one message (text, or msg when already parsed) with a pooled store handle. */
+static char *handle(struct px_hsession *s, const struct px_principal *p,
+                    const struct px_http_sink *sink, const char *text, size_t len,
+                    struct json_object *msg)
 {
     struct px_app *app = s->table->cfg.app;
     struct px_store_pool *pool = s->table->cfg.pool;
     drain_cancels(s);
     struct hcall call = {.s = s, .principal = p, .sink = sink};
     struct px_store *st = px_store_pool_acquire(pool);
-    char *reply = px_mcp_handle_call(s->mcp, st, &call, text, len);
+    char *reply = msg ? px_mcp_handle_msg(s->mcp, st, &call, msg)
+                      : px_mcp_handle_call(s->mcp, st, &call, text, len);
     if (px_audit_pending(app->audit) >= AUDIT_FLUSH_AT)
         px_audit_flush(app->audit, st);
     px_store_pool_release(pool, st);
     return reply;
+}
+
+char *px_hsession_handle(struct px_hsession *s, const struct px_principal *p,
+                         const struct px_http_sink *sink, const char *text, size_t len)
+{
+    return handle(s, p, sink, text, len, NULL);
+}
+
+char *px_hsession_handle_msg(struct px_hsession *s, const struct px_principal *p,
+                             const struct px_http_sink *sink, struct json_object *msg)
+{
+    return handle(s, p, sink, NULL, 0, msg);
 }
 
 bool px_hsession_initialized(struct px_hsession *s)

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct json_object;
 struct px_app;
 struct px_store_pool;
 struct px_principal;
@@ -79,6 +80,9 @@ void px_hsession_set_stream(struct px_hsession *s, struct px_stream *stream);
  * owned reply text or NULL (see px_mcp_handle). */
 char *px_hsession_handle(struct px_hsession *s, const struct px_principal *p,
                          const struct px_http_sink *sink, const char *text, size_t len);
+/* The same for a message the HTTP layer already parsed (borrowed). */
+char *px_hsession_handle_msg(struct px_hsession *s, const struct px_principal *p,
+                             const struct px_http_sink *sink, struct json_object *msg);
 /* True once initialize succeeded on this session. */
 bool px_hsession_initialized(struct px_hsession *s);
 /* Queues a notifications/cancelled message for the session without waiting for the call

@@ -260,7 +260,7 @@ enum MHD_Result px_streamable_post(struct px_http_req *r)
         struct collected c = {.n = 0};
         px_buf_init(&c.events, 16u << 20);
         struct px_http_sink sink = {.emit = collect, .ctx = &c};
-        char *reply = px_hsession_handle(s, &r->principal, &sink, r->body.data, r->body.len);
+        char *reply = px_hsession_handle_msg(s, &r->principal, &sink, m.json);
         px_http_add_header(r, SESSION_HEADER, px_hsession_id(s));
         res = send_reply(r, &c, reply);
         px_buf_cleanup(&c.events);
