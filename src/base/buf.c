@@ -46,6 +46,11 @@ static int reserve(struct px_buf *b, size_t extra)
     return 0;
 }
 
+int px_buf_reserve(struct px_buf *b, size_t extra)
+{
+    return reserve(b, extra);
+}
+
 int px_buf_append(struct px_buf *b, const void *p, size_t n)
 {
     int rc = reserve(b, n);

@@ -20,6 +20,9 @@ void px_buf_init(struct px_buf *b, size_t max);
 void px_buf_cleanup(struct px_buf *b);
 /* Empties the buffer, keeping its storage. */
 void px_buf_reset(struct px_buf *b);
+/* Makes room for extra more bytes (plus the NUL) so they can be written at data + len:
+ * 0 or -PX_ETOOLARGE. The writer then adds them to len and keeps data[len] == '\0'. */
+int px_buf_reserve(struct px_buf *b, size_t extra);
 /* Appends n bytes; 0 or -PX_ETOOLARGE (buffer unchanged). */
 int px_buf_append(struct px_buf *b, const void *p, size_t n);
 /* Appends a C string. */

@@ -112,49 +112,78 @@ bool px_json_equal(struct json_object *a, struct json_object *b)
     return json_object_equal(a, b) != 0;
 }
 
+/* Output bytes per input byte: 1, 2 for \" \\ \n \r \t \b \f, 6 for other controls. */
+static const unsigned char esc_len[256] = {
+    6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 void px_json_write_str(struct px_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    (void)px_buf_append(b, "\"", 1);
-    const unsigned char *p = (const unsigned char *)s, *run = p;
-    for (; *p; p++) {
-        if (*p >= 0x20 && *p != '"' && *p != '\\')
-            continue;
-        (void)px_buf_append(b, run, (size_t)(p - run));
-        char esc[6] = {'\\', (char)*p, 0, 0, 0, 0};
-        size_t n = 2;
-        switch (*p) {
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '"':
-        case '\\':
-            break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[*p >> 4];
-            esc[5] = hex[*p & 15];
-            n = 6;
+    /* Two table-driven passes: size the output exactly, then copy the runs between escapes in
+     * place (list pages and tool results are quote-dense JSON). */
+    const unsigned char *in = (const unsigned char *)s;
+    size_t n = 0, out = 2;
+    for (; in[n]; n++)
+        out += esc_len[in[n]];
+    if (px_buf_reserve(b, out))
+        return;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    if (out == n + 2) {
+        memcpy(o, s, n);
+        o += n;
+    } else {
+        size_t run = 0;
+        for (size_t k = 0; k < n; k++) {
+            unsigned char c = in[k];
+            if (esc_len[c] == 1)
+                continue;
+            memcpy(o, in + run, k - run);
+            o += k - run;
+            run = k + 1;
+            *o++ = '\\';
+            switch (c) {
+            case '\n':
+                *o++ = 'n';
+                break;
+            case '\r':
+                *o++ = 'r';
+                break;
+            case '\t':
+                *o++ = 't';
+                break;
+            case '\b':
+                *o++ = 'b';
+                break;
+            case '\f':
+                *o++ = 'f';
+                break;
+            case '"':
+            case '\\':
+                *o++ = (char)c;
+                break;
+            default:
+                *o++ = 'u';
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = hex[c >> 4];
+                *o++ = hex[c & 15];
+            }
         }
-        (void)px_buf_append(b, esc, n);
-        run = p + 1;
+        memcpy(o, in + run, n - run);
+        o += n - run;
     }
-    (void)px_buf_append(b, run, (size_t)(p - run));
-    (void)px_buf_append(b, "\"", 1);
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
 }
 
 struct json_object *px_json_raw(char *text)

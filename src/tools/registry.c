@@ -6,6 +6,7 @@
 #include "auth/scopes.h"
 #include "base/clock.h"
 #include "base/embed.h"
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -182,7 +183,12 @@ static struct json_object *text_result(struct json_object *payload, bool is_erro
     struct json_object *item = json_object_new_object();
     const char *text = px_json_str(payload);
     px_json_set_str(item, "type", "text");
-    px_json_set_str(item, "text", text);
+    /* Escaped once here (faster than json-c's printer) and carried as raw JSON. */
+    struct px_buf esc;
+    px_buf_init(&esc, (size_t)1 << 30);
+    px_json_write_str(&esc, text);
+    px_json_set(item, "text", px_json_raw(px_buf_take(&esc)));
+    px_buf_cleanup(&esc);
     json_object_array_add(content, item);
     px_json_set(res, "content", content);
     if (is_error) {
