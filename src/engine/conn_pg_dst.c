@@ -393,6 +393,32 @@ static bool is_key(struct json_object *keys, const char *name)
     return false;
 }
 
+/* "p.a, p.b, ..." over the first n loaded columns (p: "" or an alias with its dot); the
+ * staging table's last column is its row number, px_seq. */
+static void put_columns(struct px_buf *q, const struct pgdst *s, int n, const char *p)
+{
+    for (int i = 0; i < n; i++) {
+        (void)px_buf_puts(q, i ? ", " : "");
+        (void)px_buf_puts(q, p);
+        pg_quote_ident(q, s->enc.names[i], strlen(s->enc.names[i]));
+    }
+}
+
+/* "a = p.a, ..." over the first n loaded columns that are not keys. */
+static void put_assignments(struct px_buf *q, const struct pgdst *s, int n, const char *p)
+{
+    int w = 0;
+    for (int i = 0; i < n; i++) {
+        if (is_key(s->keys, s->enc.names[i]))
+            continue;
+        (void)px_buf_puts(q, w++ ? ", " : "");
+        pg_quote_ident(q, s->enc.names[i], strlen(s->enc.names[i]));
+        (void)px_buf_puts(q, " = ");
+        (void)px_buf_puts(q, p);
+        pg_quote_ident(q, s->enc.names[i], strlen(s->enc.names[i]));
+    }
+}
+
 /* Merges the staging table into the target: the last row per key wins. */
 static int dst_merge(struct pgdst *s, struct px_error *err)
 {
@@ -420,15 +446,9 @@ static int dst_merge(struct pgdst *s, struct px_error *err)
     if (rc == 0 && s->unique_keys) {
         px_buf_reset(&q);
         (void)px_buf_printf(&q, "INSERT INTO %s AS t (", s->qname.data);
-        for (int i = 0; i < nc; i++) {
-            (void)px_buf_puts(&q, i ? ", " : "");
-            pg_quote_ident(&q, s->enc.names[i], strlen(s->enc.names[i]));
-        }
+        put_columns(&q, s, nc, "");
         (void)px_buf_puts(&q, ") SELECT ");
-        for (int i = 0; i < nc; i++) {
-            (void)px_buf_puts(&q, i ? ", " : "");
-            pg_quote_ident(&q, s->enc.names[i], strlen(s->enc.names[i]));
-        }
+        put_columns(&q, s, nc, "");
         (void)px_buf_puts(&q, " FROM px_last ON CONFLICT (");
         for (size_t k = 0; k < nk; k++) {
             const char *n = json_object_get_string(json_object_array_get_idx(s->keys, k));
@@ -436,29 +456,13 @@ static int dst_merge(struct pgdst *s, struct px_error *err)
             pg_quote_ident(&q, n, strlen(n));
         }
         (void)px_buf_puts(&q, nset ? ") DO UPDATE SET " : ") DO NOTHING");
-        int w = 0;
-        for (int i = 0; i < nc; i++) {
-            if (is_key(s->keys, s->enc.names[i]))
-                continue;
-            (void)px_buf_puts(&q, w++ ? ", " : "");
-            pg_quote_ident(&q, s->enc.names[i], strlen(s->enc.names[i]));
-            (void)px_buf_puts(&q, " = EXCLUDED.");
-            pg_quote_ident(&q, s->enc.names[i], strlen(s->enc.names[i]));
-        }
+        put_assignments(&q, s, nc, "EXCLUDED.");
         rc = pg_exec(s->conn, q.data, "upserting rows", err);
     } else if (rc == 0) {
         if (nset) {
             px_buf_reset(&q);
             (void)px_buf_printf(&q, "UPDATE %s AS t SET ", s->qname.data);
-            int w = 0;
-            for (int i = 0; i < nc; i++) {
-                if (is_key(s->keys, s->enc.names[i]))
-                    continue;
-                (void)px_buf_puts(&q, w++ ? ", " : "");
-                pg_quote_ident(&q, s->enc.names[i], strlen(s->enc.names[i]));
-                (void)px_buf_puts(&q, " = s.");
-                pg_quote_ident(&q, s->enc.names[i], strlen(s->enc.names[i]));
-            }
+            put_assignments(&q, s, nc, "s.");
             (void)px_buf_puts(&q, " FROM px_last AS s WHERE ");
             put_key_match(&q, s->keys, "t", "s");
             rc = pg_exec(s->conn, q.data, "updating rows", err);
@@ -466,15 +470,9 @@ static int dst_merge(struct pgdst *s, struct px_error *err)
         if (rc == 0) {
             px_buf_reset(&q);
             (void)px_buf_printf(&q, "INSERT INTO %s (", s->qname.data);
-            for (int i = 0; i < nc; i++) {
-                (void)px_buf_puts(&q, i ? ", " : "");
-                pg_quote_ident(&q, s->enc.names[i], strlen(s->enc.names[i]));
-            }
+            put_columns(&q, s, nc, "");
             (void)px_buf_puts(&q, ") SELECT ");
-            for (int i = 0; i < nc; i++) {
-                (void)px_buf_puts(&q, i ? ", s." : "s.");
-                pg_quote_ident(&q, s->enc.names[i], strlen(s->enc.names[i]));
-            }
+            put_columns(&q, s, nc, "s.");
             (void)px_buf_printf(&q,
                                 " FROM px_last AS s WHERE NOT EXISTS (SELECT 1 FROM %s AS t "
                                 "WHERE ",
