@@ -28,26 +28,39 @@
 
 /* ---- next slots --------------------------------------------------------------------------- */
 
-/* The first slot of expr in zone strictly after after_ms: 1 and *out (ms), 0 when there is
- * none, negative when expr or zone does not load (a schedule stored before a tzdata change). */
-static int next_slot(const char *expr, const char *zone, int64_t after_ms, int64_t *out,
-                     struct px_error *err)
+/* The first slot of cron in tz strictly after after_ms: 1 and *out (ms), or 0 when none. */
+static int slot_after(const struct px_cron *cron, const struct px_tz *tz, int64_t after_ms,
+                      int64_t *out)
 {
-    struct px_cron cron;
-    int rc = px_cron_parse(expr, &cron, err);
-    if (rc)
-        return rc;
-    const struct px_tz *tz = px_zone_get(zone, err);
-    if (!tz)
-        return -PX_EINVALID;
     struct px_fire f;
     /* Slots are whole seconds: "after" rounds down so a slot at exactly after_ms is not
      * returned again. */
     int64_t after_s = after_ms >= 0 ? after_ms / 1000 : -((-after_ms + 999) / 1000);
-    if (px_cron_next(&cron, tz, after_s, &f) < 0)
+    if (px_cron_next(cron, tz, after_s, &f) < 0)
         return 0;
     *out = f.at * 1000;
     return 1;
+}
+
+/* Parses expr and finds zone: 0, or negative when either no longer loads (a schedule stored
+ * before a tzdata change). */
+static int load_schedule(const char *expr, const char *zone, struct px_cron *cron,
+                         const struct px_tz **tz, struct px_error *err)
+{
+    int rc = px_cron_parse(expr, cron, err);
+    if (rc)
+        return rc;
+    *tz = px_zone_get(zone, err);
+    return *tz ? 0 : -PX_EINVALID;
+}
+
+int px_sched_next_slot(const char *expr, const char *zone, int64_t after_ms, int64_t *out,
+                       struct px_error *err)
+{
+    struct px_cron cron;
+    const struct px_tz *tz = NULL;
+    int rc = load_schedule(expr, zone, &cron, &tz, err);
+    return rc < 0 ? rc : slot_after(&cron, tz, after_ms, out);
 }
 
 /* ---- one tick ----------------------------------------------------------------------------- */
@@ -181,20 +194,21 @@ static int fire_one(struct px_store *st, const struct px_sched_opts *o, struct d
 {
     int64_t old = d->next_ms, next = -1;
     struct px_error perr;
-    int rc;
-    if (old < 0) {
+    struct px_cron cron;
+    const struct px_tz *tz = NULL;
+    int rc = load_schedule(d->expr, d->zone, &cron, &tz, &perr);
+    if (rc >= 0 && old < 0) {
         /* Enabled before the scheduler computed its slot (or by a migration): start from now. */
-        rc = next_slot(d->expr, d->zone, now_ms, &next, &perr);
-    } else {
+        rc = slot_after(&cron, tz, now_ms, &next);
+    } else if (rc >= 0) {
         /* Walk to the latest due slot; everything before it was missed. */
         int64_t latest = old, missed = 0, n;
-        while ((rc = next_slot(d->expr, d->zone, latest, &n, &perr)) == 1 && n <= now_ms &&
-               missed < WALK_MAX) {
+        while ((rc = slot_after(&cron, tz, latest, &n)) == 1 && n <= now_ms && missed < WALK_MAX) {
             latest = n;
             missed++;
         }
         if (rc == 1 && n <= now_ms) /* still behind after WALK_MAX slots: restart from now */
-            rc = next_slot(d->expr, d->zone, now_ms, &n, &perr);
+            rc = slot_after(&cron, tz, now_ms, &n);
         next = rc == 1 ? n : -1;
         if (rc >= 0 && !d->paused) {
             int64_t grace = o->grace_ms > 0 ? o->grace_ms : PX_SCHED_GRACE_MS_DEFAULT;

@@ -47,6 +47,11 @@ struct px_sched_tick {
     int64_t next_due_ms; /* the earliest next slot of any enabled schedule; INT64_MAX: none */
 };
 
+/* The first slot of expr in zone strictly after after_ms (ms): 1 and *out, 0 when there is
+ * none, negative with err set when expr or zone does not load. */
+int px_sched_next_slot(const char *expr, const char *zone, int64_t after_ms, int64_t *out,
+                       struct px_error *err);
+
 /* One pass at now_ms (see above). 0, or a negative code with err set; out is filled either
  * way with what was done before the error. */
 int px_sched_tick(struct px_store *st, const struct px_sched_opts *o, int64_t now_ms,

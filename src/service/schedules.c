@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "sched/cron.h"
 #include "sched/next.h"
+#include "sched/scheduler.h"
 #include "sched/tz.h"
 #include "sched/zones.h"
 #include "service/pipelines.h"
@@ -100,13 +101,8 @@ static int check_fields(const char *expr, const char *frequency, const char *zon
 
 int64_t px_schedule_next_after(const char *expr, const char *zone, int64_t after_ms)
 {
-    struct px_cron cron;
-    const struct px_tz *tz;
-    struct px_fire f;
-    if (px_cron_parse(expr, &cron, NULL) || !(tz = px_zone_get(zone, NULL)) ||
-        px_cron_next(&cron, tz, after_ms / 1000, &f))
-        return -1;
-    return f.at * 1000;
+    int64_t next;
+    return px_sched_next_slot(expr, zone, after_ms, &next, NULL) == 1 ? next : -1;
 }
 
 /* What a DST change does to fire f ("" when nothing). */
