@@ -464,3 +464,29 @@ export async function makeConnections(s, label, password = 's3cret-pw') {
   });
   return { pg, csv };
 }
+
+/** The PostgreSQL test server scripts/test.sh starts (PX_TEST_PG_*), or null; and which
+ * variables are missing. */
+const PG_ENV = ['PX_TEST_PG_HOST', 'PX_TEST_PG_PORT', 'PX_TEST_PG_USER', 'PX_TEST_PG_PASSWORD', 'PX_TEST_PG_DATABASE'];
+export const TEST_PG_MISSING = PG_ENV.filter((n) => !process.env[n]);
+export const TEST_PG = TEST_PG_MISSING.length ? null : {
+  host: process.env.PX_TEST_PG_HOST,
+  port: Number(process.env.PX_TEST_PG_PORT),
+  user: process.env.PX_TEST_PG_USER,
+  password: process.env.PX_TEST_PG_PASSWORD,
+  database: process.env.PX_TEST_PG_DATABASE,
+};
+
+/** Runs SQL on the PostgreSQL test server with psql; returns stdout trimmed (unaligned, tuples only). */
+export function testPsql(sql) {
+  const PG = TEST_PG;
+  const r = spawnSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+    '-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', PG.database, '-c', sql], {
+    env: { PATH: process.env.PATH, PGPASSWORD: PG.password, PGCONNECT_TIMEOUT: '10' },
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+  if (r.error) throw r.error;
+  assert.equal(r.status, 0, `psql failed: ${r.stderr}`);
+  return r.stdout.trim();
+}

@@ -11,30 +11,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { World, unique } from './lib.mjs';
+import { TEST_PG, TEST_PG_MISSING, World, testPsql, unique } from './lib.mjs';
 
-const ENV_NAMES = ['PX_TEST_PG_HOST', 'PX_TEST_PG_PORT', 'PX_TEST_PG_USER', 'PX_TEST_PG_PASSWORD', 'PX_TEST_PG_DATABASE'];
-const missing = ENV_NAMES.filter((n) => !process.env[n]);
-const PG = missing.length ? null : {
-  host: process.env.PX_TEST_PG_HOST,
-  port: Number(process.env.PX_TEST_PG_PORT),
-  user: process.env.PX_TEST_PG_USER,
-  password: process.env.PX_TEST_PG_PASSWORD,
-  database: process.env.PX_TEST_PG_DATABASE,
-};
-
-/** Runs SQL on the test server with psql; returns stdout (unaligned, tuples only). */
-function psql(sql) {
-  const r = spawnSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-    '-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', PG.database, '-c', sql], {
-    env: { PATH: process.env.PATH, PGPASSWORD: PG.password, PGCONNECT_TIMEOUT: '10' },
-    encoding: 'utf8',
-    timeout: 30000,
-  });
-  if (r.error) throw r.error;
-  assert.equal(r.status, 0, `psql failed: ${r.stderr}`);
-  return r.stdout;
-}
+const PG = TEST_PG;
+const missing = TEST_PG_MISSING;
+const psql = testPsql;
 
 function sqlite(file, sql) {
   const r = spawnSync('sqlite3', [file, sql], { encoding: 'utf8', timeout: 30000 });
