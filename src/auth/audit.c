@@ -18,9 +18,11 @@
 #define QUEUE_MAX 8192
 #define ARGS_MAX 4096
 
+/* A queued entry: its strings live in one allocation, owned by `org_id`'s block (`mem`). */
 struct queued {
     int64_t at, latency_us;
-    char *org_id, *key_id, *transport, *method, *tool, *target_id, *outcome, *error_code,
+    char *mem;
+    const char *org_id, *key_id, *transport, *method, *tool, *target_id, *outcome, *error_code,
         *arguments;
 };
 
@@ -28,7 +30,9 @@ struct px_audit {
     pthread_mutex_t lock; /* the queue is shared by every request thread of `serve` */
     struct queued *items;
     size_t len, cap;
-    int64_t queued_at; /* when the oldest queued entry arrived (px_now_ms) */
+    int64_t queued_at;    /* when the oldest queued entry arrived (px_now_ms) */
+    void (*wake)(void *); /* the background flusher, if any (px_audit_set_flusher) */
+    void *wake_arg;
 };
 
 struct px_audit *px_audit_create(void)
@@ -40,15 +44,34 @@ struct px_audit *px_audit_create(void)
 
 static void queued_free(struct queued *q)
 {
-    free(q->org_id);
-    free(q->key_id);
-    free(q->transport);
-    free(q->method);
-    free(q->tool);
-    free(q->target_id);
-    free(q->outcome);
-    free(q->error_code);
-    free(q->arguments);
+    free(q->mem);
+}
+
+void px_audit_set_flusher(struct px_audit *a, void (*wake)(void *), void *arg)
+{
+    pthread_mutex_lock(&a->lock);
+    a->wake = wake;
+    a->wake_arg = arg;
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* Copies the entry's strings into one block; NULL stays NULL. */
+static void queued_fill(struct queued *q, const struct px_audit_entry *e)
+{
+    const char *src[] = {e->org_id,    e->key_id,  e->transport,  e->method,   e->tool,
+                         e->target_id, e->outcome, e->error_code, e->arguments};
+    const char **dst[] = {&q->org_id,    &q->key_id,  &q->transport,  &q->method,   &q->tool,
+                          &q->target_id, &q->outcome, &q->error_code, &q->arguments};
+    size_t len[sizeof(src) / sizeof(src[0])], total = 1;
+    for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++)
+        total += (len[i] = src[i] ? strlen(src[i]) + 1 : 0);
+    char *w = q->mem = px_xmalloc(total);
+    for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+        *dst[i] = src[i] ? memcpy(w, src[i], len[i]) : NULL;
+        w += len[i];
+    }
+    q->at = e->at;
+    q->latency_us = e->latency_us;
 }
 
 void px_audit_destroy(struct px_audit *a)
@@ -73,9 +96,12 @@ size_t px_audit_pending(const struct px_audit *a)
 
 bool px_audit_enqueue(struct px_audit *a, const struct px_audit_entry *e)
 {
+    struct queued q;
+    queued_fill(&q, e);
     pthread_mutex_lock(&a->lock);
     if (a->len == QUEUE_MAX) {
         pthread_mutex_unlock(&a->lock);
+        queued_free(&q);
         px_warn("audit queue full; flushing is failing");
         return true;
     }
@@ -85,21 +111,16 @@ bool px_audit_enqueue(struct px_audit *a, const struct px_audit_entry *e)
     }
     if (a->len == 0)
         a->queued_at = px_now_ms();
-    struct queued *q = &a->items[a->len++];
-    q->at = e->at;
-    q->latency_us = e->latency_us;
-    q->org_id = px_xstrdup(e->org_id);
-    q->key_id = px_xstrdup(e->key_id);
-    q->transport = px_xstrdup(e->transport);
-    q->method = px_xstrdup(e->method);
-    q->tool = px_xstrdup(e->tool);
-    q->target_id = px_xstrdup(e->target_id);
-    q->outcome = px_xstrdup(e->outcome);
-    q->error_code = px_xstrdup(e->error_code);
-    q->arguments = px_xstrdup(e->arguments);
+    a->items[a->len++] = q;
     bool full = a->len >= QUEUE_FLUSH_AT;
+    /* With a background flusher, wake it once as the queue fills; the caller goes on. */
+    void (*wake)(void *) = a->len == QUEUE_FLUSH_AT ? a->wake : NULL;
+    void *arg = a->wake_arg;
+    bool caller_flushes = full && !a->wake;
     pthread_mutex_unlock(&a->lock);
-    return full;
+    if (wake)
+        wake(arg);
+    return caller_flushes;
 }
 
 int64_t px_audit_due_ms(const struct px_audit *a, int64_t now_ms)

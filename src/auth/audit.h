@@ -6,7 +6,8 @@
  * Two ways in: a mutation writes its row with px_audit_write inside its own transaction, so
  * the row commits or rolls back with the change; reads and refusals are queued with
  * px_audit_enqueue and written in batches by px_audit_flush (group commit), which the
- * transport calls when px_audit_due_ms says so, and on shutdown.
+ * transport calls when px_audit_due_ms says so, and on shutdown; `serve` does it on its
+ * housekeeping thread (px_audit_set_flusher).
  */
 #ifndef PX_AUTH_AUDIT_H
 #define PX_AUTH_AUDIT_H
@@ -37,8 +38,13 @@ struct px_audit_entry {
 struct px_audit *px_audit_create(void);
 /* Frees the queue; entries not flushed are lost, so flush first. */
 void px_audit_destroy(struct px_audit *a);
-/* Copies the entry into the queue. Returns true when the queue wants flushing now. */
+/* Copies the entry into the queue. Returns true when the caller should flush now: the queue
+ * is full and no background flusher is set. */
 bool px_audit_enqueue(struct px_audit *a, const struct px_audit_entry *e);
+/* Hands flushing to a background thread (serve's housekeeping thread): wake(arg) is called,
+ * without the queue's lock held, when the queue fills, and request threads never block on a
+ * flush. wake = NULL goes back to flushing by the callers. */
+void px_audit_set_flusher(struct px_audit *a, void (*wake)(void *), void *arg);
 /* How long queued rows may wait before a flush (group commit). */
 #define PX_AUDIT_FLUSH_MS 1000
 

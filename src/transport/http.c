@@ -348,25 +348,52 @@ static void flush_audit(struct px_http_server *srv)
     px_store_pool_release(srv->pool, st);
 }
 
+/* px_audit_set_flusher's hook: called by a request thread when the audit queue fills. */
+static void wake_flusher(void *arg)
+{
+    struct px_http_server *srv = arg;
+    pthread_mutex_lock(&srv->timer_lock);
+    srv->flush_now = true;
+    pthread_cond_signal(&srv->timer_cond);
+    pthread_mutex_unlock(&srv->timer_lock);
+}
+
 static void *timer_main(void *arg)
 {
     struct px_http_server *srv = arg;
     unsigned ticks = 0;
+    int64_t next_tick = px_mono_us() + 1000000;
     pthread_mutex_lock(&srv->timer_lock);
     while (!srv->timer_stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        pthread_cond_timedwait(&srv->timer_cond, &srv->timer_lock, &until);
+        if (!srv->flush_now) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            int64_t wait_us = next_tick - px_mono_us();
+            if (wait_us > 0) {
+                until.tv_sec += wait_us / 1000000;
+                until.tv_nsec += (long)(wait_us % 1000000) * 1000;
+                if (until.tv_nsec >= 1000000000L) {
+                    until.tv_sec++;
+                    until.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&srv->timer_cond, &srv->timer_lock, &until);
+            }
+        }
         if (srv->timer_stop)
             break;
+        srv->flush_now = false;
         pthread_mutex_unlock(&srv->timer_lock);
+        bool tick = px_mono_us() >= next_tick;
+        if (tick)
+            next_tick = px_mono_us() + 1000000;
         flush_audit(srv);
-        px_stream_set_keepalive(srv->streams, px_now_ms(), KEEPALIVE_MS);
-        if (++ticks % SWEEP_EVERY_S == 0) {
-            size_t n = px_sessions_sweep(srv->sessions, px_now_ms());
-            if (n)
-                px_debug("http: expired %zu idle sessions", n);
+        if (tick) {
+            px_stream_set_keepalive(srv->streams, px_now_ms(), KEEPALIVE_MS);
+            if (++ticks % SWEEP_EVERY_S == 0) {
+                size_t n = px_sessions_sweep(srv->sessions, px_now_ms());
+                if (n)
+                    px_debug("http: expired %zu idle sessions", n);
+            }
         }
         pthread_mutex_lock(&srv->timer_lock);
     }
@@ -722,6 +749,7 @@ static void shutdown_server(struct px_http_server *srv)
     pthread_cond_signal(&srv->timer_cond);
     pthread_mutex_unlock(&srv->timer_lock);
     pthread_join(srv->timer, NULL);
+    px_audit_set_flusher(srv->app->audit, NULL, NULL);
     px_stream_set_close_all(srv->streams);
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
@@ -801,6 +829,7 @@ int px_http_serve(struct px_app *app, const char *listen)
         pthread_create(&srv->workers[srv->nworkers], NULL, worker_main, srv);
     pthread_mutex_unlock(&srv->jobs_lock);
     pthread_create(&srv->timer, NULL, timer_main, srv);
+    px_audit_set_flusher(app->audit, wake_flusher, srv);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (family == AF_INET6 ? MHD_USE_IPv6 : 0);

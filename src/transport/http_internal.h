@@ -75,10 +75,11 @@ struct px_http_server {
     bool jobs_stop;
     pthread_t workers[PX_HTTP_MAX_WORKERS];
     int nworkers, idle_workers; /* started; waiting for a job */
-    /* The once-a-second housekeeping thread. */
+    /* The housekeeping thread: once a second, and at once when the audit queue fills
+     * (flush_now), so request threads never wait on an audit write. */
     pthread_mutex_t timer_lock;
     pthread_cond_t timer_cond;
-    bool timer_stop;
+    bool timer_stop, flush_now;
     pthread_t timer;
 };
 

@@ -133,6 +133,54 @@ static void audit_queue_flushes_in_one_transaction(void **state)
     px_audit_destroy(a);
 }
 
+static void wake_count(void *arg)
+{
+    ++*(int *)arg;
+}
+
+/* With a background flusher, request threads never flush: the flusher is woken once as the
+ * queue fills, and every field (NULLs included) reaches the table intact. */
+static void audit_queue_wakes_its_flusher(void **state)
+{
+    struct px_store *st = *state;
+    struct px_audit *a = px_audit_create();
+    int woken = 0;
+    px_audit_set_flusher(a, wake_count, &woken);
+    struct px_audit_entry e = {.at = 7,
+                               .org_id = "org_a",
+                               .transport = "http",
+                               .method = "tools/call",
+                               .tool = "list_pipelines",
+                               .outcome = "ok",
+                               .latency_us = 42,
+                               .arguments = "{\"limit\":5}"};
+    bool caller_flushes = false;
+    for (int i = 0; i < 300; i++)
+        caller_flushes |= px_audit_enqueue(a, &e);
+    assert_false(caller_flushes);
+    assert_int_equal(woken, 1);
+    assert_int_equal(px_audit_pending(a), 300);
+    assert_int_equal(px_audit_flush(a, st), 0);
+    int64_t n = 0;
+    assert_int_equal(
+        px_store_query_int(st,
+                           "SELECT COUNT(*) FROM audit_log WHERE at = 7 AND org_id = 'org_a'"
+                           " AND key_id IS NULL AND transport = 'http' AND tool = 'list_pipelines'"
+                           " AND target_id IS NULL AND error_code IS NULL AND latency_us = 42"
+                           " AND arguments = '{\"limit\":5}'",
+                           NULL, 0, &n, NULL),
+        1);
+    assert_int_equal(n, 300);
+    /* Without one, the caller is told to flush once the queue is full. */
+    px_audit_set_flusher(a, NULL, NULL);
+    caller_flushes = false;
+    for (int i = 0; i < 256; i++)
+        caller_flushes = px_audit_enqueue(a, &e);
+    assert_true(caller_flushes);
+    assert_int_equal(woken, 1);
+    px_audit_destroy(a);
+}
+
 static void redaction_hides_secret_values(void **state)
 {
     (void)state;
@@ -184,6 +232,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(audit_log_is_append_only, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_queue_flushes_in_one_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_queue_wakes_its_flusher, setup, teardown),
         cmocka_unit_test_setup_teardown(redaction_hides_secret_values, setup, teardown),
         cmocka_unit_test_setup_teardown(params_bind_and_rows_read, setup, teardown),
     };
