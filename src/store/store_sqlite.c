@@ -8,6 +8,7 @@
 #include "base/mem.h"
 #include "store/store_int.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +49,18 @@ static int sq_fail(struct sq *sq, int rc, struct px_error *err, const char *what
     return r;
 }
 
+/* Process-wide SQLite settings, before the library's first use (sqlite3_config refuses them
+ * afterwards, harmlessly). Memory statistics off: with them on, every allocation SQLite makes
+ * takes one global mutex, which the threads of `serve` were fighting over on each query. */
+static void sq_global_init(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(const char *url, void **conn_out, struct px_error *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sq_global_init);
     const char *path = strncmp(url, "sqlite://", 9) == 0 ? url + 9 : url;
     struct sq *sq = px_xcalloc(1, sizeof(*sq));
     int rc = sqlite3_open_v2(
