@@ -4,8 +4,60 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/mem.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Each thread keeps its last tokener (a calloc'd parse stack and buffer) for the next parse
+ * of the same depth, unless the text was long (its buffer grows to the longest token); the
+ * thread's exit frees it. */
+#define TOK_KEEP_MAX ((size_t)64 << 10)
+static pthread_key_t tok_key;
+static pthread_once_t tok_once = PTHREAD_ONCE_INIT;
+
+struct tok_slot {
+    struct json_tokener *tok;
+    int depth;
+};
+
+static void tok_slot_free(void *p)
+{
+    struct tok_slot *slot = p;
+    if (slot->tok)
+        json_tokener_free(slot->tok);
+    free(slot);
+}
+
+static void tok_key_init(void)
+{
+    (void)pthread_key_create(&tok_key, tok_slot_free);
+}
+
+static struct json_tokener *thread_tokener(int max_depth)
+{
+    pthread_once(&tok_once, tok_key_init);
+    struct tok_slot *slot = pthread_getspecific(tok_key);
+    if (!slot) {
+        slot = px_xcalloc(1, sizeof(*slot));
+        if (pthread_setspecific(tok_key, slot)) {
+            free(slot);
+            return NULL;
+        }
+    }
+    if (slot->tok && slot->depth == max_depth) {
+        json_tokener_reset(slot->tok);
+        return slot->tok;
+    }
+    if (slot->tok)
+        json_tokener_free(slot->tok); /* not NULL-safe */
+    slot->tok = json_tokener_new_ex(max_depth);
+    slot->depth = max_depth;
+    if (slot->tok)
+        json_tokener_set_flags(slot->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    return slot->tok;
+}
 
 struct json_object *px_json_parse(const char *text, size_t len, int max_depth, struct px_error *err)
 {
@@ -13,12 +65,11 @@ struct json_object *px_json_parse(const char *text, size_t len, int max_depth, s
         px_error_set(err, PX_ETOOLARGE, "JSON text is too large");
         return NULL;
     }
-    struct json_tokener *tok = json_tokener_new_ex(max_depth);
+    struct json_tokener *tok = thread_tokener(max_depth);
     if (!tok) {
         px_error_set(err, PX_ENOMEM, "out of memory");
         return NULL;
     }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     struct json_object *obj = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     if (jerr == json_tokener_continue) {
@@ -40,7 +91,11 @@ struct json_object *px_json_parse(const char *text, size_t len, int max_depth, s
             obj = NULL;
         }
     }
-    json_tokener_free(tok);
+    if (len > TOK_KEEP_MAX) {
+        struct tok_slot *slot = pthread_getspecific(tok_key);
+        json_tokener_free(tok);
+        slot->tok = NULL;
+    }
     return obj;
 }
 
@@ -124,63 +179,101 @@ static const unsigned char esc_len[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
-void px_json_write_str(struct px_buf *b, const char *s)
+/* Marks (high bit of the byte) the bytes of v that need an escape: '"', '\\', below 0x20.
+ * Zero-byte and less-than tests on all 8 lanes at once: a borrow can mark a byte above a
+ * marked one, never one below, so the lowest mark is exact. */
+static inline uint64_t escapes_in(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
+    return (((q - ones) & ~q) | ((bs - ones) & ~bs) | ((v - ones * 0x20) & ~v)) & highs;
+}
+
+static char *put_escape(char *o, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
-    /* Two table-driven passes: size the output exactly, then copy the runs between escapes in
-     * place (list pages and tool results are quote-dense JSON). */
+    *o++ = '\\';
+    switch (c) {
+    case '\n':
+        *o++ = 'n';
+        break;
+    case '\r':
+        *o++ = 'r';
+        break;
+    case '\t':
+        *o++ = 't';
+        break;
+    case '\b':
+        *o++ = 'b';
+        break;
+    case '\f':
+        *o++ = 'f';
+        break;
+    case '"':
+    case '\\':
+        *o++ = (char)c;
+        break;
+    default:
+        *o++ = 'u';
+        *o++ = '0';
+        *o++ = '0';
+        *o++ = hex[c >> 4];
+        *o++ = hex[c & 15];
+    }
+    return o;
+}
+
+/* Writes n bytes, escaping those that need it. */
+static char *put_bytes(char *o, const unsigned char *in, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (esc_len[in[k]] == 1)
+            *o++ = (char)in[k];
+        else
+            o = put_escape(o, in[k]);
+    }
+    return o;
+}
+
+void px_json_write_str(struct px_buf *b, const char *s)
+{
+    /* One pass into room for the worst case (6 bytes out per byte in); long strings, and
+     * strings near the buffer's bound, are sized exactly first. Plain stretches go 8 bytes at
+     * a time; list pages and tool results are quote-dense JSON, so a word with an escape in it
+     * is done byte by byte. */
     const unsigned char *in = (const unsigned char *)s;
-    size_t n = 0, out = 2;
-    for (; in[n]; n++)
-        out += esc_len[in[n]];
-    if (px_buf_reserve(b, out))
-        return;
+    size_t n = strlen(s), room = 6 * n + 2;
+    if (n > ((size_t)8 << 10) || px_buf_reserve(b, room)) {
+        room = 2;
+        for (size_t k = 0; k < n; k++)
+            room += esc_len[in[k]];
+        if (px_buf_reserve(b, room))
+            return;
+    }
     char *o = b->data + b->len;
     *o++ = '"';
-    if (out == n + 2) {
-        memcpy(o, s, n);
-        o += n;
-    } else {
-        size_t run = 0;
-        for (size_t k = 0; k < n; k++) {
-            unsigned char c = in[k];
-            if (esc_len[c] == 1)
-                continue;
-            memcpy(o, in + run, k - run);
-            o += k - run;
-            run = k + 1;
-            *o++ = '\\';
-            switch (c) {
-            case '\n':
-                *o++ = 'n';
-                break;
-            case '\r':
-                *o++ = 'r';
-                break;
-            case '\t':
-                *o++ = 't';
-                break;
-            case '\b':
-                *o++ = 'b';
-                break;
-            case '\f':
-                *o++ = 'f';
-                break;
-            case '"':
-            case '\\':
-                *o++ = (char)c;
-                break;
-            default:
-                *o++ = 'u';
-                *o++ = '0';
-                *o++ = '0';
-                *o++ = hex[c >> 4];
-                *o++ = hex[c & 15];
-            }
+    size_t k = 0;
+    while (k + 8 <= n) {
+        uint64_t v;
+        memcpy(&v, in + k, 8);
+        uint64_t hit = escapes_in(v);
+        memcpy(o, &v, 8); /* fits: at least n - k + 1 bytes of room are left */
+        if (!hit) {
+            o += 8;
+            k += 8;
+            continue;
         }
-        memcpy(o, in + run, n - run);
-        o += n - run;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* The first byte to escape is the lowest mark; the bytes before it are already out. */
+        size_t plain = (size_t)__builtin_ctzll(hit) / 8;
+        o = put_escape(o + plain, in[k + plain]);
+        k += plain + 1;
+#else
+        o = put_bytes(o, in + k, 8);
+        k += 8;
+#endif
     }
+    o = put_bytes(o, in + k, n - k);
     *o++ = '"';
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';

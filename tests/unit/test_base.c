@@ -126,28 +126,54 @@ static void lines_are_framed_and_capped(void **state)
 
 /* px_json_write_str writes what json-c writes, and json-c reads back the original string, for
  * every byte 1..255 in every position and for random strings; px_json_raw serializes as given. */
+static void check_json_string(const char *s, size_t max)
+{
+    struct px_buf b;
+    px_buf_init(&b, max);
+    px_json_write_str(&b, s);
+    struct json_object *mine = json_tokener_parse(b.data);
+    assert_non_null(mine);
+    assert_string_equal(json_object_get_string(mine), s);
+    struct json_object *theirs = json_object_new_string(s);
+    assert_string_equal(b.data, px_json_str(theirs));
+    json_object_put(theirs);
+    json_object_put(mine);
+    px_buf_cleanup(&b);
+}
+
 static void json_strings_match_json_c(void **state)
 {
     (void)state;
     srand(7);
+    char s[20];
+    /* Every byte in every position of a 17-byte string (words of 8 plus a tail). */
+    for (int c = 1; c < 256; c++)
+        for (int at = 0; at < 17; at++) {
+            memset(s, 'a', 17);
+            s[17] = '\0';
+            s[at] = (char)c;
+            check_json_string(s, 4096);
+        }
+    /* Random strings, mostly plain or mostly escapes, of every length up to 300. */
+    char r[301];
     for (int round = 0; round < 3000; round++) {
-        char s[64];
-        int n = round < 255 ? 3 : 1 + rand() % 60;
+        int n = round % 301, plain = round % 3 != 0;
         for (int i = 0; i < n; i++)
-            s[i] = (char)(round < 255 ? (i == 1 ? round + 1 : 'a') : 1 + rand() % 255);
-        s[n] = '\0';
-        struct px_buf b;
-        px_buf_init(&b, 4096);
-        px_json_write_str(&b, s);
-        struct json_object *mine = json_tokener_parse(b.data);
-        assert_non_null(mine);
-        assert_string_equal(json_object_get_string(mine), s);
-        struct json_object *theirs = json_object_new_string(s);
-        assert_string_equal(b.data, px_json_str(theirs));
-        json_object_put(theirs);
-        json_object_put(mine);
-        px_buf_cleanup(&b);
+            r[i] = (char)(plain && rand() % 8 ? 'a' + rand() % 26 : 1 + rand() % 255);
+        r[n] = '\0';
+        check_json_string(r, 1 << 20);
     }
+    /* Near the buffer's bound (exact sizing) and past the long-string threshold. */
+    memset(r, '"', 300);
+    r[300] = '\0';
+    check_json_string(r, 602);
+    size_t big = 70000;
+    char *l = malloc(big + 1);
+    for (size_t i = 0; i < big; i++)
+        l[i] = (char)(i % 7 ? 'x' : '\n');
+    l[big] = '\0';
+    check_json_string(l, 1 << 20);
+    free(l);
     struct json_object *wrap = json_object_new_object();
     char *text = strdup("{\"a\":[1,\"x\"]}");
     json_object_object_add(wrap, "raw", px_json_raw(text));
