@@ -32,6 +32,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,7 +589,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     struct px_http_server *srv = cls;
     struct px_http_req *r = *con_cls;
     if (!r) {
-        r = px_xcalloc(1, sizeof(*r));
+        /* Everything but the header slots (4 KiB, read only up to nheaders) starts zeroed. */
+        r = px_xmalloc(sizeof(*r));
+        memset(r, 0, offsetof(struct px_http_req, headers));
         r->srv = srv;
         r->conn = conn;
         r->started_us = px_mono_us();
@@ -837,7 +840,8 @@ int px_http_serve(struct px_app *app, const char *listen)
         flags, (uint16_t)port, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-        MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)PX_HTTP_CONN_MEMORY, MHD_OPTION_END);
     int rc = 0;
     if (!srv->daemon) {
         px_logerr("planasonix-mcp: cannot listen on %s (is the port in use?)", spec);

@@ -33,7 +33,12 @@ struct px_stream_set;
 struct px_metrics;
 struct px_hsession;
 
-#define PX_HTTP_MAX_BODY (1u << 20)    /* 1 MiB: a larger body gets 413 */
+#define PX_HTTP_MAX_BODY (1u << 20) /* 1 MiB: a larger body gets 413 */
+/* Per-connection memory of libmicrohttpd (request line and headers, read and write buffers;
+ * bodies stream through it to our own buffer). 16 KiB holds twice the 8 KiB of headers common
+ * servers accept; libmicrohttpd clears it after every request, so its default 32 KiB cost a
+ * 32 KiB memset per call. Larger headers get 431. */
+#define PX_HTTP_CONN_MEMORY (16u << 10)
 #define PX_HTTP_MAX_DISCARD (8u << 20) /* past the limit, read this much more, then hang up */
 #define PX_HTTP_WORKERS 2              /* threads running calls whose response is a live stream */
 #define PX_HTTP_MAX_WORKERS 64         /* started on demand while all are busy (waiting calls) */
@@ -115,7 +120,7 @@ struct px_http_req {
     struct px_hsession *legacy; /* GET /sse: the session that ends with this stream */
     struct px_hsession *target; /* POST /messages: the session addressed */
     int nheaders;
-    char headers[PX_HTTP_MAX_HEADERS][2][256];
+    char headers[PX_HTTP_MAX_HEADERS][2][256]; /* last: not zeroed on allocation */
 };
 
 /* A parsed message body and what it contains. */
