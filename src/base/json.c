@@ -286,3 +286,12 @@ struct json_object *px_json_raw(char *text)
                                json_object_free_userdata);
     return o;
 }
+
+void px_json_write_value(struct px_buf *b, struct json_object *v)
+{
+    /* Userdata is only ever set with json_object_userdata_to_json_string as the serializer
+     * (px_json_raw and the registry's pre-rendered lists): the userdata is the text. */
+    const char *raw = v ? json_object_get_userdata(v) : NULL;
+    const char *text = raw ? raw : v ? px_json_str(v) : "null";
+    (void)px_buf_append(b, text, strlen(text));
+}

@@ -39,6 +39,9 @@ void px_json_write_str(struct px_buf *b, const char *s);
  * it (px_json_str, or as part of a larger value) gives text (owned; must be valid JSON). It has
  * no members to read: parse the text when a caller needs them. */
 struct json_object *px_json_raw(char *text);
+/* Appends the JSON text of v (NULL → null): a px_json_raw value's text as it is, anything
+ * else serialized as px_json_str does. */
+void px_json_write_value(struct px_buf *b, struct json_object *v);
 /* Deep equality of two JSON values. */
 bool px_json_equal(struct json_object *a, struct json_object *b);
 

@@ -4,6 +4,7 @@
 #include "auth/audit.h"
 #include "auth/principal.h"
 #include "auth/ratelimit.h"
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/json.h"
@@ -110,13 +111,20 @@ bool px_mcp_version_supported(const char *version)
 
 /* ---- message construction ---------------------------------------------------------------- */
 
+/* Written as text (a raw value): tool results arrive pre-rendered, and building an object
+ * around them only to print it again showed in profiles. Same bytes as json-c would give. */
 static struct json_object *response(struct json_object *id, struct json_object *result)
 {
-    struct json_object *r = json_object_new_object();
-    px_json_set_str(r, "jsonrpc", "2.0");
-    px_json_set(r, "id", id ? json_object_get(id) : NULL);
-    px_json_set(r, "result", result);
-    return r;
+    struct px_buf b;
+    px_buf_init(&b, (size_t)1 << 30);
+    static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+    (void)px_buf_append(&b, head, sizeof(head) - 1);
+    px_json_write_value(&b, id);
+    (void)px_buf_append(&b, ",\"result\":", 10);
+    px_json_write_value(&b, result);
+    (void)px_buf_append(&b, "}", 1);
+    json_object_put(result);
+    return px_json_raw(px_buf_take(&b));
 }
 
 static struct json_object *error_response(struct json_object *id, int code, const char *message,
@@ -149,9 +157,11 @@ static char *take_text(struct json_object *msg)
 {
     if (!msg)
         return NULL;
-    char *text = px_xstrdup(px_json_str(msg));
+    struct px_buf b;
+    px_buf_init(&b, (size_t)1 << 30);
+    px_json_write_value(&b, msg);
     json_object_put(msg);
-    return text;
+    return px_buf_take(&b);
 }
 
 char *px_mcp_error_text(int code, const char *message)
@@ -170,13 +180,19 @@ static void notify(struct call *c, const char *method, struct json_object *param
 }
 
 /* Sends notifications/message when the client asked for this level or a lower one. */
-static void client_log(struct call *c, int level, struct json_object *data)
+/* Whether the client asked for log messages of this level (logging/setLevel). */
+static bool log_wanted(struct px_mcp_session *s, int level)
 {
-    struct px_mcp_session *s = c->s;
     pthread_mutex_lock(&s->lock);
     bool wanted = s->log_level >= 0 && level >= s->log_level && s->client_ready;
     pthread_mutex_unlock(&s->lock);
-    if (!wanted) {
+    return wanted;
+}
+
+static void client_log(struct call *c, int level, struct json_object *data)
+{
+    struct px_mcp_session *s = c->s;
+    if (!log_wanted(s, level)) {
         json_object_put(data);
         return;
     }
@@ -428,11 +444,14 @@ static struct json_object *do_tools_call(struct call *c, struct json_object *id,
         s->host.tool_done(c->ctx, name, audit.error_code ? audit.error_code : "ok",
                           (long long)(px_mono_us() - started_us));
 
-    struct json_object *log = json_object_new_object();
-    px_json_set_str(log, "tool", name);
-    px_json_set_str(log, "outcome", audit.error_code ? audit.error_code : "ok");
-    px_json_set_int(log, "latency_ms", (px_mono_us() - started_us) / 1000);
-    client_log(c, audit.error_code ? 3 : 0, log);
+    int level = audit.error_code ? 3 : 0;
+    if (log_wanted(s, level)) {
+        struct json_object *log = json_object_new_object();
+        px_json_set_str(log, "tool", name);
+        px_json_set_str(log, "outcome", audit.error_code ? audit.error_code : "ok");
+        px_json_set_int(log, "latency_ms", (px_mono_us() - started_us) / 1000);
+        client_log(c, level, log);
+    }
 
     bool cancelled = cancel_take(s, id);
     c->id = NULL;

@@ -179,29 +179,26 @@ struct json_object *px_tools_list_json(const char *version)
 static struct json_object *text_result(struct json_object *payload, bool is_error,
                                        bool with_structured)
 {
-    struct json_object *res = json_object_new_object(), *content = json_object_new_array();
-    struct json_object *item = json_object_new_object();
+    /* Written as text, the payload's JSON once escaped (content) and once as it is
+     * (structuredContent), then carried as a raw value: no objects to build and print. */
     const char *text = px_json_str(payload);
-    px_json_set_str(item, "type", "text");
-    /* Escaped once here (faster than json-c's printer) and carried as raw JSON. */
-    struct px_buf esc;
-    px_buf_init(&esc, (size_t)1 << 30);
-    px_json_write_str(&esc, text);
-    px_json_set(item, "text", px_json_raw(px_buf_take(&esc)));
-    px_buf_cleanup(&esc);
-    json_object_array_add(content, item);
-    px_json_set(res, "content", content);
+    struct px_buf b;
+    px_buf_init(&b, (size_t)1 << 30);
+    static const char head[] = "{\"content\":[{\"type\":\"text\",\"text\":";
+    (void)px_buf_append(&b, head, sizeof(head) - 1);
+    px_json_write_str(&b, text);
+    (void)px_buf_append(&b, "}]", 2);
     if (is_error) {
-        px_json_set_bool(res, "isError", true);
+        static const char err[] = ",\"isError\":true";
+        (void)px_buf_append(&b, err, sizeof(err) - 1);
     } else if (with_structured) {
-        /* The same JSON goes out twice (text and structuredContent): serialize it once and
-         * have the object print that text when the response is serialized. */
-        json_object_set_serializer(payload, json_object_userdata_to_json_string, px_xstrdup(text),
-                                   json_object_free_userdata);
-        px_json_set(res, "structuredContent", json_object_get(payload));
+        static const char sc[] = ",\"structuredContent\":";
+        (void)px_buf_append(&b, sc, sizeof(sc) - 1);
+        (void)px_buf_append(&b, text, strlen(text));
     }
+    (void)px_buf_append(&b, "}", 1);
     json_object_put(payload);
-    return res;
+    return px_json_raw(px_buf_take(&b));
 }
 
 static struct json_object *error_result(const struct px_error *e)
