@@ -2,7 +2,8 @@
 # Streamable HTTP benchmark, side by side in one run: `planasonix-mcp serve` (1,000 pipelines
 # stored) against the reference TypeScript SDK server, both on 127.0.0.1, driven by wrk with
 # the same tools/call script at 1 and 32 connections, for pages of 5 rows (~2 KB, the size
-# perf.md's fair benchmark uses) and 20 rows (~6 KB), each run REPEAT times (median reported).
+# perf.md's fair benchmark uses) and 20 rows (~6 KB), each run REPEAT times with the servers
+# taking turns (median and per-repetition ratios reported).
 # Usage: bench/http.sh [BIN]   (env DURATION=10s REPEAT=3)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -45,30 +46,47 @@ med() {
     sed -n "s/.* $1=\([0-9.]*\).*/\1/p" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-run() { # label url session bearer conns
+once() { # url session bearer conns: one wrk run, its RESULT line
+    LIMIT=$LIMIT MCP_SESSION=$2 MCP_BEARER=$3 wrk -t1 -c"$4" -d"$DURATION" -s call.lua "$1" | grep '^RESULT'
+}
+
+row() { # label conns (RESULT lines on stdin)
     local out
-    out=$(for _ in $(seq "$REPEAT"); do
-        LIMIT=$LIMIT MCP_SESSION=$3 MCP_BEARER=$4 wrk -t1 -c"$5" -d"$DURATION" -s call.lua "$2" | grep '^RESULT'
-    done)
-    printf '| %s | %d | %.0f | %.2f | %.2f | %d |\n' "$1" "$5" "$(med rps <<<"$out")" \
+    out=$(cat)
+    printf '| %s | %d | %.0f | %.2f | %.2f | %d |\n' "$1" "$2" "$(med rps <<<"$out")" \
         "$(med p50_ms <<<"$out")" "$(med p99_ms <<<"$out")" "$(med non2xx <<<"$out")"
 }
 
+# The three servers take turns within each repetition (ours, reference on the same store,
+# in-memory reference), so a slow minute on this shared machine hits all three alike; besides
+# the ratio of the medians, the ratio within each repetition is reported.
 for LIMIT in ${LIMITS:-5 20}; do
 echo
-echo "Streamable HTTP, tools/call list_pipelines (limit $LIMIT), wrk -t1, ${DURATION} x ${REPEAT} (median), 1,000 pipelines"
+echo "Streamable HTTP, tools/call list_pipelines (limit $LIMIT), wrk -t1, ${DURATION} x ${REPEAT} (median, servers interleaved), 1,000 pipelines"
 echo "| server | connections | req/s | p50 ms | p99 ms | non-2xx |"
 echo "|---|---|---|---|---|---|"
-results=()
 for c in 1 32; do
-    o=$(run "planasonix-mcp serve" http://127.0.0.1:$port_ours/mcp "$session" "$key" $c); echo "$o"; results+=("$o")
-    r=$(run "reference, same SQLite store" http://127.0.0.1:$port_refdb/mcp "" "" $c); echo "$r"; results+=("$r")
-    r=$(run "reference, in-memory array" http://127.0.0.1:$port_ref/mcp "" "" $c); echo "$r"; results+=("$r")
+    ours=() same=() mem=()
+    for _ in $(seq "$REPEAT"); do
+        ours+=("$(once http://127.0.0.1:$port_ours/mcp "$session" "$key" $c)")
+        same+=("$(once http://127.0.0.1:$port_refdb/mcp "" "" $c)")
+        mem+=("$(once http://127.0.0.1:$port_ref/mcp "" "" $c)")
+    done
+    printf '%s\n' "${ours[@]}" | row "planasonix-mcp serve" $c
+    printf '%s\n' "${same[@]}" | row "reference, same SQLite store" $c
+    printf '%s\n' "${mem[@]}" | row "reference, in-memory array" $c
+    rps() { sed -n 's/.* rps=\([0-9.]*\).*/\1/p'; }
+    paste <(printf '%s\n' "${ours[@]}" | rps) <(printf '%s\n' "${same[@]}" | rps) \
+        <(printf '%s\n' "${mem[@]}" | rps) | awk -v c=$c '
+        { s = s sep sprintf("%.1fx", $1 / $2); m = m sep sprintf("%.1fx", $1 / $3); sep = " / "
+          o[NR] = $1; a[NR] = $2; b[NR] = $3 }
+        function med(v, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+                                           if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+                                       return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+        END { n = NR; mo = med(o, n); ma = med(a, n); mb = med(b, n)
+              printf "c=%d ratios (ours / reference req/s): same store %.1fx (each repetition: %s); in-memory %.1fx (%s)\n",
+                     c, mo / ma, s, mo / mb, m }'
 done
-printf '%s\n' "${results[@]}" | awk -F'|' '
-    { rps[NR] = $4 }
-    END { printf "ratios (ours / reference req/s): same store c=1 %.1fx, c=32 %.1fx; in-memory c=1 %.1fx, c=32 %.1fx\n",
-          rps[1] / rps[2], rps[4] / rps[5], rps[1] / rps[3], rps[4] / rps[6] }'
 done
 rss=$(awk '/VmRSS/ { print $2 / 1024 }' /proc/"${pids[0]}"/status)
 echo "planasonix-mcp serve RSS after the runs: ${rss} MB"
