@@ -138,17 +138,76 @@ int64_t px_audit_due_ms(const struct px_audit *a, int64_t now_ms)
     return due > 0 ? due : 0;
 }
 
+#define AUDIT_COLUMNS                                                                              \
+    "INSERT INTO audit_log (at, org_id, key_id, transport, method, tool, target_id, outcome,"      \
+    " error_code, latency_us, arguments) VALUES "
+#define AUDIT_ROW "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define AUDIT_NCOLS 11
+/* Rows per INSERT when a batch is flushed: one statement per 32 rows instead of 32. */
+#define AUDIT_ROWS_PER_INSERT 32
+
+static void audit_params(const struct px_audit_entry *e, struct px_val *v)
+{
+    v[0] = PX_V_INT(e->at);
+    v[1] = PX_V_TEXT(e->org_id);
+    v[2] = PX_V_TEXT(e->key_id);
+    v[3] = PX_V_TEXT(e->transport);
+    v[4] = PX_V_TEXT(e->method);
+    v[5] = PX_V_TEXT(e->tool);
+    v[6] = PX_V_TEXT(e->target_id);
+    v[7] = PX_V_TEXT(e->outcome);
+    v[8] = PX_V_TEXT(e->error_code);
+    v[9] = PX_V_INT(e->latency_us);
+    v[10] = PX_V_TEXT(e->arguments);
+}
+
 int px_audit_write(struct px_store *st, const struct px_audit_entry *e, struct px_error *err)
 {
-    return px_store_exec(
-        st,
-        "INSERT INTO audit_log (at, org_id, key_id, transport, method, tool, target_id,"
-        " outcome, error_code, latency_us, arguments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        PX_PARAMS(PX_V_INT(e->at), PX_V_TEXT(e->org_id), PX_V_TEXT(e->key_id),
-                  PX_V_TEXT(e->transport), PX_V_TEXT(e->method), PX_V_TEXT(e->tool),
-                  PX_V_TEXT(e->target_id), PX_V_TEXT(e->outcome), PX_V_TEXT(e->error_code),
-                  PX_V_INT(e->latency_us), PX_V_TEXT(e->arguments)),
-        11, NULL, err);
+    struct px_val v[AUDIT_NCOLS];
+    audit_params(e, v);
+    return px_store_exec(st, AUDIT_COLUMNS AUDIT_ROW, v, AUDIT_NCOLS, NULL, err);
+}
+
+/* The statement inserting AUDIT_ROWS_PER_INSERT rows, built once. */
+static char batch_sql[sizeof(AUDIT_COLUMNS) + AUDIT_ROWS_PER_INSERT * sizeof(", " AUDIT_ROW)];
+static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
+
+static void batch_sql_build(void)
+{
+    char *w = batch_sql;
+    w += sprintf(w, "%s", AUDIT_COLUMNS);
+    for (int i = 0; i < AUDIT_ROWS_PER_INSERT; i++)
+        w += sprintf(w, "%s%s", i ? ", " : "", AUDIT_ROW);
+}
+
+static void entry_of(const struct queued *q, struct px_audit_entry *e)
+{
+    *e = (struct px_audit_entry){q->at,         q->org_id,     q->key_id,    q->transport,
+                                 q->method,     q->tool,       q->target_id, q->outcome,
+                                 q->error_code, q->latency_us, q->arguments};
+}
+
+/* Writes the rows in statements of AUDIT_ROWS_PER_INSERT, the rest one by one. */
+static int write_rows(struct px_store *st, const struct queued *items, size_t len,
+                      struct px_error *err)
+{
+    pthread_once(&batch_once, batch_sql_build);
+    struct px_val v[AUDIT_ROWS_PER_INSERT * AUDIT_NCOLS];
+    struct px_audit_entry e;
+    size_t i = 0;
+    int rc = 0;
+    for (; !rc && i + AUDIT_ROWS_PER_INSERT <= len; i += AUDIT_ROWS_PER_INSERT) {
+        for (size_t k = 0; k < AUDIT_ROWS_PER_INSERT; k++) {
+            entry_of(&items[i + k], &e);
+            audit_params(&e, v + k * AUDIT_NCOLS);
+        }
+        rc = px_store_exec(st, batch_sql, v, AUDIT_ROWS_PER_INSERT * AUDIT_NCOLS, NULL, err);
+    }
+    for (; !rc && i < len; i++) {
+        entry_of(&items[i], &e);
+        rc = px_audit_write(st, &e, err);
+    }
+    return rc;
 }
 
 int px_audit_flush(struct px_audit *a, struct px_store *st)
@@ -169,13 +228,8 @@ int px_audit_flush(struct px_audit *a, struct px_store *st)
     }
     struct px_error err;
     int rc = px_store_begin(st, &err);
-    for (size_t i = 0; !rc && i < len; i++) {
-        struct queued *q = &items[i];
-        struct px_audit_entry e = {q->at,         q->org_id,     q->key_id,    q->transport,
-                                   q->method,     q->tool,       q->target_id, q->outcome,
-                                   q->error_code, q->latency_us, q->arguments};
-        rc = px_audit_write(st, &e, &err);
-    }
+    if (!rc)
+        rc = write_rows(st, items, len, &err);
     rc = px_store_finish(st, rc, &err);
     if (rc) {
         px_logerr("audit: cannot write %zu queued rows: %s", len, err.message);
