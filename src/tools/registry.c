@@ -16,6 +16,7 @@
 #include "store/store.h"
 #include "tools/handlers.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,10 +63,12 @@ struct tool {
 static struct tool tools[NTOOLS];
 static bool ready;
 
-/* tools/list in the three shapes protocol versions need, serialized once at start-up. */
+/* tools/list in the three shapes protocol versions need, serialized once, on the first
+ * tools/list (not at start-up: time to the initialize answer counts). */
 enum { SHAPE_2024_11_05, SHAPE_2025_03_26, SHAPE_2025_06_18, SHAPE_COUNT };
 static char *list_text[SHAPE_COUNT];
-static char *build_list(int shape);
+static pthread_once_t list_once = PTHREAD_ONCE_INIT;
+static void build_lists(void);
 
 static int spec_error(const char *file, const char *what, struct px_error *err)
 {
@@ -105,8 +108,6 @@ int px_tools_init(struct px_error *err)
             rc = spec_error(e->name, "inputSchema, outputSchema and annotations are required", err);
         else if (px_json_get_bool(in, "additionalProperties", true))
             rc = spec_error(e->name, "inputSchema must set additionalProperties: false", err);
-        else if (px_schema_check(in, err) || px_schema_check(out, err))
-            rc = spec_error(e->name, err->message, err);
         if (rc) {
             json_object_put(spec);
             return rc;
@@ -120,9 +121,18 @@ int px_tools_init(struct px_error *err)
             .spec = spec,
         };
     }
-    for (int shape = 0; shape < SHAPE_COUNT; shape++)
-        list_text[shape] = build_list(shape);
     ready = true;
+    return 0;
+}
+
+int px_tools_check_schemas(struct px_error *err)
+{
+    for (size_t i = 0; i < NTOOLS; i++) {
+        struct json_object *in = px_json_get(tools[i].spec, "inputSchema");
+        struct json_object *out = px_json_get(tools[i].spec, "outputSchema");
+        if (px_schema_check(in, err) || px_schema_check(out, err))
+            return px_error_set(err, PX_EINTERNAL, "tool %s: %s", tools[i].name, err->message);
+    }
     return 0;
 }
 
@@ -142,6 +152,14 @@ static const struct tool *find(const char *name)
 bool px_tools_exists(const char *name)
 {
     return find(name) != NULL;
+}
+
+static char *build_list(int shape);
+
+static void build_lists(void)
+{
+    for (int shape = 0; shape < SHAPE_COUNT; shape++)
+        list_text[shape] = build_list(shape);
 }
 
 static char *build_list(int shape)
@@ -171,6 +189,7 @@ struct json_object *px_tools_list_json(const char *version)
                 : strcmp(version, "2025-03-26") >= 0 ? SHAPE_2025_03_26
                                                      : SHAPE_2024_11_05;
     /* An empty array that prints the cached text: nothing shared is touched per request. */
+    pthread_once(&list_once, build_lists);
     struct json_object *arr = json_object_new_array();
     json_object_set_serializer(arr, json_object_userdata_to_json_string, list_text[shape], NULL);
     return arr;

@@ -15,9 +15,12 @@ struct px_error;
 struct px_audit_entry;
 struct px_audit;
 
-/* Parses and checks the embedded specs once (each has a handler and vice versa, valid
- * schemas, additionalProperties false). Returns 0 or PX_EINTERNAL (a build bug). */
+/* Parses and checks the embedded specs once (each has a handler and vice versa, a scope,
+ * annotations, additionalProperties false). Returns 0 or PX_EINTERNAL (a build bug). */
 int px_tools_init(struct px_error *err);
+/* Checks every spec's input and output schema with px_schema_check (after px_tools_init).
+ * The specs are built in, so the unit tests run this rather than every start-up. */
+int px_tools_check_schemas(struct px_error *err);
 /* Number of registered tools. */
 int px_tools_count(void);
 /* The tools/list array shaped for a protocol version ("2024-11-05" drops title, annotations

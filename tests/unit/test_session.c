@@ -64,6 +64,8 @@ static int setup(void **state)
     assert_int_equal(px_store_open(path, &f->st, &err), 0);
     assert_int_equal(px_keyring_load(f->dir, &f->kr, &err), 0);
     assert_int_equal(px_tools_init(&err), 0);
+    if (px_tools_check_schemas(&err))
+        fail_msg("%s", err.message);
     f->rl = px_ratelimit_create();
     f->audit = px_audit_create();
     struct px_mcp_deps deps = {f->st, &f->kr, f->rl, f->audit, NULL};
