@@ -5,9 +5,14 @@ BUILD ?= build/$(MODE)
 PREFIX ?= /usr/local
 CC ?= cc
 
-PKGS := json-c libsodium sqlite3 libcurl libmicrohttpd libpq libmariadb
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+# The connectors' client libraries (libcurl, libpq, MariaDB Connector/C) are not linked into
+# the program: it loads them on first use (src/base/dl.h), which keeps ~3.5 ms of library
+# loading out of every start-up. Tests link them, to set up data with them directly.
+PKGS_LINKED := json-c libsodium sqlite3 libmicrohttpd
+PKGS_LOADED := libcurl libpq libmariadb
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS_LINKED) $(PKGS_LOADED))
+BIN_LIBS := $(shell pkg-config --libs $(PKGS_LINKED)) -ldl -lpthread -lm
+PKG_LIBS := $(shell pkg-config --libs $(PKGS_LINKED) $(PKGS_LOADED)) -ldl -lpthread -lm
 
 # One list of warnings; every one is an error.
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
@@ -41,7 +46,7 @@ all: $(BIN)
 
 $(BIN): $(BUILD)/src/app/main.o $(LIB)
 	@echo "  LINK    $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@$(CC) $(LDFLAGS) -o $@ $^ $(BIN_LIBS)
 
 $(LIB): $(OBJS) $(GEN_OBJS)
 	@rm -f $@ && ar rcs $@ $^

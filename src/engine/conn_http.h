@@ -9,7 +9,7 @@
 
 #include "base/buf.h"
 
-#include <curl/curl.h>
+#include "base/curl_api.h"
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -183,15 +183,18 @@ int px__http_conf_init(const struct px_node_ctx *ctx, bool source, struct px_htt
                        struct px_error *err)
 {
     memset(cf, 0, sizeof(*cf));
+    int rc = px_curl_load(err);
+    if (rc)
+        return rc;
     const char *base = px_json_get_str(ctx->params, "base_url");
     if (!base || !*base)
         return px_error_set(err, PX_EINVALID, "the connection has no base_url");
     if (strncasecmp(base, "http://", 7) != 0 && strncasecmp(base, "https://", 8) != 0) {
-        int rc = px_error_set(err, PX_EINVALID, "base_url must start with http:// or https://");
+        rc = px_error_set(err, PX_EINVALID, "base_url must start with http:// or https://");
         px_error_hint(err, "set base_url to the API's address, e.g. https://api.example.com/v1");
         return rc;
     }
-    int rc = add_headers(cf, ctx->params, err);
+    rc = add_headers(cf, ctx->params, err);
     if (rc < 0)
         return rc;
     int64_t t = px_json_get_int(ctx->params, "timeout_seconds", 30);

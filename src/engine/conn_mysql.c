@@ -249,10 +249,13 @@ static void library_init(void)
 int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MYSQL **out,
                    struct px_my_target *target, struct px_error *err)
 {
+    *out = NULL;
+    int loaded = px_mysql_load(err);
+    if (loaded)
+        return loaded;
     /* mysql_init() would initialize the library on first use, but not thread-safely. */
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, library_init);
-    *out = NULL;
     int64_t port = px_json_get_int(params, "port", 3306);
     target->host = px_json_get_str(params, "host");
     target->port = port > 0 && port <= 65535 ? (unsigned)port : 3306;

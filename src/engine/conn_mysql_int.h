@@ -5,7 +5,7 @@
 #ifndef PX_ENGINE_CONN_MYSQL_INT_H
 #define PX_ENGINE_CONN_MYSQL_INT_H
 
-#include <mysql.h>
+#include "engine/mysql_api.h"
 #include <stdint.h>
 
 struct px_batch;

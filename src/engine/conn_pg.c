@@ -36,7 +36,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <libpq-fe.h>
+#include "engine/pq_api.h"
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -198,7 +198,10 @@ int pg_connect(const struct px_node_ctx *ctx, bool readonly, PGconn **out, struc
 {
     struct pgconf c;
     *out = NULL;
-    int rc = pg_conf(ctx->params, 0, readonly, &c, err);
+    int rc = px_pq_load(err);
+    if (rc)
+        return rc;
+    rc = pg_conf(ctx->params, 0, readonly, &c, err);
     if (rc < 0)
         return rc;
     PGconn *conn = PQconnectdbParams(c.kw, c.val, 0);
@@ -784,7 +787,10 @@ static int pg_probe(const struct px_node_ctx *ctx, bool write, int timeout_ms, c
                     size_t version_size, struct px_error *err)
 {
     struct pgconf c;
-    int rc = pg_conf(ctx->params, (timeout_ms + 999) / 1000, false, &c, err);
+    int rc = px_pq_load(err);
+    if (rc)
+        return rc;
+    rc = pg_conf(ctx->params, (timeout_ms + 999) / 1000, false, &c, err);
     if (rc < 0)
         return rc;
     int64_t deadline = px_mono_us() + (int64_t)timeout_ms * 1000;

@@ -10,7 +10,7 @@
 
 #include "engine/batch.h"
 
-#include <libpq-fe.h>
+#include "engine/pq_api.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -24,7 +24,7 @@
 #include "engine/batch.h"
 #include "engine/exec_int.h"
 
-#include <libpq-fe.h>
+#include "engine/pq_api.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

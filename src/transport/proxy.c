@@ -11,7 +11,7 @@
 #include "mcp/session.h"
 #include "transport/stdio.h"
 
-#include <curl/curl.h>
+#include "base/curl_api.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -149,6 +149,8 @@ static bool ends_with(const char *s, size_t n, const char *suffix)
 int px_proxy_endpoint(const char *api_url, char **endpoint, char **display, struct px_error *err)
 {
     *endpoint = *display = NULL;
+    if (px_curl_load(err))
+        return -PX_EUNAVAILABLE;
     CURLU *u = curl_url();
     if (!u)
         return px_error_set(err, PX_ENOMEM, "out of memory");
@@ -1349,6 +1351,11 @@ int px_proxy_run(const char *api_url)
     const char *level = getenv("PLANASONIX_LOG");
     if (level && px_log_level_parse(level) >= 0)
         px_log_set_level((enum px_log_level)px_log_level_parse(level));
+    struct px_error lerr;
+    if (px_curl_load(&lerr)) {
+        px_logerr("proxy: %s; %s", lerr.message, lerr.hint);
+        return 1;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         px_logerr("proxy: libcurl failed to initialize");
         return 1;

@@ -7,6 +7,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/dl.h"
 #include "base/err.h"
 #include "base/id.h"
 #include "base/json.h"
@@ -14,6 +15,7 @@
 #include "base/text.h"
 
 #include <stdio.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -181,12 +183,43 @@ static void json_strings_match_json_c(void **state)
     json_object_put(wrap);
 }
 
+static int (*dl_fn)(void);
+
+/* A library that is not installed, or lacks a symbol, is a clear error naming the package;
+ * one that loads fills every slot. */
+static void libraries_load_on_first_use(void **state)
+{
+    (void)state;
+    static const struct px_dl_sym missing_syms[] = {{"px_no_such_fn", &dl_fn}};
+    static struct px_dl_lib missing =
+        PX_DL_LIB("libpx-not-installed.so.1", "Test connections", "px-test-pkg", missing_syms);
+    struct px_error err;
+    px_error_clear(&err);
+    assert_int_equal(px_dl_load(&missing, &err), -PX_EUNAVAILABLE);
+    assert_non_null(strstr(err.message, "Test connections need libpx-not-installed.so.1"));
+    assert_non_null(strstr(err.hint, "apt-get install px-test-pkg"));
+    static const struct px_dl_sym bad_syms[] = {{"px_no_such_fn", &dl_fn}};
+    static struct px_dl_lib bad = PX_DL_LIB("libsqlite3.so.0", "Test", "libsqlite3-0", bad_syms);
+    px_error_clear(&err);
+    assert_int_equal(px_dl_load(&bad, &err), -PX_EUNAVAILABLE);
+    assert_non_null(strstr(err.message, "symbol px_no_such_fn is missing"));
+    assert_null(dl_fn);
+    static const char *(*version)(void);
+    static const struct px_dl_sym good_syms[] = {{"sqlite3_libversion", &version}};
+    static struct px_dl_lib good = PX_DL_LIB("libsqlite3.so.0", "Test", "libsqlite3-0", good_syms);
+    assert_int_equal(px_dl_load(&good, &err), 0);
+    assert_int_equal(px_dl_load(&good, &err), 0);
+    assert_non_null(version);
+    assert_string_equal(version(), sqlite3_libversion());
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(time_format_matches_gmtime),  cmocka_unit_test(buffers_are_bounded),
         cmocka_unit_test(text_is_cleaned_and_capped),  cmocka_unit_test(ids_have_kinds),
         cmocka_unit_test(lines_are_framed_and_capped), cmocka_unit_test(json_strings_match_json_c),
+        cmocka_unit_test(libraries_load_on_first_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
