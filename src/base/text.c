@@ -51,6 +51,19 @@ size_t px_utf8_len(const char *s)
     return n;
 }
 
+bool px_text_is_clean(const char *s, size_t max)
+{
+    if (!s)
+        return false;
+    size_t i = 0;
+    for (const unsigned char *p = (const unsigned char *)s; p[i]; i++) {
+        if (i >= max || p[i] < 0x20 || p[i] == 0x7F ||
+            (p[i] == 0xC2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F))
+            return false;
+    }
+    return true;
+}
+
 char *px_text_clean(const char *s, size_t max, bool *truncated_out)
 {
     if (!s)

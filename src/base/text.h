@@ -13,6 +13,9 @@
  * and at most max bytes kept (cut at a UTF-8 boundary). *truncated_out (may be NULL) tells
  * whether anything was cut. Free with free(). */
 char *px_text_clean(const char *s, size_t max, bool *truncated_out);
+/* Whether px_text_clean(s, max) would return s unchanged (no cut, nothing replaced); s may be
+ * NULL (cleaned to ""). Lets hot paths skip the copy. */
+bool px_text_is_clean(const char *s, size_t max);
 /* True when s is valid UTF-8. */
 bool px_utf8_valid(const char *s, size_t len);
 /* Number of Unicode code points in valid UTF-8 s. */

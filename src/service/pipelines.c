@@ -132,6 +132,11 @@ static void put_int(struct px_buf *b, int64_t v)
 /* "key":"text" with text cleaned and capped (and "key_truncated":true when cut). */
 static void put_clean(struct px_buf *b, const char *key, const char *text, size_t max)
 {
+    if (px_text_is_clean(text, max)) { /* the usual case: stored text was cleaned on the way in */
+        put_key(b, key);
+        px_json_write_str(b, text);
+        return;
+    }
     bool cut = false;
     char *clean = px_text_clean(text, max, &cut);
     put_key(b, key);

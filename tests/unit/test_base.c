@@ -70,6 +70,21 @@ static void text_is_cleaned_and_capped(void **state)
     free(t);
     assert_true(px_utf8_valid("h\xc3\xa9llo", 6));
     assert_false(px_utf8_valid("\xc0\xaf", 2)); /* overlong */
+    /* px_text_is_clean says exactly when cleaning changes nothing. */
+    assert_false(px_text_is_clean(NULL, 10));
+    srand(11);
+    static const unsigned char pool[] = {'a', ' ', '\n', 0x7f, 0xc2, 0x85, 0xa0, 0xc3, 0xa9, 0x1b};
+    for (int round = 0; round < 20000; round++) {
+        char in[12];
+        int n = rand() % 11;
+        for (int i = 0; i < n; i++)
+            in[i] = (char)pool[rand() % (int)sizeof(pool)];
+        in[n] = '\0';
+        size_t max = (size_t)(rand() % 12);
+        t = px_text_clean(in, max, &cut);
+        assert_int_equal(px_text_is_clean(in, max), !cut && strcmp(t, in) == 0);
+        free(t);
+    }
 }
 
 static void ids_have_kinds(void **state)
