@@ -15,7 +15,11 @@ command -v wrk >/dev/null || { echo "http.sh: needs wrk (apt-get install wrk)" >
 
 home=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$home"; }
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done # they may still be writing
+    rm -rf "$home"
+}
 trap cleanup EXIT
 
 key=$(node -e "
