@@ -111,6 +111,18 @@ enum MHD_Result px_http_send_body(struct px_http_req *r, unsigned status, const 
     return px_http_send(r, status, resp);
 }
 
+enum MHD_Result px_http_send_owned(struct px_http_req *r, unsigned status, const char *ctype,
+                                   char *body, size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return px_http_send(r, status, NULL);
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    return px_http_send(r, status, resp);
+}
+
 void px_http_audit(struct px_http_req *r, const char *outcome, const char *error_code)
 {
     struct px_app *app = r->srv->app;

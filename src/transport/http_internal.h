@@ -146,6 +146,10 @@ enum MHD_Result px_http_send(struct px_http_req *r, unsigned status, struct MHD_
 /* A reply with a body of content type ctype (NULL/0 for an empty body). */
 enum MHD_Result px_http_send_body(struct px_http_req *r, unsigned status, const char *ctype,
                                   const char *body, size_t len);
+/* As px_http_send_body with an owned body (malloc'd), handed to libmicrohttpd without a copy:
+ * it frees it once sent (or at once if the response cannot be made). */
+enum MHD_Result px_http_send_owned(struct px_http_req *r, unsigned status, const char *ctype,
+                                   char *body, size_t len);
 /* Audits the request as refused (outcome "denied" for 401/403/404/421/429, else "error",
  * with audit_code) and answers with a JSON-RPC error body (id r->rpc_id or null) carrying
  * data {code: audit_code, hint?}. */

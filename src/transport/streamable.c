@@ -108,7 +108,8 @@ static enum MHD_Result send_reply(struct px_http_req *r, struct collected *c, ch
         /* A cancelled request gets no response (the client stopped waiting for one). */
         res = px_http_send_body(r, MHD_HTTP_ACCEPTED, NULL, NULL, 0);
     } else if (c->n == 0) {
-        res = px_http_send_body(r, MHD_HTTP_OK, "application/json", reply, strlen(reply));
+        /* The reply's buffer goes to libmicrohttpd as it is, which frees it once sent. */
+        return px_http_send_owned(r, MHD_HTTP_OK, "application/json", reply, strlen(reply));
     } else {
         /* The call emitted notifications: answer as an SSE stream, response last. */
         px_buf_printf(&c->events, "event: message\ndata: %s\n\n", reply);
