@@ -3,6 +3,7 @@
 
 #include "base/mem.h"
 
+#include <stdint.h>
 #include <string.h>
 
 bool px_utf8_valid(const char *s, size_t len)
@@ -51,16 +52,41 @@ size_t px_utf8_len(const char *s)
     return n;
 }
 
+/* Whether any byte of the 8 in v is below 0x20, 0x7F or 0xC2 (the lead byte of C1 controls):
+ * zero-byte and less-than tests on all lanes at once (exact as a yes/no). */
+static inline bool word_may_need_cleaning(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t del = v ^ (ones * 0x7F), c2 = v ^ (ones * 0xC2);
+    return ((((del - ones) & ~del) | ((c2 - ones) & ~c2) | ((v - ones * 0x20) & ~v)) & highs) != 0;
+}
+
+static bool byte_needs_cleaning(const unsigned char *p)
+{
+    return p[0] < 0x20 || p[0] == 0x7F || (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F);
+}
+
 bool px_text_is_clean(const char *s, size_t max)
 {
     if (!s)
         return false;
+    size_t len = strlen(s);
+    if (len > max)
+        return false;
+    const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
-    for (const unsigned char *p = (const unsigned char *)s; p[i]; i++) {
-        if (i >= max || p[i] < 0x20 || p[i] == 0x7F ||
-            (p[i] == 0xC2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F))
-            return false;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        if (!word_may_need_cleaning(v))
+            continue;
+        for (size_t k = i; k < i + 8; k++)
+            if (byte_needs_cleaning(p + k))
+                return false;
     }
+    for (; i < len; i++)
+        if (byte_needs_cleaning(p + i))
+            return false;
     return true;
 }
 

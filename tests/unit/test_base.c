@@ -73,14 +73,19 @@ static void text_is_cleaned_and_capped(void **state)
     /* px_text_is_clean says exactly when cleaning changes nothing. */
     assert_false(px_text_is_clean(NULL, 10));
     srand(11);
-    static const unsigned char pool[] = {'a', ' ', '\n', 0x7f, 0xc2, 0x85, 0xa0, 0xc3, 0xa9, 0x1b};
+    static const unsigned char pool[] = {'a',  'b',  'c',  'd',  ' ',  'e',  'f',
+                                         'g',  'h',  'i',  '\n', 0x7f, 0xc2, 0x85,
+                                         0xa0, 0xc3, 0xa9, 0x1b, 0x9f, 0x20, 0x7e};
     for (int round = 0; round < 20000; round++) {
-        char in[12];
-        int n = rand() % 11;
+        char in[41];
+        int n = rand() % 41;
+        /* Odd rounds: any mix; even rounds: plain text with at most one byte from the pool. */
         for (int i = 0; i < n; i++)
-            in[i] = (char)pool[rand() % (int)sizeof(pool)];
+            in[i] = (char)pool[rand() % (round % 2 ? (int)sizeof(pool) : 10)];
+        if (round % 2 == 0 && n > 0 && rand() % 2)
+            in[rand() % n] = (char)pool[rand() % (int)sizeof(pool)];
         in[n] = '\0';
-        size_t max = (size_t)(rand() % 12);
+        size_t max = (size_t)(rand() % 42);
         t = px_text_clean(in, max, &cut);
         assert_int_equal(px_text_is_clean(in, max), !cut && strcmp(t, in) == 0);
         free(t);
