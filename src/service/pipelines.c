@@ -96,12 +96,10 @@ static int link_connections(const struct px_tenant *t, const char *pipeline_id,
 /* The same first seven columns, then the node count instead of the whole graph, then the
  * latest run (LAST_RUN_JOIN; NULLs when there is none). */
 #define SUMMARY_COLUMNS                                                                            \
-    "p.id, p.name, p.description, p.status, p.revision, p.created_at, p.updated_at, r.node_count," \
+    "p.id, p.name, p.description, p.status, p.revision, p.created_at, p.updated_at, p.node_count," \
     " lr.id, lr.status, lr.queued_at, lr.finished_at, lr.rows_written"
-#define LAST_RUN_JOIN                                                                              \
-    " LEFT JOIN runs lr ON lr.org_id = p.org_id AND lr.id = (SELECT l.id FROM runs l"              \
-    " WHERE l.org_id = p.org_id AND l.pipeline_id = p.id"                                          \
-    " ORDER BY l.queued_at DESC, l.id DESC LIMIT 1)"
+/* pipelines.last_run_id is kept by a trigger on runs (migration 0004). */
+#define LAST_RUN_JOIN " LEFT JOIN runs lr ON lr.org_id = p.org_id AND lr.id = p.last_run_id"
 
 /* The list rows below are written without printf: it was a third of a list call's work. */
 static void put(struct px_buf *b, const char *s)
@@ -359,19 +357,25 @@ static int needs_planner(const char *tool, struct px_error *err)
     return rc;
 }
 
+/* Records a new revision, which the caller has made the pipeline's current one, and keeps the
+ * pipeline row's copy of its node count (read by list pages) in step. */
 static int insert_revision(const struct px_tenant *t, const char *id, int64_t revision,
                            struct json_object *graph, const char *note, int64_t now,
                            struct px_error *err)
 {
-    return px_store_exec(t->store,
-                         "INSERT INTO pipeline_revisions (org_id, pipeline_id, revision, graph,"
-                         " node_count, description, created_at, created_by)"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_INT(revision),
-                                   PX_V_TEXT(px_json_str(graph)),
-                                   PX_V_INT(json_object_array_length(px_json_get(graph, "nodes"))),
-                                   PX_V_TEXT(note), PX_V_INT(now), PX_V_TEXT(t->key_id)),
-                         8, NULL, err);
+    int64_t nodes = (int64_t)json_object_array_length(px_json_get(graph, "nodes"));
+    int rc = px_store_exec(t->store,
+                           "INSERT INTO pipeline_revisions (org_id, pipeline_id, revision, graph,"
+                           " node_count, description, created_at, created_by)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_INT(revision),
+                                     PX_V_TEXT(px_json_str(graph)), PX_V_INT(nodes),
+                                     PX_V_TEXT(note), PX_V_INT(now), PX_V_TEXT(t->key_id)),
+                           8, NULL, err);
+    return rc ? rc
+              : px_store_exec(
+                    t->store, "UPDATE pipelines SET node_count = ? WHERE org_id = ? AND id = ?",
+                    PX_PARAMS(PX_V_INT(nodes), PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 3, NULL, err);
 }
 
 static struct json_object *dry_run_view(struct json_object *graph, struct json_object *conn_ids)
@@ -470,17 +474,16 @@ int px_pipeline_list(const struct px_tenant *t, const struct px_pipeline_filter 
         return rc;
     char *like = f->query ? like_pattern(f->query) : NULL;
     struct px_rows *rows;
-    rc = px_store_query(
-        t->store,
-        "SELECT " SUMMARY_COLUMNS " FROM pipelines p JOIN pipeline_revisions r"
-        " ON r.org_id = p.org_id AND r.pipeline_id = p.id AND r.revision = p.revision" LAST_RUN_JOIN
-        " WHERE p.org_id = ? AND p.deleted_at IS NULL"
-        " AND (? IS NULL OR p.status = ?)"
-        " AND (? IS NULL OR lower(p.name) LIKE lower(?) ESCAPE '\\'"
-        "      OR lower(p.description) LIKE lower(?) ESCAPE '\\')" PX_PAGE_SQL("p"),
-        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(f->status), PX_V_TEXT(f->status), PX_V_TEXT(like),
-                  PX_V_TEXT(like), PX_V_TEXT(like), PX_PAGE_PARAMS(pg)),
-        11, &rows, err);
+    rc = px_store_query(t->store,
+                        "SELECT " SUMMARY_COLUMNS " FROM pipelines p" LAST_RUN_JOIN
+                        " WHERE p.org_id = ? AND p.deleted_at IS NULL"
+                        " AND (? IS NULL OR p.status = ?)"
+                        " AND (? IS NULL OR lower(p.name) LIKE lower(?) ESCAPE '\\'"
+                        "      OR lower(p.description) LIKE lower(?) ESCAPE '\\')" PX_PAGE_SQL("p"),
+                        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(f->status), PX_V_TEXT(f->status),
+                                  PX_V_TEXT(like), PX_V_TEXT(like), PX_V_TEXT(like),
+                                  PX_PAGE_PARAMS(pg)),
+                        11, &rows, err);
     free(like);
     if (rc)
         return rc;

@@ -148,6 +148,7 @@ describe('runs: trigger, history, health', () => {
     const list = await s.ok('list_pipelines', {});
     const row = list.pipelines.find((x) => x.pipeline_id === ids.bad);
     assert.equal(row.last_run.status, 'failed');
+    assert.equal(list.pipelines.find((x) => x.pipeline_id === ids.p).last_run.run_id, ids.run2, 'the later of two runs');
     assert.equal(p.health, 'ok');
     assert.equal((await s.ok('get_pipeline', { pipeline_id: ids.bad })).health, 'error');
   });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { PG_PARAMS, World, fakeId, ordersGraph } from './lib.mjs';
+import { PG_PARAMS, World, fakeId, makeConnections, ordersGraph } from './lib.mjs';
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
@@ -287,6 +287,28 @@ describe('tools: happy paths', () => {
     assert.deepEqual(got.graph, graph2);
     assert.equal(got.description, 'Paid orders to CSV', 'the pipeline description is not the change note');
     await s.fail('update_pipeline', { pipeline_id: ids.p1, description: 'no graph' }, 'not_available');
+  });
+
+  it('list_pipelines shows the node count of the current revision', async () => {
+    // Its own organization, so the story's pipelines and counts are untouched.
+    const s2 = await world.connect(world.tenant('tools-nodes').key, { name: 'tools-nodes' });
+    try {
+      const { pg, csv } = await makeConnections(s2, 'nodes');
+      const four = ordersGraph(pg.connection_id, csv.connection_id);
+      const p = (await s2.ok('create_pipeline', { name: 'Node count', description: 'four nodes', graph: four })).pipeline;
+      const listed = async () => (await s2.ok('list_pipelines')).pipelines.find((x) => x.pipeline_id === p.pipeline_id);
+      assert.equal((await listed()).node_count, 4);
+      const three = {
+        nodes: four.nodes.filter((n) => n.id !== 'dedupe'),
+        edges: [{ from: 'orders', to: 'recent' }, { from: 'recent', to: 'load' }],
+      };
+      await s2.ok('update_pipeline', { pipeline_id: p.pipeline_id, description: 'no dedupe', graph: three });
+      const after3 = await listed();
+      assert.equal(after3.node_count, 3, 'the list follows the new revision');
+      assert.equal(after3.revision, 2);
+    } finally {
+      assert.equal(await s2.close(), 0);
+    }
   });
 
   it('create_schedule: daily in America/New_York; wrong label, bad cron and bad zone are refused', async () => {

@@ -102,6 +102,51 @@ static void composite_foreign_keys_block_cross_org_references(void **state)
                 " ('org_a', 'sch_1', 'pl_1', '0 6 * * *', 'daily', 'UTC', 1, 1, 1)");
 }
 
+static void last_run_of(struct px_store *st, const char *want)
+{
+    struct px_rows *rows;
+    struct px_error err;
+    assert_int_equal(px_store_query(st,
+                                    "SELECT last_run_id FROM pipelines WHERE org_id = 'org_a'"
+                                    " AND id = 'pl_1'",
+                                    NULL, 0, &rows, &err),
+                     0);
+    assert_int_equal(px_rows_next(rows, &err), 1);
+    if (want)
+        assert_string_equal(px_rows_text(rows, 0), want);
+    else
+        assert_true(px_rows_is_null(rows, 0));
+    px_rows_free(rows);
+}
+
+/* pipelines.last_run_id follows the latest run by (queued_at, id), whatever the insert order;
+ * another pipeline's runs do not move it. */
+static void last_run_follows_the_latest_run(void **state)
+{
+    struct px_store *st = *state;
+    exec_ok(st, "INSERT INTO orgs VALUES ('org_a', 'A', 'premium', NULL, 1, 1)");
+    exec_ok(st, "INSERT INTO pipelines (org_id, id, name, description, status, revision,"
+                " created_at, updated_at) VALUES ('org_a', 'pl_1', 'p', 'd', 'active', 1, 1, 1),"
+                " ('org_a', 'pl_2', 'q', 'd', 'active', 1, 1, 1)");
+    last_run_of(st, NULL);
+    static const char *const runs[][3] = {
+        {"run_b", "pl_1", "200"}, {"run_a", "pl_1", "100"}, /* older, inserted later */
+        {"run_c", "pl_1", "200"},                           /* same time, larger id */
+        {"run_z", "pl_2", "900"},                           /* another pipeline */
+        {"run_0", "pl_1", "200"},                           /* same time, smaller id */
+    };
+    static const char *const expect[] = {"run_b", "run_b", "run_c", "run_c", "run_c"};
+    for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+        char sql[300];
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO runs (org_id, id, pipeline_id, revision, trigger, status, queued_at)"
+                 " VALUES ('org_a', '%s', '%s', 1, 'manual', 'queued', %s)",
+                 runs[i][0], runs[i][1], runs[i][2]);
+        exec_ok(st, sql);
+        last_run_of(st, expect[i]);
+    }
+}
+
 static void audit_log_is_append_only(void **state)
 {
     struct px_store *st = *state;
@@ -230,6 +275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(unique_violation_is_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(composite_foreign_keys_block_cross_org_references, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(last_run_follows_the_latest_run, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_log_is_append_only, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_queue_flushes_in_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_queue_wakes_its_flusher, setup, teardown),
