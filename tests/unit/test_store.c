@@ -6,9 +6,11 @@
 #include <cmocka.h>
 
 #include "auth/audit.h"
+#include "base/embed.h"
 #include "base/err.h"
 #include "store/store.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +149,68 @@ static void last_run_follows_the_latest_run(void **state)
     }
 }
 
+static void raw_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+}
+
+/* A store made before migration 0004 (its first three migrations, with data) gets the list
+ * columns filled in when it is opened: the current revision's node count, the latest run. */
+static void migration_4_backfills_the_list_columns(void **state)
+{
+    (void)state;
+    char old[160];
+    snprintf(old, sizeof(old), "%s/old.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
+    raw_exec(db, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                 " applied_at BIGINT NOT NULL)");
+    for (size_t i = 0; i < px_embed_migrations_sqlite_count; i++) {
+        const struct px_embed *m = &px_embed_migrations_sqlite[i];
+        int version = atoi(m->name);
+        if (version >= 4)
+            continue;
+        raw_exec(db, m->data);
+        char sql[200];
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%d, '%s', 1)", version,
+                 m->name);
+        raw_exec(db, sql);
+    }
+    raw_exec(db, "INSERT INTO orgs VALUES ('org_a', 'A', 'premium', NULL, 1, 1);"
+                 "INSERT INTO pipelines (org_id, id, name, description, status, revision,"
+                 " created_at, updated_at) VALUES ('org_a', 'pl_1', 'p', 'd', 'active', 2, 1, 1),"
+                 " ('org_a', 'pl_2', 'q', 'd', 'active', 1, 1, 1);"
+                 "INSERT INTO pipeline_revisions (org_id, pipeline_id, revision, graph, node_count,"
+                 " description, created_at) VALUES ('org_a', 'pl_1', 1, '{}', 3, 'd', 1),"
+                 " ('org_a', 'pl_1', 2, '{}', 7, 'd', 1), ('org_a', 'pl_2', 1, '{}', 2, 'd', 1);"
+                 "INSERT INTO runs (org_id, id, pipeline_id, revision, trigger, status, queued_at)"
+                 " VALUES ('org_a', 'run_2', 'pl_1', 2, 'manual', 'failed', 300),"
+                 " ('org_a', 'run_1', 'pl_1', 1, 'manual', 'succeeded', 100)");
+    sqlite3_close(db);
+
+    struct px_store *st;
+    struct px_error err;
+    assert_int_equal(px_store_open(old, &st, &err), 0);
+    assert_true(px_store_schema_version(st) >= 4);
+    struct px_rows *rows;
+    assert_int_equal(px_store_query(st,
+                                    "SELECT id, node_count, last_run_id FROM pipelines"
+                                    " ORDER BY id",
+                                    NULL, 0, &rows, &err),
+                     0);
+    assert_int_equal(px_rows_next(rows, &err), 1);
+    assert_int_equal(px_rows_int(rows, 1), 7);
+    assert_string_equal(px_rows_text(rows, 2), "run_2");
+    assert_int_equal(px_rows_next(rows, &err), 1);
+    assert_int_equal(px_rows_int(rows, 1), 2);
+    assert_true(px_rows_is_null(rows, 2));
+    assert_int_equal(px_rows_next(rows, &err), 0);
+    px_rows_free(rows);
+    px_store_close(st);
+}
+
 static void audit_log_is_append_only(void **state)
 {
     struct px_store *st = *state;
@@ -276,6 +340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(composite_foreign_keys_block_cross_org_references, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(last_run_follows_the_latest_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(migration_4_backfills_the_list_columns, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_log_is_append_only, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_queue_flushes_in_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_queue_wakes_its_flusher, setup, teardown),
