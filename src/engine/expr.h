@@ -28,6 +28,9 @@
  * calls, CASE, unary operators) and PX_EXPR_MAX_NODES tree nodes. Errors are -PX_EINVALID
  * with a message "expression: at position N: <problem>" (N is the 1-based character
  * position); err->field is left for the caller to set.
+ *
+ * Implementation: expr_parse.c (lexer, parser), expr_eval.c (evaluator), expr_preds.c
+ * (simple predicates), expr.c (values, the tree's lifetime), sharing the private expr_int.h.
  */
 #ifndef PX_ENGINE_EXPR_H
 #define PX_ENGINE_EXPR_H

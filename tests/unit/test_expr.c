@@ -1,5 +1,5 @@
 /*
- * Unit tests for the expression language (src/engine/expr.c). The vectors live in
+ * Unit tests for the expression language (src/engine/expr*.c). The vectors live in
  * tests/cases/expr/parse.txt and tests/cases/expr/eval.txt (formats described at their tops);
  * this file reads them, plus checks that read better as code (columns, limits, ownership).
  */
