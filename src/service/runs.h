@@ -7,6 +7,9 @@
  * A run is queued by px_run_trigger and claimed by one worker atomically (UPDATE … WHERE
  * status = 'queued'); the claiming process writes its token in runs.runner, so recovery can
  * tell a dead owner from a live one sharing the same store.
+ *
+ * Files: runs.c (views, trigger), runs_health.c (health), runs_exec.c (execution of one run),
+ * runs_worker.c (process identity, claim, recovery, worker pool); runs_int.h is private to them.
  */
 #ifndef PX_SERVICE_RUNS_H
 #define PX_SERVICE_RUNS_H
