@@ -26,6 +26,10 @@
  * session means it expired: the proxy re-initializes once, transparently (replaying the client's
  * initialize params, notifications/initialized and its last logging/setLevel), then retries the
  * request; a second 404 is reported as -32000. Failed notifications are only logged.
+ *
+ * Files: proxy.c (state, sessions, message handling, workers, the reader, px_proxy_run),
+ * proxy_http.c (the endpoint rule, one HTTP exchange and what the client sees of it),
+ * proxy_sse.c (the event-stream parser); proxy_int.h is private to them.
  */
 #ifndef PX_TRANSPORT_PROXY_H
 #define PX_TRANSPORT_PROXY_H
