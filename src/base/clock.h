@@ -6,6 +6,7 @@
 #define PX_BASE_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Milliseconds since the Unix epoch, from the installed clock (the system clock by default). */
 int64_t px_now_ms(void);
@@ -15,6 +16,9 @@ void px_clock_set(int64_t ms);
 void px_clock_advance(int64_t ms);
 /* Monotonic microseconds, for measuring latency. */
 int64_t px_mono_us(void);
+/* The system-clock instant ms milliseconds from now (ms >= 0), as pthread_cond_timedwait on a
+ * default condition variable wants its deadline. */
+struct timespec px_deadline_in_ms(int64_t ms);
 /* Formats ms since the epoch as RFC 3339 UTC with milliseconds ("2026-01-02T03:04:05.678Z")
  * into out (at least 32 bytes). */
 void px_time_format(int64_t ms, char *out, unsigned size);

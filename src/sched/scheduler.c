@@ -380,11 +380,7 @@ static void *scheduler_main(void *arg)
         int64_t delay = wait_until - px_now_ms();
         if (delay <= 0)
             continue;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        int64_t ns = until.tv_nsec + (delay % 1000) * 1000000;
-        until.tv_sec += (time_t)(delay / 1000 + ns / 1000000000);
-        until.tv_nsec = (long)(ns % 1000000000);
+        struct timespec until = px_deadline_in_ms(delay);
         pthread_mutex_lock(&wake_lock);
         while (wake_seq == seen && !atomic_load(&s->stop))
             if (pthread_cond_timedwait(&wake_cond, &wake_lock, &until) == ETIMEDOUT)

@@ -225,17 +225,8 @@ static void *worker_main(void *arg)
         /* Idle: wait for a trigger, or poll for runs other processes queued: every 100 ms
          * for a while after a wake (the trigger's transaction may not have committed yet),
          * else every second. */
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        if (px_mono_us() - atomic_load(&last_wake_us) < FAST_POLL_US) {
-            until.tv_nsec += 100000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
-        } else {
-            until.tv_sec += 1;
-        }
+        struct timespec until = px_deadline_in_ms(
+            px_mono_us() - atomic_load(&last_wake_us) < FAST_POLL_US ? 100 : 1000);
         pthread_mutex_lock(&wake_lock);
         while (wake_seq == seen && !atomic_load(&w->stop)) {
             if (pthread_cond_timedwait(&wake_cond, &wake_lock, &until) == ETIMEDOUT)

@@ -378,19 +378,10 @@ static void *timer_main(void *arg)
     int64_t next_tick = px_mono_us() + 1000000;
     pthread_mutex_lock(&srv->timer_lock);
     while (!srv->timer_stop) {
-        if (!srv->flush_now) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            int64_t wait_us = next_tick - px_mono_us();
-            if (wait_us > 0) {
-                until.tv_sec += wait_us / 1000000;
-                until.tv_nsec += (long)(wait_us % 1000000) * 1000;
-                if (until.tv_nsec >= 1000000000L) {
-                    until.tv_sec++;
-                    until.tv_nsec -= 1000000000L;
-                }
-                pthread_cond_timedwait(&srv->timer_cond, &srv->timer_lock, &until);
-            }
+        int64_t wait_us = next_tick - px_mono_us();
+        if (!srv->flush_now && wait_us > 0) {
+            struct timespec until = px_deadline_in_ms((wait_us + 999) / 1000);
+            pthread_cond_timedwait(&srv->timer_cond, &srv->timer_lock, &until);
         }
         if (srv->timer_stop)
             break;

@@ -6,6 +6,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/curl_api.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "base/lines.h"
@@ -14,7 +15,6 @@
 #include "mcp/session.h"
 #include "transport/stdio.h"
 
-#include "base/curl_api.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -73,14 +73,7 @@ int64_t px__proxy_mono_ms(void)
 
 static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, long ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = px_deadline_in_ms(ms);
     pthread_cond_timedwait(cv, mu, &ts);
 }
 
