@@ -18,12 +18,10 @@
 #define QUEUE_MAX 8192
 #define ARGS_MAX 4096
 
-/* A queued entry: its strings live in one allocation, owned by `org_id`'s block (`mem`). */
+/* A queued entry: a copy of the caller's, its strings in one allocation (mem, owned). */
 struct queued {
-    int64_t at, latency_us;
+    struct px_audit_entry e;
     char *mem;
-    const char *org_id, *key_id, *transport, *method, *tool, *target_id, *outcome, *error_code,
-        *arguments;
 };
 
 struct px_audit {
@@ -58,10 +56,13 @@ void px_audit_set_flusher(struct px_audit *a, void (*wake)(void *), void *arg)
 /* Copies the entry's strings into one block; NULL stays NULL. */
 static void queued_fill(struct queued *q, const struct px_audit_entry *e)
 {
-    const char *src[] = {e->org_id,    e->key_id,  e->transport,  e->method,   e->tool,
-                         e->target_id, e->outcome, e->error_code, e->arguments};
-    const char **dst[] = {&q->org_id,    &q->key_id,  &q->transport,  &q->method,   &q->tool,
-                          &q->target_id, &q->outcome, &q->error_code, &q->arguments};
+    q->e = *e;
+    const char **dst[] = {&q->e.org_id,  &q->e.key_id,     &q->e.transport,
+                          &q->e.method,  &q->e.tool,       &q->e.target_id,
+                          &q->e.outcome, &q->e.error_code, &q->e.arguments};
+    const char *src[sizeof(dst) / sizeof(dst[0])];
+    for (size_t i = 0; i < sizeof(dst) / sizeof(dst[0]); i++)
+        src[i] = *dst[i];
     size_t len[sizeof(src) / sizeof(src[0])], total = 1;
     for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++)
         total += (len[i] = src[i] ? strlen(src[i]) + 1 : 0);
@@ -70,8 +71,6 @@ static void queued_fill(struct queued *q, const struct px_audit_entry *e)
         *dst[i] = src[i] ? memcpy(w, src[i], len[i]) : NULL;
         w += len[i];
     }
-    q->at = e->at;
-    q->latency_us = e->latency_us;
 }
 
 void px_audit_destroy(struct px_audit *a)
@@ -180,33 +179,21 @@ static void batch_sql_build(void)
         w += sprintf(w, "%s%s", i ? ", " : "", AUDIT_ROW);
 }
 
-static void entry_of(const struct queued *q, struct px_audit_entry *e)
-{
-    *e = (struct px_audit_entry){q->at,         q->org_id,     q->key_id,    q->transport,
-                                 q->method,     q->tool,       q->target_id, q->outcome,
-                                 q->error_code, q->latency_us, q->arguments};
-}
-
 /* Writes the rows in statements of AUDIT_ROWS_PER_INSERT, the rest one by one. */
 static int write_rows(struct px_store *st, const struct queued *items, size_t len,
                       struct px_error *err)
 {
     pthread_once(&batch_once, batch_sql_build);
     struct px_val v[AUDIT_ROWS_PER_INSERT * AUDIT_NCOLS];
-    struct px_audit_entry e;
     size_t i = 0;
     int rc = 0;
     for (; !rc && i + AUDIT_ROWS_PER_INSERT <= len; i += AUDIT_ROWS_PER_INSERT) {
-        for (size_t k = 0; k < AUDIT_ROWS_PER_INSERT; k++) {
-            entry_of(&items[i + k], &e);
-            audit_params(&e, v + k * AUDIT_NCOLS);
-        }
+        for (size_t k = 0; k < AUDIT_ROWS_PER_INSERT; k++)
+            audit_params(&items[i + k].e, v + k * AUDIT_NCOLS);
         rc = px_store_exec(st, batch_sql, v, AUDIT_ROWS_PER_INSERT * AUDIT_NCOLS, NULL, err);
     }
-    for (; !rc && i < len; i++) {
-        entry_of(&items[i], &e);
-        rc = px_audit_write(st, &e, err);
-    }
+    for (; !rc && i < len; i++)
+        rc = px_audit_write(st, &items[i].e, err);
     return rc;
 }
 

@@ -179,8 +179,7 @@ static void notify(struct call *c, const char *method, struct json_object *param
     json_object_put(n);
 }
 
-/* Sends notifications/message when the client asked for this level or a lower one. */
-/* Whether the client asked for log messages of this level (logging/setLevel). */
+/* Whether the client asked for log messages of this level or a lower one (logging/setLevel). */
 static bool log_wanted(struct px_mcp_session *s, int level)
 {
     pthread_mutex_lock(&s->lock);
@@ -189,13 +188,10 @@ static bool log_wanted(struct px_mcp_session *s, int level)
     return wanted;
 }
 
+/* Sends data (owned) as notifications/message; the caller checked log_wanted first, so the
+ * message is only built when it will be sent. */
 static void client_log(struct call *c, int level, struct json_object *data)
 {
-    struct px_mcp_session *s = c->s;
-    if (!log_wanted(s, level)) {
-        json_object_put(data);
-        return;
-    }
     struct json_object *p = json_object_new_object();
     px_json_set_str(p, "level", log_levels[level]);
     px_json_set_str(p, "logger", SERVER_NAME);
