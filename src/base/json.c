@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
+#include "base/swar.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -179,14 +180,10 @@ static const unsigned char esc_len[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
-/* Marks (high bit of the byte) the bytes of v that need an escape: '"', '\\', below 0x20.
- * Zero-byte and less-than tests on all 8 lanes at once: a borrow can mark a byte above a
- * marked one, never one below, so the lowest mark is exact. */
+/* Marks the bytes of v that need an escape: '"', '\\', below 0x20 (base/swar.h). */
 static inline uint64_t escapes_in(uint64_t v)
 {
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
-    return (((q - ones) & ~q) | ((bs - ones) & ~bs) | ((v - ones * 0x20) & ~v)) & highs;
+    return px_swar_eq(v, '"') | px_swar_eq(v, '\\') | px_swar_lt(v, 0x20);
 }
 
 static char *put_escape(char *o, unsigned char c)

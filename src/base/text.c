@@ -2,6 +2,7 @@
 #include "base/text.h"
 
 #include "base/mem.h"
+#include "base/swar.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -52,13 +53,10 @@ size_t px_utf8_len(const char *s)
     return n;
 }
 
-/* Whether any byte of the 8 in v is below 0x20, 0x7F or 0xC2 (the lead byte of C1 controls):
- * zero-byte and less-than tests on all lanes at once (exact as a yes/no). */
+/* Whether any byte of the 8 in v is below 0x20, 0x7F or 0xC2 (the lead byte of C1 controls). */
 static inline bool word_may_need_cleaning(uint64_t v)
 {
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t del = v ^ (ones * 0x7F), c2 = v ^ (ones * 0xC2);
-    return ((((del - ones) & ~del) | ((c2 - ones) & ~c2) | ((v - ones * 0x20) & ~v)) & highs) != 0;
+    return (px_swar_lt(v, 0x20) | px_swar_eq(v, 0x7F) | px_swar_eq(v, 0xC2)) != 0;
 }
 
 static bool byte_needs_cleaning(const unsigned char *p)

@@ -8,8 +8,8 @@
 #define PX_ENGINE_CONN_HTTP_H
 
 #include "base/buf.h"
-
 #include "base/curl_api.h"
+
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -32,11 +32,11 @@
 #include "engine/batch.h"
 #include "engine/engine.h"
 #include "engine/exec_int.h"
+#include "engine/pq_api.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include "engine/pq_api.h"
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>

@@ -9,8 +9,8 @@
 #define PX_ENGINE_CONN_PG_H
 
 #include "engine/batch.h"
-
 #include "engine/pq_api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -23,8 +23,8 @@
 #include "base/mem.h"
 #include "engine/batch.h"
 #include "engine/exec_int.h"
-
 #include "engine/pq_api.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,12 +6,12 @@
 #include "transport/proxy_int.h"
 
 #include "base/buf.h"
+#include "base/curl_api.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/mem.h"
 
-#include "base/curl_api.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
