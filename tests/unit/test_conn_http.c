@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/json.h"
@@ -273,20 +275,6 @@ static int reset_hits(void)
 }
 
 /* ---- runs ---- */
-
-struct conns {
-    struct json_object *map;
-};
-
-static int resolve_conn(void *ctx, const char *id, struct json_object **out, struct px_error *err)
-{
-    struct conns *c = ctx;
-    struct json_object *p = px_json_get(c->map, id);
-    if (!p)
-        return px_error_set(err, PX_ENOTFOUND, "connection not found");
-    *out = json_object_get(p);
-    return 0;
-}
 
 /* Params of the API connection: base_url http://127.0.0.1:<port>/api plus extra members. */
 static char *api_params(const char *extra)

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
@@ -93,20 +95,6 @@ static struct json_object *params(const char *password, int port)
     px_json_set_str(p, "password", password ? password : g_password);
     px_json_set_str(p, "database", g_db);
     return p;
-}
-
-struct conns {
-    struct json_object *map;
-};
-
-static int resolve_conn(void *ctx, const char *id, struct json_object **out, struct px_error *err)
-{
-    struct conns *c = ctx;
-    struct json_object *p = px_json_get(c->map, id);
-    if (!p)
-        return px_error_set(err, PX_ENOTFOUND, "connection not found");
-    *out = json_object_get(p);
-    return 0;
 }
 
 /* Runs a graph whose nodes use connection "my" (the test server), "bad" (my_params) and
@@ -314,16 +302,6 @@ static void expect_source(const char *config, const char *where, const char *con
     if (strcmp(got, want) != 0)
         fail_msg("source %s\n--- expected\n%s--- got\n%s", config, want, got);
     free(got);
-}
-
-static void put_file(const char *rel, const char *text)
-{
-    char p[PATH_MAX * 2];
-    snprintf(p, sizeof(p), "%s/%s", g_root, rel);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
 }
 
 static char *get_file(const char *rel)
@@ -571,10 +549,11 @@ static void test_csv_round_trip(void **state)
                              "5,x\ty,false,9999-12-31T23:59:59Z\n");
     free(csv);
 
-    put_file("in.csv", "id,name,score,ok,at\n"
-                       "1,\"quote \"\" and, comma\",1.25,true,2024-03-04T05:06:07Z\n"
-                       "2,\xC3\xA9t\xC3\xA9 \xF0\x9F\x8E\x89,,false,\n"
-                       "3,\"multi\nline \\ backslash\",-7,true,1970-01-01T00:00:00Z\n");
+    put_file_at(g_root, "in.csv",
+                "id,name,score,ok,at\n"
+                "1,\"quote \"\" and, comma\",1.25,true,2024-03-04T05:06:07Z\n"
+                "2,\xC3\xA9t\xC3\xA9 \xF0\x9F\x8E\x89,,false,\n"
+                "3,\"multi\nline \\ backslash\",-7,true,1970-01-01T00:00:00Z\n");
     sql("DROP TABLE IF EXISTS from_csv");
     g = graph2("csv", "files", "{\"file\":\"in.csv\"}", "mysql", "my", "{\"table\":\"from_csv\"}");
     run_ok(g, 2, 3);

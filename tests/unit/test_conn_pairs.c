@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "base/err.h"
 #include "base/json.h"
 #include "engine/engine.h"
@@ -46,16 +48,6 @@ static void test_servers_configured(void **state)
     (void)state;
     fail_msg("PX_TEST_PG_* and PX_TEST_MYSQL_* are not set: run scripts/test.sh, or start\n"
              "scripts/pg-server.sh and scripts/mariadb-server.sh and eval their output.");
-}
-
-static void put_file(const char *rel, const char *text)
-{
-    char p[PATH_MAX * 2];
-    snprintf(p, sizeof(p), "%s/%s", root, rel);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
 }
 
 static char *get_file(const char *rel)
@@ -205,14 +197,14 @@ static void load_sources(void)
               "INSERT INTO src_sqlite VALUES (1, 'plain', 2.5, 1, '2026-01-02T03:04:05Z'),"
               " (2, 'Zoë \"q\", ✓', NULL, 0, NULL),"
               " (3, NULL, 10.0, NULL, '2026-06-30T23:59:59Z')");
-    put_file("src_csv.csv", EXPECTED);
-    put_file("src_jsonl.jsonl",
-             "{\"id\": 1, \"name\": \"plain\", \"price\": 2.5, \"ok\": true,"
-             " \"at\": \"2026-01-02T03:04:05Z\"}\n"
-             "{\"id\": 2, \"name\": \"Zoë \\\"q\\\", ✓\", \"price\": null, \"ok\": false,"
-             " \"at\": null}\n"
-             "{\"id\": 3, \"name\": null, \"price\": 10.0, \"ok\": null,"
-             " \"at\": \"2026-06-30T23:59:59Z\"}\n");
+    put_file_at(root, "src_csv.csv", EXPECTED);
+    put_file_at(root, "src_jsonl.jsonl",
+                "{\"id\": 1, \"name\": \"plain\", \"price\": 2.5, \"ok\": true,"
+                " \"at\": \"2026-01-02T03:04:05Z\"}\n"
+                "{\"id\": 2, \"name\": \"Zoë \\\"q\\\", ✓\", \"price\": null, \"ok\": false,"
+                " \"at\": null}\n"
+                "{\"id\": 3, \"name\": null, \"price\": 10.0, \"ok\": null,"
+                " \"at\": \"2026-06-30T23:59:59Z\"}\n");
 }
 
 /* The node config that reads or writes object `name` of a connector kind. */

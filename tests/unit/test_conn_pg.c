@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/json.h"
@@ -114,20 +116,6 @@ static struct json_object *pg_params(const char *password, const char *port)
         px_json_set_str(p, "password", password);
     px_json_set_str(p, "sslmode", "disable");
     return p;
-}
-
-struct conns {
-    struct json_object *map;
-};
-
-static int resolve_conn(void *ctx, const char *id, struct json_object **out, struct px_error *err)
-{
-    struct conns *c = ctx;
-    struct json_object *p = px_json_get(c->map, id);
-    if (!p)
-        return px_error_set(err, PX_ENOTFOUND, "connection not found");
-    *out = json_object_get(p);
-    return 0;
 }
 
 /* Connections: "pg" (the test server), "bad" (wrong password), "files" (a files root dir). */

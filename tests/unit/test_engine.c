@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/json.h"
@@ -147,20 +149,6 @@ static void compare_tree(const char *name, const char *exp, const char *root, co
         free(db);
     }
     closedir(d);
-}
-
-struct conns {
-    struct json_object *map;
-};
-
-static int resolve_conn(void *ctx, const char *id, struct json_object **out, struct px_error *err)
-{
-    struct conns *c = ctx;
-    struct json_object *p = px_json_get(c->map, id);
-    if (!p)
-        return px_error_set(err, PX_ENOTFOUND, "connection not found");
-    *out = json_object_get(p);
-    return 0;
 }
 
 static int row_cb(void *ctx, int n, char **vals, char **cols)

@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "base/err.h"
 #include "base/json.h"
 #include "engine/probe.h"
@@ -23,16 +25,6 @@
 
 static char root[PATH_MAX];
 
-static void put_file(const char *rel, const char *text)
-{
-    char p[PATH_MAX * 2];
-    snprintf(p, sizeof(p), "%s/%s", root, rel);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -41,9 +33,9 @@ static int setup(void **state)
     char p[PATH_MAX * 2];
     snprintf(p, sizeof(p), "%s/exports", root);
     assert_int_equal(mkdir(p, 0700), 0);
-    put_file("exports/orders.csv", "id,amount\n1,2.5\n");
-    put_file("exports/events.jsonl", "{\"id\":1}\n");
-    put_file("exports/not.db", "this is plainly not a database file, just some text\n");
+    put_file_at(root, "exports/orders.csv", "id,amount\n1,2.5\n");
+    put_file_at(root, "exports/events.jsonl", "{\"id\":1}\n");
+    put_file_at(root, "exports/not.db", "this is plainly not a database file, just some text\n");
     snprintf(p, sizeof(p), "%s/shop.db", root);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
