@@ -1,30 +1,75 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, installs /usr/local/bin/planasonix-mcp, prepares the store
-# under PLANASONIX_HOME (default ~/.local/share/planasonix) and starts the MCP server on
-# stdio, after printing what to do next.
+# Installs dependencies, builds, installs planasonix-mcp (PREFIX, default /usr/local), prepares
+# the store under PLANASONIX_HOME (default ~/.local/share/planasonix) and starts the HTTP server
+# (`planasonix-mcp serve`, 127.0.0.1:8080 or 127.0.0.1:$PORT) in the foreground.
+#
+# On the first run (a store with no organization yet) it creates one organization
+# (PLANASONIX_FIRST_ORG, default "My Company") and one API key with every scope, prints the key
+# once, and prints MCP client configurations with that key filled in. Later runs create nothing
+# and print the same configurations with a placeholder for the key. Ctrl-C stops the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+prefix=${PREFIX:-/usr/local}
 scripts/deps.sh
 make -j"$(nproc)" >/dev/null
 SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-$SUDO make install >/dev/null
-planasonix-mcp migrate >&2
+[ "$(id -u)" -ne 0 ] && [ ! -w "$prefix" ] && SUDO="sudo"
+$SUDO make install PREFIX="$prefix" >/dev/null
+bin=$prefix/bin/planasonix-mcp
+"$bin" migrate 2>/dev/null
 
-cat >&2 <<'GUIDE'
+port=${PORT:-8080}
+home_env=""
+[ -n "${PLANASONIX_HOME:-}" ] && home_env=", \"PLANASONIX_HOME\": \"$PLANASONIX_HOME\""
+url="http://127.0.0.1:$port"
+key=""
+if "$bin" org list --json 2>/dev/null | grep -q '"org_id"'; then
+    first=0
+else
+    first=1
+    org_name=${PLANASONIX_FIRST_ORG:-My Company}
+    org=$("$bin" org create "$org_name" --plan professional 2>/dev/null)
+    key=$("$bin" key create --org "$org" --scopes all --name first-key --json 2>/dev/null |
+        sed -n 's/.*"key":"\(flx_[A-Za-z0-9]*\)".*/\1/p')
+    if [ -z "$key" ]; then
+        echo "run.sh: could not create the first API key" >&2
+        exit 1
+    fi
+fi
 
-Planasonix is installed as /usr/local/bin/planasonix-mcp.
+echo
+echo "Planasonix is installed as $bin."
+if [ "$first" = 1 ]; then
+    cat <<EOF
 
-1. Create an organization and an API key (the key is printed once):
-     planasonix-mcp org create "My Company" --plan professional
-     planasonix-mcp key create --org "My Company" --scopes all --name laptop
+First run: created the organization "$org_name" ($org) and an API key with every scope.
+The key is shown this once; it is not stored anywhere you can read it back:
 
-2. Point your MCP client (Claude Desktop, Cursor, VS Code, MCP Inspector) at it:
-     {"mcpServers": {"planasonix": {"command": "/usr/local/bin/planasonix-mcp", "args": ["--stdio"],
-       "env": {"PLANASONIX_API_KEY": "flx_..."}}}}
+    $key
 
-The client starts the server itself. Below, the server runs on this terminal's stdin/stdout
-(one JSON-RPC message per line; Ctrl-D stops it).
+EOF
+    shown=$key
+else
+    cat <<EOF
 
-GUIDE
-exec planasonix-mcp --stdio
+The store already has an organization; no key was created. Create one with
+    $bin key create --org ORG --scopes all --name laptop
+(\`$bin org list\` shows your organizations) and put it where flx_... is below.
+EOF
+    shown="flx_..."
+fi
+cat <<EOF
+MCP clients (Claude Desktop, Cursor, VS Code, MCP Inspector):
+
+  the server started below (Streamable HTTP; use $url/sse for clients that only speak SSE):
+    {"mcpServers": {"planasonix": {"type": "url", "url": "$url/mcp",
+      "headers": {"Authorization": "Bearer $shown"}}}}
+
+  or let the client start its own process on the same store (stdio):
+    {"mcpServers": {"planasonix": {"command": "$bin", "args": ["--stdio"],
+      "env": {"PLANASONIX_API_KEY": "$shown"$home_env}}}}
+
+Starting the server on $url (Ctrl-C stops it).
+EOF
+export PORT=$port
+exec "$bin" serve

@@ -114,6 +114,7 @@ suite "end-to-end tests (MCP SDK client: stdio, Streamable HTTP, SSE)" tests/e2e
 suite "stdio proxy tests" tests/proxy/run.sh
 suite "HTTP status and header checks (curl)" tests/http/curl-checks.sh
 suite "conformance (@modelcontextprotocol/conformance against serve)" tests/conformance/run.sh
+suite "first run (scripts/run.sh on an empty home)" tests/scripts/first-run.sh
 
 [ "$failed" -gt 0 ] && status=1
 echo "total: $passed passed, $failed failed"
