@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "auth/audit.h"
 #include "sched/scheduler.h"
+#include "service/orgs.h"
 #include "service/runs.h"
 #include "store/store.h"
 
@@ -69,6 +70,12 @@ int px_app_open(struct px_app *app, struct px_error *err)
     else if (snprintf(app->store_url, sizeof(app->store_url), "%s/planasonix.db", app->home) >=
              (int)sizeof(app->store_url))
         return px_error_set(err, PX_EINVALID, "the data directory path is too long");
+    const char *root = getenv("PLANASONIX_FILES_ROOT");
+    int n = root && *root
+                ? snprintf(app->files_root, sizeof(app->files_root), "%s", root)
+                : snprintf(app->files_root, sizeof(app->files_root), "%s/files", app->home);
+    if (n < 0 || (size_t)n >= sizeof(app->files_root))
+        return px_error_set(err, PX_EINVALID, "the files root path is too long");
     if ((rc = px_keyring_load(app->home, &app->keyring, err)))
         return rc;
     if ((rc = px_store_open(app->store_url, &app->store, err))) {
@@ -84,13 +91,9 @@ int px_app_start_workers(struct px_app *app, struct px_error *err)
 {
     if (app->workers)
         return 0;
-    const char *root = getenv("PLANASONIX_FILES_ROOT");
-    int n = root && *root
-                ? snprintf(app->files_root, sizeof(app->files_root), "%s", root)
-                : snprintf(app->files_root, sizeof(app->files_root), "%s/files", app->home);
-    if (n < 0 || (size_t)n >= sizeof(app->files_root))
-        return px_error_set(err, PX_EINVALID, "the files root path is too long");
     int rc = mkdirs(app->files_root, err);
+    if (!rc) /* appends and replaces a crash interrupted, before any run writes again */
+        px_org_files_recover(app->store, app->files_root);
     if (!rc)
         rc = px_run_workers_start(app->store_url, &app->keyring, app->files_root, 0, &app->workers,
                                   err);

@@ -24,7 +24,8 @@ struct px_app {
     struct px_keyring keyring;      /* wiped on close */
     struct px_ratelimit *rl;        /* owned */
     struct px_audit *audit;         /* owned; flushed on close; thread-safe */
-    char files_root[PATH_MAX];      /* PLANASONIX_FILES_ROOT or home/files (px_app_start_workers) */
+    char files_root[PATH_MAX];      /* PLANASONIX_FILES_ROOT or home/files: the parent of the
+                                     * organizations' files directories (service/orgs.h) */
     struct px_run_workers *workers; /* owned; NULL until px_app_start_workers */
     struct px_scheduler *scheduler; /* owned; NULL until px_app_start_workers or when off */
     /* store is for one thread at a time (the CLI, stdio); `serve` opens a pool of handles
@@ -38,7 +39,9 @@ int px_app_open(struct px_app *app, struct px_error *err);
 /* Stops the scheduler and the run workers (if started), flushes the audit queue, closes everything.
  */
 void px_app_close(struct px_app *app);
-/* For the MCP transports (stdio, serve): creates the files root (0700) and starts the run
+/* For the MCP transports (stdio, serve): creates the files root (0700), rolls back the file
+ * appends and removes the temporary files a crash left in the organizations' files
+ * directories (px_org_files_recover), and starts the run
  * worker pool (PLANASONIX_WORKERS threads, default one per core), each thread with its own
  * store handle; runs a dead process left behind are marked failed first. Then starts the
  * scheduler (sched/scheduler.h), unless PLANASONIX_SCHEDULER=off. */

@@ -34,7 +34,8 @@ static const char usage[] =
     "  planasonix-mcp serve [--listen ADDR:PORT] MCP over HTTP: /mcp, /sse, /healthz, /metrics\n"
     "                                          (default 127.0.0.1:8080, or 127.0.0.1:$PORT)\n"
     "  planasonix-mcp org create NAME [--plan starter|professional|premium|enterprise] [--json]\n"
-    "  planasonix-mcp org update ORG [--plan P] [--rate-limit N|plan|unlimited] [--json]\n"
+    "  planasonix-mcp org update ORG [--plan P] [--rate-limit N|plan|unlimited]\n"
+    "                               [--files-dir DIR|default] [--json]\n"
     "  planasonix-mcp org list [--json]\n"
     "  planasonix-mcp key create --org ORG --scopes LIST|all [--name N] [--expires DAYS] [--json]\n"
     "  planasonix-mcp key list --org ORG [--json]\n"
@@ -62,7 +63,7 @@ static const char usage[] =
 
 /* Options shared by the subcommands; each command checks the ones it needs. */
 struct opts {
-    const char *plan, *rate_limit, *org, *scopes, *name, *expires, *listen;
+    const char *plan, *rate_limit, *org, *scopes, *name, *expires, *listen, *files_dir;
     bool json;
     const char *args[4]; /* positional arguments after the command words */
     int nargs;
@@ -81,6 +82,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct px_error *er
         {"--name", offsetof(struct opts, name)},
         {"--expires", offsetof(struct opts, expires)},
         {"--listen", offsetof(struct opts, listen)},
+        {"--files-dir", offsetof(struct opts, files_dir)},
     };
     memset(o, 0, sizeof(*o));
     for (int i = 0; i < argc; i++) {
@@ -139,7 +141,7 @@ static int cmd_org(struct px_app *app, const char *sub, struct opts *o, struct p
             return rc;
         audit_cli(app, "org create", org.id, org.id);
         if (o->json) {
-            struct json_object *j = px_org_json(&org);
+            struct json_object *j = px_org_json(&org, app->files_root);
             print_json(j);
             json_object_put(j);
         } else {
@@ -152,23 +154,27 @@ static int cmd_org(struct px_app *app, const char *sub, struct opts *o, struct p
         return 0;
     }
     if (strcmp(sub, "update") == 0) {
-        if (o->nargs != 1 || (!o->plan && !o->rate_limit))
+        if (o->nargs != 1 || (!o->plan && !o->rate_limit && !o->files_dir))
             return px_error_set(err, PX_EINVALID,
-                                "usage: org update ORG [--plan P] [--rate-limit N|plan|unlimited]");
+                                "usage: org update ORG [--plan P] [--rate-limit N|plan|unlimited] "
+                                "[--files-dir DIR|default]");
         char id[PX_ID_MAX];
         if ((rc = px_org_find(app->store, o->args[0], &org, err)))
             return rc;
         snprintf(id, sizeof(id), "%s", org.id); /* px_org_find clears org before reading */
-        if ((rc = px_org_update(app->store, id, o->plan, o->rate_limit, err)) ||
+        if ((o->files_dir &&
+             (rc = px_org_set_files_dir(app->store, app->files_root, id, o->files_dir, err))) ||
+            (rc = px_org_update(app->store, id, o->plan, o->rate_limit, err)) ||
             (rc = px_org_find(app->store, id, &org, err)))
             return rc;
         audit_cli(app, "org update", org.id, org.id);
-        struct json_object *j = px_org_json(&org);
+        struct json_object *j = px_org_json(&org, app->files_root);
         if (o->json)
             print_json(j);
         else
-            printf("%s: plan %s, MCP rate limit %s per minute\n", org.id, org.plan,
-                   json_object_get_string(px_json_get(j, "rate_limit_per_minute")));
+            printf("%s: plan %s, MCP rate limit %s per minute, files in %s\n", org.id, org.plan,
+                   json_object_get_string(px_json_get(j, "rate_limit_per_minute")),
+                   px_json_get_str(j, "files_dir"));
         json_object_put(j);
         return 0;
     }
@@ -180,7 +186,7 @@ static int cmd_org(struct px_app *app, const char *sub, struct opts *o, struct p
         struct json_object *arr = json_object_new_array();
         while ((rc = px_rows_next(rows, err)) == 1) {
             if (px_org_find(app->store, px_rows_text(rows, 0), &org, NULL) == 0)
-                json_object_array_add(arr, px_org_json(&org));
+                json_object_array_add(arr, px_org_json(&org, app->files_root));
         }
         px_rows_free(rows);
         if (o->json) {

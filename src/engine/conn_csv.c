@@ -476,8 +476,8 @@ static void *csv_reader(void *arg);
 
 static int csvsrc_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
 {
-    char path[PATH_MAX];
-    int rc = px__files_resolve(ctx, path, sizeof(path), err);
+    struct px_file_target t;
+    int rc = px__files_target(ctx, PX_FILE_SOURCE, "csv", &t, err);
     if (rc < 0)
         return rc;
     struct csvsrc *s = px_xcalloc(1, sizeof(*s));
@@ -485,13 +485,11 @@ static int csvsrc_open(const struct px_node_ctx *ctx, void **state_out, struct p
     s->delim = d && *d ? d[0] : ',';
     s->line = 1;
     s->batch_rows = ctx->batch_rows;
-    s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    s->fd = px__files_open(&t, O_RDONLY, 0, err);
+    px__files_target_close(&t);
     if (s->fd < 0) {
-        rc = px_error_set(err, errno == ENOENT ? PX_ENOTFOUND : PX_EIO, "cannot open '%s': %s",
-                          px_json_get_str(ctx->config, "file")
-                              ? px_json_get_str(ctx->config, "file")
-                              : px_json_get_str(ctx->params, "path"),
-                          strerror(errno));
+        rc = s->fd;
+        s->fd = -1;
         csvsrc_close(s);
         return rc;
     }

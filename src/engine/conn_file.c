@@ -11,14 +11,17 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "base/mem.h"
 #include "engine/batch.h"
 #include "engine/conn_file.h"
 #include "engine/engine.h"
 #include "engine/exec_int.h"
 #include "engine/expr.h"
+#include "engine/fsroot.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,80 +30,229 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- the files root ---- */
+/* ---- the files directory ---- */
 
-static int check_rel(const char *what, const char *p, struct px_error *err)
+/* Appends the components of rel to out (of size PATH_MAX) without empty and "." ones. */
+static void norm_append(char *out, const char *rel)
 {
-    if (p[0] == '/')
-        return px_error_set(err, PX_EINVALID,
-                            "%s '%s' is absolute; give a path relative to the files root", what, p);
-    const char *s = p;
-    while (*s) {
+    size_t len = strlen(out);
+    for (const char *s = rel; *s;) {
         size_t n = strcspn(s, "/");
-        if (n == 2 && s[0] == '.' && s[1] == '.')
-            return px_error_set(err, PX_EINVALID,
-                                "%s '%s' contains '..'; paths must stay under the files root", what,
-                                p);
+        if (n && !(n == 1 && s[0] == '.') && len + n + 2 < PATH_MAX) {
+            if (len)
+                out[len++] = '/';
+            memcpy(out + len, s, n);
+            len += n;
+            out[len] = '\0';
+        }
         s += n;
-        if (*s == '/')
+        while (*s == '/')
             s++;
     }
-    return 0;
 }
 
-static bool under(const char *root, const char *p)
+static int link_error(const char *rel, struct px_error *err)
 {
-    size_t n = strlen(root);
-    return strncmp(root, p, n) == 0 && (p[n] == '/' || (n == 1 && root[0] == '/'));
+    int rc = px_error_set(err, PX_EINVALID,
+                          "'%s' goes through a symbolic link; links are not followed in the files "
+                          "directory",
+                          rel);
+    px_error_hint(err, "give the real path of the file inside your files directory");
+    return rc;
 }
 
-int px__files_resolve(const struct px_node_ctx *ctx, char *out, size_t out_size,
-                      struct px_error *err)
+/* An errno from opening rel beneath the root as an error. */
+static int open_error(int e, const char *what, const char *rel, struct px_error *err)
 {
+    int rc;
+    switch (e) {
+    case ELOOP:
+        return link_error(rel, err);
+    case EXDEV:
+        rc = px_error_set(err, PX_EINVALID, "'%s' leads outside the files directory", rel);
+        px_error_hint(err, "give a path inside your files directory, without '..' or links");
+        return rc;
+    case ENOENT:
+        rc = px_error_set(err, PX_ENOTFOUND, "%s '%s' does not exist in the files directory", what,
+                          rel);
+        px_error_hint(err, "create it in your files directory, or update the connection's path");
+        return rc;
+    case ENOTDIR:
+        rc = px_error_set(err, PX_EINVALID, "a part of '%s' is a file, not a directory", rel);
+        px_error_hint(err, "check the connection's path and the node's file");
+        return rc;
+    case EISDIR:
+        rc = px_error_set(err, PX_EINVALID, "'%s' is a directory, not a file", rel);
+        px_error_hint(err, "name a file, or set the node's config.file");
+        return rc;
+    case EACCES:
+    case EPERM:
+        rc = px_error_set(err, PX_EIO, "the server may not open '%s'", rel);
+        px_error_hint(err, "fix the permissions of '%s' in the files directory", rel);
+        return rc;
+    default:
+        return px_error_set(err, PX_EIO, "'%s': %s", rel, strerror(e));
+    }
+}
+
+int px__files_target(const struct px_node_ctx *ctx, enum px_file_role role, const char *ext,
+                     struct px_file_target *t, struct px_error *err)
+{
+    memset(t, 0, sizeof(*t));
+    t->rootfd = t->dirfd = -1;
     const char *root = ctx->opts->files_root;
     const char *path = px_json_get_str(ctx->params, "path");
     const char *file = px_json_get_str(ctx->config, "file");
     if (!root || !*root)
-        return px_error_set(err, PX_EUNAVAILABLE, "no files root is configured");
+        return px_error_set(err, PX_EUNAVAILABLE, "no files directory is configured");
     if (!path)
         return px_error_set(err, PX_EINVALID, "the connection has no path");
-    int rc = check_rel("path", path, err);
+    int rc = px_fsroot_check_rel("path", path, err);
     if (rc == 0 && file)
-        rc = check_rel("file", file, err);
+        rc = px_fsroot_check_rel("file", file, err);
     if (rc < 0)
         return rc;
-    char realroot[PATH_MAX], joined[PATH_MAX * 2], real[PATH_MAX];
-    if (!realpath(root, realroot))
-        return px_error_set(err, PX_EIO, "files root: %s", strerror(errno));
-    snprintf(joined, sizeof(joined), "%s/%s%s%s", realroot, path, file ? "/" : "",
-             file ? file : "");
-    if (realpath(joined, real)) {
-        if (!under(realroot, real))
-            return px_error_set(err, PX_EINVALID, "'%s%s%s' resolves outside the files root", path,
-                                file ? "/" : "", file ? file : "");
-        snprintf(out, out_size, "%s", real);
-        return 0;
+    t->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (t->rootfd < 0) {
+        rc = px_error_set(err, PX_EUNAVAILABLE, "the files directory cannot be opened: %s",
+                          strerror(errno));
+        px_error_hint(err, "the operator sets it with `planasonix-mcp org update ORG --files-dir`");
+        return rc;
     }
-    if (errno != ENOENT)
-        return px_error_set(err, PX_EIO, "'%s': %s", path, strerror(errno));
-    /* Missing file: its directory must exist under the root. */
-    char *slash = strrchr(joined, '/');
-    *slash = '\0';
-    const char *base = slash + 1;
-    if (!*base || strcmp(base, ".") == 0)
-        return px_error_set(err, PX_EINVALID, "'%s' does not name a file", path);
-    if (!realpath(joined, real))
-        return px_error_set(err, PX_ENOTFOUND, "the directory of '%s%s%s' does not exist", path,
-                            file ? "/" : "", file ? file : "");
-    if (!under(realroot, real) && strcmp(realroot, real) != 0)
-        return px_error_set(err, PX_EINVALID, "'%s' resolves outside the files root", path);
-    if ((size_t)snprintf(out, out_size, "%s/%s", real, base) >= out_size)
-        return px_error_set(err, PX_EINVALID, "path too long");
+    bool dest = role != PX_FILE_SOURCE && role != PX_FILE_PROBE_SOURCE;
+    bool probe = role == PX_FILE_PROBE_SOURCE || role == PX_FILE_PROBE_DEST;
+    char full[PATH_MAX] = "";
+    norm_append(full, path);
+    /* The path names a directory when it says so (trailing '/', ".") or is one; the node's
+     * file is then the file in it. */
+    size_t plen = strlen(path);
+    bool is_dir = path[plen - 1] == '/' || !full[0] || file;
+    if (!is_dir) {
+        int fd = px_fsroot_openat(t->rootfd, full, O_RDONLY | O_DIRECTORY, 0);
+        if (fd >= 0) {
+            is_dir = true;
+            close(fd);
+        } else if (fd == -ELOOP || fd == -EXDEV) {
+            rc = open_error(-fd, "path", path, err);
+            goto fail;
+        } else if (fd == -ENOENT && strcmp(ext, "db") != 0) {
+            /* CSV and JSON Lines: a missing name without an extension is a directory. */
+            const char *last = strrchr(full, '/');
+            is_dir = !strchr(last ? last + 1 : full, '.');
+        }
+    }
+    if (is_dir && file) {
+        norm_append(full, file);
+        is_dir = false;
+    }
+    if (is_dir) {
+        snprintf(t->dirrel, sizeof(t->dirrel), "%s", full);
+        if (!probe && !dest) {
+            rc = px_error_set(err, PX_EINVALID, "path '%s' is a directory", path);
+            px_error_hint(err, "set the source node's config.file to the file to read in it");
+            goto fail;
+        }
+        if (dest) {
+            /* The naming rule: a directory destination writes <node id>.<ext> in it. */
+            char *w = t->name;
+            for (const char *p = ctx->node_id; *p && w < t->name + 200; p++)
+                *w++ = isalnum((unsigned char)*p) || *p == '-' || *p == '_' ? *p : '_';
+            snprintf(w, sizeof(t->name) - (size_t)(w - t->name), ".%s", ext);
+            t->named_by_rule = true;
+        }
+    } else {
+        char *slash = strrchr(full, '/');
+        const char *base = slash ? slash + 1 : full;
+        size_t bl = strlen(base); /* px_fsroot_check_rel bounds every name to 255 bytes */
+        memcpy(t->name, base, bl < sizeof(t->name) ? bl + 1 : 0);
+        t->name[sizeof(t->name) - 1] = '\0';
+        if (slash)
+            snprintf(t->dirrel, sizeof(t->dirrel), "%.*s", (int)(slash - full), full);
+    }
+    snprintf(t->rel, sizeof(t->rel), "%s%s%s", t->dirrel, t->dirrel[0] && t->name[0] ? "/" : "",
+             t->name);
+    if (!t->rel[0])
+        snprintf(t->rel, sizeof(t->rel), ".");
+    const char *dshow = t->dirrel[0] ? t->dirrel : ".";
+    t->dirfd = px_fsroot_openat(t->rootfd, t->dirrel, O_RDONLY | O_DIRECTORY, 0);
+    if (t->dirfd == -ENOENT && dest && !probe) {
+        int mrc = px_fsroot_mkdirs(t->rootfd, t->dirrel, 0755);
+        t->dirfd =
+            mrc < 0 ? mrc : px_fsroot_openat(t->rootfd, t->dirrel, O_RDONLY | O_DIRECTORY, 0);
+    } else if (t->dirfd == -ENOENT && dest) {
+        /* test_connection of a destination: the run will create the directory; what must hold
+         * now is that the nearest existing directory above it is one the server can write. */
+        char up[PATH_MAX];
+        snprintf(up, sizeof(up), "%s", t->dirrel);
+        for (;;) {
+            char *s = strrchr(up, '/');
+            if (s)
+                *s = '\0';
+            else
+                up[0] = '\0';
+            t->dirfd = px_fsroot_openat(t->rootfd, up, O_RDONLY | O_DIRECTORY, 0);
+            if (t->dirfd != -ENOENT || !up[0])
+                break;
+        }
+        t->dir_missing = t->dirfd >= 0;
+    }
+    if (t->dirfd < 0) {
+        rc = open_error(-t->dirfd, "the directory", dshow, err);
+        goto fail;
+    }
     return 0;
+fail:
+    px__files_target_close(t);
+    return rc;
+}
+
+void px__files_target_close(struct px_file_target *t)
+{
+    if (t->dirfd >= 0)
+        close(t->dirfd);
+    if (t->rootfd >= 0)
+        close(t->rootfd);
+    t->dirfd = t->rootfd = -1;
+}
+
+int px__files_open(const struct px_file_target *t, int flags, unsigned mode, struct px_error *err)
+{
+    /* O_NONBLOCK: opening a FIFO must not hang; it is refused below like any non-file. */
+    int fd = openat(t->dirfd, t->name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            bool dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+            close(fd);
+            if (dir)
+                return open_error(EISDIR, "file", t->rel, err);
+            return px_error_set(err, PX_EINVALID, "'%s' is not a regular file", t->rel);
+        }
+        (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        return fd;
+    }
+    int e = errno;
+    if (e == ELOOP || e == EMLINK)
+        return link_error(t->rel, err);
+    return open_error(e, "file", t->rel, err);
+}
+
+int px_engine_check_params(const char *type, struct json_object *params, struct px_error *err)
+{
+    if (!type ||
+        (strcmp(type, "csv") != 0 && strcmp(type, "jsonl") != 0 && strcmp(type, "sqlite") != 0))
+        return 0;
+    const char *path = px_json_get_str(params, "path");
+    int rc = path ? px_fsroot_check_rel("path", path, err) : 0;
+    if (rc < 0)
+        px_error_field(err, "params.path");
+    return rc;
 }
 
 /* ---- value text ---- */
@@ -235,13 +387,180 @@ enum fmt { FMT_CSV, FMT_JSONL };
 struct filedst {
     enum fmt fmt;
     int fd;
-    char path[PATH_MAX];
-    char tmp[PATH_MAX + 32];
-    bool replace, committed, header, wrote_header;
+    struct px_file_target t;
+    char tmp[300];     /* replace: the temporary file's name in t.dirfd, "" once gone */
+    char journal[300]; /* append: the journal's name in t.dirfd */
+    bool replace, committed, header, wrote_header, journaled;
     off_t orig_size;
     char delim;
     struct px_buf out;
+    const struct px_node_ctx *ctx;
 };
+
+/* ---- crash safety: the append journal and the temporary files ----
+ *
+ * A writer holds an exclusive flock on the target (append) or on its temporary file (replace)
+ * for as long as it writes: the kernel drops it when the process dies, which is how recovery
+ * tells a crashed writer's side files from a live one's. Before the first byte is appended,
+ * `.NAME.px-journal` records the target's length (and inode) and is fsynced; commit fsyncs
+ * the target and removes the journal; a failed run truncates back and removes it. A journal
+ * found later, with no writer holding the target, is an append a crash interrupted: the target
+ * is truncated back to the recorded length. */
+
+#define JOURNAL_SUFFIX ".px-journal"
+
+static void side_name(char *out, size_t size, const char *name, const char *suffix)
+{
+    snprintf(out, size, ".%s%s", name, suffix);
+}
+
+static void fsync_dir(int dirfd)
+{
+    (void)fsync(dirfd);
+}
+
+/* Rolls back the journal `jname` in dirfd against the target fd (locked by the caller):
+ * 1 if it truncated, 0 if nothing was to do, negative errno on failure. */
+static int journal_recover(int dirfd, const char *jname, int fd)
+{
+    int jfd = openat(dirfd, jname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (jfd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    char text[256];
+    ssize_t n = read(jfd, text, sizeof(text) - 1);
+    close(jfd);
+    int done = 0;
+    long long size = -1, dev = -1, ino = -1;
+    if (n > 0) {
+        text[n] = '\0';
+        if (sscanf(text, "px-append-journal 1 size=%lld dev=%lld ino=%lld", &size, &dev, &ino) != 3)
+            size = -1;
+    }
+    struct stat st;
+    if (size >= 0 && fd >= 0 && fstat(fd, &st) == 0 && (long long)st.st_dev == dev &&
+        (long long)st.st_ino == ino && st.st_size > size) {
+        if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0)
+            return -errno;
+        done = 1;
+    }
+    (void)unlinkat(dirfd, jname, 0);
+    fsync_dir(dirfd);
+    return done;
+}
+
+static int journal_write(struct filedst *s, struct px_error *err)
+{
+    char text[128];
+    struct stat st;
+    if (fstat(s->fd, &st) < 0)
+        return px_error_set(err, PX_EIO, "cannot stat the output file: %s", strerror(errno));
+    s->orig_size = st.st_size;
+    int n = snprintf(text, sizeof(text), "px-append-journal 1 size=%lld dev=%lld ino=%lld\n",
+                     (long long)st.st_size, (long long)st.st_dev, (long long)st.st_ino);
+    int jfd =
+        openat(s->t.dirfd, s->journal, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (jfd < 0)
+        return px_error_set(err, PX_EIO, "cannot write the append journal next to '%s': %s",
+                            s->t.rel, strerror(errno));
+    bool ok = write(jfd, text, (size_t)n) == n && fsync(jfd) == 0;
+    close(jfd);
+    if (!ok) {
+        (void)unlinkat(s->t.dirfd, s->journal, 0);
+        return px_error_set(err, PX_EIO, "cannot write the append journal next to '%s'", s->t.rel);
+    }
+    fsync_dir(s->t.dirfd);
+    s->journaled = true;
+    return 0;
+}
+
+/* Takes the exclusive lock on fd, waiting (polling cancellation) while another run writes the
+ * same file; then checks fd is still the file the name leads to (a replace may have swapped
+ * it). 1 locked, 0 the name moved on (reopen), negative with err on cancellation. */
+static int lock_target(const struct px_node_ctx *ctx, const struct px_file_target *t, int fd,
+                       struct px_error *err)
+{
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return px_error_set(err, PX_EIO, "cannot lock '%s': %s", t->rel, strerror(errno));
+        if (ctx->opts->cancelled && ctx->opts->cancelled(ctx->opts->cancel_ctx))
+            return px_error_set(err, PX_EUNAVAILABLE,
+                                "cancelled while waiting for another run writing '%s'", t->rel);
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    struct stat a, b;
+    if (fstat(fd, &a) < 0 || fstatat(t->dirfd, t->name, &b, AT_SYMLINK_NOFOLLOW) < 0)
+        return 0;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Opens, locks and recovers the append target. */
+static int open_append(struct filedst *s, struct px_error *err)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        s->fd = px__files_open(&s->t, O_WRONLY | O_CREAT | O_APPEND, 0644, err);
+        if (s->fd < 0)
+            return s->fd;
+        int rc = lock_target(s->ctx, &s->t, s->fd, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            int jr = journal_recover(s->t.dirfd, s->journal, s->fd);
+            if (jr > 0)
+                px_info("%s: rolled back an append a crash had interrupted", s->t.rel);
+            return journal_write(s, err);
+        }
+        close(s->fd);
+        s->fd = -1;
+    }
+    return px_error_set(err, PX_EIO, "'%s' kept changing while being opened", s->t.rel);
+}
+
+/* Creates the replace's temporary file, locked, with a random name. */
+static int open_temp(struct filedst *s, struct px_error *err)
+{
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    /* A live appender's lock on the old file serializes the swap with it; its journal too. */
+    int old = openat(s->t.dirfd, s->t.name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (old >= 0) {
+        struct stat st;
+        if (fstat(old, &st) == 0 && S_ISREG(st.st_mode) &&
+            lock_target(s->ctx, &s->t, old, err) >= 0)
+            (void)journal_recover(s->t.dirfd, s->journal, old);
+        close(old);
+    }
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned char rnd[8];
+        if (getentropy(rnd, sizeof(rnd)) < 0)
+            return px_error_set(err, PX_EIO, "no randomness: %s", strerror(errno));
+        char suffix[24] = ".px-tmp-";
+        for (int i = 0; i < 8; i++)
+            suffix[8 + i] = digits[rnd[i] % 36];
+        suffix[16] = '\0';
+        side_name(s->tmp, sizeof(s->tmp), s->t.name, suffix);
+        s->fd =
+            openat(s->t.dirfd, s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (s->fd >= 0) {
+            (void)flock(s->fd, LOCK_EX | LOCK_NB);
+            return 0;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    int rc = px_error_set(err, PX_EIO, "cannot create a temporary file next to '%s': %s", s->t.rel,
+                          strerror(errno));
+    s->tmp[0] = '\0';
+    return rc;
+}
+
+static void filedst_free(struct filedst *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    px__files_target_close(&s->t);
+    px_buf_cleanup(&s->out);
+    free(s);
+}
 
 static int filedst_open(const struct px_node_ctx *ctx, enum fmt fmt, void **state_out,
                         struct px_error *err)
@@ -249,9 +568,11 @@ static int filedst_open(const struct px_node_ctx *ctx, enum fmt fmt, void **stat
     struct filedst *s = px_xcalloc(1, sizeof(*s));
     s->fd = -1;
     s->fmt = fmt;
-    int rc = px__files_resolve(ctx, s->path, sizeof(s->path), err);
+    s->ctx = ctx;
+    px_buf_init(&s->out, (size_t)1 << 30);
+    int rc = px__files_target(ctx, PX_FILE_DEST, fmt == FMT_CSV ? "csv" : "jsonl", &s->t, err);
     if (rc < 0) {
-        free(s);
+        filedst_free(s);
         return rc;
     }
     const char *mode = px_json_get_str(ctx->config, "mode");
@@ -259,28 +580,13 @@ static int filedst_open(const struct px_node_ctx *ctx, enum fmt fmt, void **stat
     const char *d = px_json_get_str(ctx->params, "delimiter");
     s->delim = d && *d ? d[0] : ',';
     s->header = fmt == FMT_CSV && px_json_get_bool(ctx->params, "header", true);
-    px_buf_init(&s->out, (size_t)1 << 30);
-    if (s->replace) {
-        char *slash = strrchr(s->path, '/');
-        snprintf(s->tmp, sizeof(s->tmp), "%.*s/.%s.px-XXXXXX", (int)(slash - s->path), s->path,
-                 slash + 1);
-        s->fd = mkstemp(s->tmp);
-        if (s->fd >= 0)
-            (void)fchmod(s->fd, 0644);
-    } else {
-        s->fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        struct stat st;
-        if (s->fd >= 0 && fstat(s->fd, &st) == 0)
-            s->orig_size = st.st_size;
-        s->wrote_header = s->orig_size > 0;
-    }
-    if (s->fd < 0) {
-        rc = px_error_set(err, PX_EIO, "cannot open the output file: %s", strerror(errno));
-        s->tmp[0] = '\0';
-        px_buf_cleanup(&s->out);
-        free(s);
+    side_name(s->journal, sizeof(s->journal), s->t.name, JOURNAL_SUFFIX);
+    rc = s->replace ? open_temp(s, err) : open_append(s, err);
+    if (rc < 0) {
+        filedst_free(s);
         return rc;
     }
+    s->wrote_header = !s->replace && s->orig_size > 0;
     *state_out = s;
     return 0;
 }
@@ -427,18 +733,18 @@ int px__filedst_commit(void *state, struct px_error *err)
     if (fsync(s->fd) < 0)
         return px_error_set(err, PX_EIO, "fsync failed: %s", strerror(errno));
     if (s->replace) {
-        if (rename(s->tmp, s->path) < 0)
-            return px_error_set(err, PX_EIO, "cannot replace the file: %s", strerror(errno));
-        s->tmp[0] = '\0';
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s", s->path);
-        *strrchr(dir, '/') = '\0';
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
+        if (renameat(s->t.dirfd, s->tmp, s->t.dirfd, s->t.name) < 0) {
+            int rc =
+                px_error_set(err, PX_EIO, "cannot replace '%s': %s", s->t.rel, strerror(errno));
+            err->retryable = errno == ENOENT;
+            return rc;
         }
+        s->tmp[0] = '\0';
+    } else {
+        (void)unlinkat(s->t.dirfd, s->journal, 0);
+        s->journaled = false;
     }
+    fsync_dir(s->t.dirfd);
     s->committed = true;
     return 0;
 }
@@ -449,12 +755,95 @@ void px__filedst_close(void *state)
     if (!s)
         return;
     if (!s->committed) {
-        if (s->replace && s->tmp[0])
-            (void)unlink(s->tmp);
-        else if (!s->replace)
-            (void)ftruncate(s->fd, s->orig_size);
+        if (s->replace && s->tmp[0]) {
+            (void)unlinkat(s->t.dirfd, s->tmp, 0);
+        } else if (!s->replace && s->journaled) {
+            if (ftruncate(s->fd, s->orig_size) == 0 && fsync(s->fd) == 0) {
+                (void)unlinkat(s->t.dirfd, s->journal, 0);
+                fsync_dir(s->t.dirfd);
+            } /* else the journal stays: recovery truncates later */
+        }
     }
-    close(s->fd);
-    px_buf_cleanup(&s->out);
-    free(s);
+    filedst_free(s);
+}
+
+/* ---- recovery of a files directory (fsroot.h) ---- */
+
+struct sweep {
+    const char *top;
+    int entries, handled;
+};
+
+static void recover_entry(struct sweep *w, int dfd, const char *name, const char *rel)
+{
+    size_t n = strlen(name), js = strlen(JOURNAL_SUFFIX);
+    if (n > js + 1 && strcmp(name + n - js, JOURNAL_SUFFIX) == 0) {
+        char target[256];
+        snprintf(target, sizeof(target), "%.*s", (int)(n - js - 1), name + 1);
+        int fd = openat(dfd, target, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0 && errno != ENOENT)
+            return;
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            close(fd); /* a live writer's journal */
+            return;
+        }
+        int rc = journal_recover(dfd, name, fd);
+        if (fd >= 0)
+            close(fd);
+        w->handled++;
+        if (rc > 0)
+            px_info("files recovery: rolled back an interrupted append to %s/%s%s%s", w->top, rel,
+                    *rel ? "/" : "", target);
+        return;
+    }
+    if (strstr(name, ".px-tmp-")) {
+        int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+            return;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlinkat(dfd, name, 0) == 0) {
+            w->handled++;
+            px_info("files recovery: removed an interrupted replace's temporary file %s/%s%s%s",
+                    w->top, rel, *rel ? "/" : "", name);
+        }
+        close(fd);
+    }
+}
+
+static void sweep_dir(struct sweep *w, int dfd, const char *rel, int depth)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && w->entries < 200000) {
+        w->entries++;
+        const char *name = e->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        if (px_fsroot_is_side_file(name)) {
+            recover_entry(w, dirfd(d), name, rel);
+            continue;
+        }
+        if (depth >= 16 || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+            continue;
+        int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0)
+            continue;
+        char subrel[PATH_MAX];
+        snprintf(subrel, sizeof(subrel), "%s%s%s", rel, *rel ? "/" : "", name);
+        sweep_dir(w, sub, subrel, depth + 1);
+    }
+    closedir(d);
+}
+
+int px_files_recover(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct sweep w = {.top = dir};
+    sweep_dir(&w, fd, "", 0);
+    return w.handled;
 }

@@ -62,18 +62,22 @@ static void jsonlsrc_close(void *state)
 
 static int jsonlsrc_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
 {
-    char path[PATH_MAX];
-    int rc = px__files_resolve(ctx, path, sizeof(path), err);
+    struct px_file_target t;
+    int rc = px__files_target(ctx, PX_FILE_SOURCE, "jsonl", &t, err);
     if (rc < 0)
         return rc;
+    int fd = px__files_open(&t, O_RDONLY, 0, err);
+    px__files_target_close(&t);
+    if (fd < 0)
+        return fd;
     struct jsonlsrc *s = px_xcalloc(1, sizeof(*s));
     s->batch_rows = ctx->batch_rows;
     px_buf_init(&s->buf, PX_FILE_MAX_LINE);
     s->tok = json_tokener_new_ex(64);
-    s->f = fopen(path, "rb");
+    s->f = fdopen(fd, "rb");
     if (!s->f) {
-        rc = px_error_set(err, errno == ENOENT ? PX_ENOTFOUND : PX_EIO, "cannot open file: %s",
-                          strerror(errno));
+        rc = px_error_set(err, PX_EIO, "cannot read the file: %s", strerror(errno));
+        close(fd);
         jsonlsrc_close(s);
         return rc;
     }

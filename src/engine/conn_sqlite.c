@@ -17,13 +17,18 @@
 #include "engine/exec_int.h"
 #include "engine/expr.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int db_error(sqlite3 *db, int rc, struct px_error *err)
 {
@@ -50,26 +55,100 @@ static void quote_ident(struct px_buf *b, const char *name)
     (void)px_buf_puts(b, "\"");
 }
 
-static int open_db(const struct px_node_ctx *ctx, int flags, sqlite3 **out, struct px_error *err)
+/* SQLite opens a database by name, so the file is named through the directory fd the files
+ * resolution opened beneath the files directory: "/proc/self/fd/N/NAME". The stock unix VFS
+ * would turn that name into the directory's path text (xFullPathname resolves links) and
+ * open that, racing with whoever swaps a directory for a link; the "px-beneath" VFS is the
+ * unix VFS with a pass-through xFullPathname, so every open (database, -journal, -wal, -shm)
+ * goes through the pinned directory fd. The unix VFS opens with O_NOFOLLOW, so a link as the
+ * final component is refused too; the check below only makes the message clear. */
+static sqlite3_vfs beneath_vfs;
+static pthread_once_t beneath_once = PTHREAD_ONCE_INIT;
+
+static int beneath_fullpath(sqlite3_vfs *vfs, const char *in, int n, char *out)
 {
-    char path[PATH_MAX];
+    (void)vfs;
+    size_t len = strlen(in);
+    if (len >= (size_t)n || strncmp(in, "/proc/self/fd/", 14) != 0)
+        return SQLITE_CANTOPEN;
+    memcpy(out, in, len + 1);
+    return SQLITE_OK;
+}
+
+static void beneath_init(void)
+{
+    sqlite3_vfs *unix_vfs = sqlite3_vfs_find("unix");
+    if (!unix_vfs)
+        return;
+    beneath_vfs = *unix_vfs;
+    beneath_vfs.pNext = NULL;
+    beneath_vfs.zName = "px-beneath";
+    beneath_vfs.xFullPathname = beneath_fullpath;
+    if (sqlite3_vfs_register(&beneath_vfs, 0) != SQLITE_OK)
+        beneath_vfs.zName = NULL;
+}
+
+int px__sqlite_open(const struct px_file_target *t, int flags, struct sqlite3 **out,
+                    struct px_error *err)
+{
     *out = NULL;
-    int rc = px__files_resolve(ctx, path, sizeof(path), err);
-    if (rc < 0)
+    bool create = flags & SQLITE_OPEN_CREATE;
+    pthread_once(&beneath_once, beneath_init);
+    struct stat st;
+    int sr = fstatat(t->dirfd, t->name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+    int rc;
+    if (!beneath_vfs.zName)
+        return px_error_set(err, PX_EUNAVAILABLE, "sqlite: the unix VFS is missing");
+    if (sr == 0 && S_ISLNK(st.st_mode)) {
+        rc = px_error_set(err, PX_EINVALID,
+                          "'%s' is a symbolic link; links are not followed in the files directory",
+                          t->rel);
+        px_error_hint(err, "give the real path of the database inside your files directory");
         return rc;
-    rc = sqlite3_open_v2(path, out, flags, NULL);
+    }
+    if (sr == 0 && !S_ISREG(st.st_mode))
+        return px_error_set(err, PX_EINVALID, "'%s' is not a file", t->rel);
+    if (sr == ENOENT && !create) {
+        rc = px_error_set(err, PX_ENOTFOUND, "database '%s' not found in the files directory",
+                          t->rel);
+        px_error_hint(err, "put the database file in your files directory, or update the "
+                           "connection's path");
+        return rc;
+    }
+    char name[64 + sizeof(t->name)];
+    snprintf(name, sizeof(name), "/proc/self/fd/%d/%s", t->dirfd, t->name);
+    rc = sqlite3_open_v2(name, out, flags, "px-beneath");
     if (rc != SQLITE_OK) {
-        if (rc == SQLITE_CANTOPEN && !(flags & SQLITE_OPEN_CREATE))
-            rc = px_error_set(err, PX_ENOTFOUND, "sqlite: cannot open the database file '%s'",
-                              px_json_get_str(ctx->params, "path"));
+        if ((rc & 0xff) == SQLITE_CANTOPEN)
+            rc = px_error_set(err, PX_EIO, "cannot open database '%s'%s", t->rel,
+                              flags & SQLITE_OPEN_READWRITE ? " for writing" : "");
         else
             rc = db_error(*out, rc, err);
         sqlite3_close(*out);
         *out = NULL;
         return rc;
     }
-    sqlite3_busy_timeout(*out, 5000);
     return 0;
+}
+
+static int open_db(const struct px_node_ctx *ctx, int flags, sqlite3 **out, int *dirfd_out,
+                   struct px_error *err)
+{
+    *out = NULL;
+    *dirfd_out = -1;
+    struct px_file_target t;
+    int rc = px__files_target(ctx, flags & SQLITE_OPEN_CREATE ? PX_FILE_DEST : PX_FILE_SOURCE, "db",
+                              &t, err);
+    if (rc < 0)
+        return rc;
+    rc = px__sqlite_open(&t, flags, out, err);
+    if (rc == 0) {
+        sqlite3_busy_timeout(*out, 5000);
+        *dirfd_out = t.dirfd;
+        t.dirfd = -1; /* kept open for as long as the database is */
+    }
+    px__files_target_close(&t);
+    return rc;
 }
 
 /* ---- source ---- */
@@ -81,6 +160,7 @@ struct sqlsrc {
     int *types; /* -1 until known */
     bool typed, eof;
     int64_t batch_rows, rownum;
+    int dirfd; /* the database's directory (open_db) */
 };
 
 static void sqlsrc_close(void *state)
@@ -90,6 +170,8 @@ static void sqlsrc_close(void *state)
         return;
     sqlite3_finalize(s->st);
     sqlite3_close(s->db);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
     free(s->types);
     free(s);
 }
@@ -155,7 +237,7 @@ static int sqlsrc_open(const struct px_node_ctx *ctx, void **state_out, struct p
 {
     struct sqlsrc *s = px_xcalloc(1, sizeof(*s));
     s->batch_rows = ctx->batch_rows;
-    int rc = open_db(ctx, SQLITE_OPEN_READONLY, &s->db, err);
+    int rc = open_db(ctx, SQLITE_OPEN_READONLY, &s->db, &s->dirfd, err);
     struct px_buf sql;
     px_buf_init(&sql, 300000);
     if (rc < 0)
@@ -338,6 +420,7 @@ struct sqldst {
     int *upd_map; /* update parameter i → batch column */
     int nupd;
     bool in_tx, committed, started;
+    int dirfd; /* the database's directory (open_db) */
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, struct px_error *err)
@@ -356,6 +439,8 @@ static void sqldst_close(void *state)
     if (s->in_tx && !s->committed)
         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(s->db);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
     free(s->table);
     free(s->target);
     free(s->upd_map);
@@ -365,7 +450,7 @@ static void sqldst_close(void *state)
 static int sqldst_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
 {
     struct sqldst *s = px_xcalloc(1, sizeof(*s));
-    int rc = open_db(ctx, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &s->db, err);
+    int rc = open_db(ctx, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &s->db, &s->dirfd, err);
     if (rc < 0) {
         free(s);
         return rc;

@@ -23,7 +23,8 @@ typedef int (*px_engine_conn_fn)(void *ctx, const char *connection_id, struct js
 struct px_engine_opts {
     px_engine_conn_fn conn; /* resolves connection_id → params */
     void *conn_ctx;
-    const char *files_root; /* file connectors are confined below this directory */
+    const char *files_root; /* the organization's files directory: file connectors (csv, jsonl,
+                             * sqlite) resolve in it, never following links (engine/fsroot.h) */
     int64_t now_us;         /* the run's now() for expressions, µs since the epoch UTC */
     int64_t batch_rows;     /* rows per batch (0: a sensible default) */
     /* Polled between batches; true stops the run with PX_EUNAVAILABLE "cancelled". May be NULL. */
@@ -59,5 +60,11 @@ struct px_engine_result {
 int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
                   struct px_engine_result *out, struct px_error *err);
 void px_engine_result_cleanup(struct px_engine_result *r);
+
+/* What a connector refuses in a connection's params before anything is stored (called by
+ * create_connection / update_connection after the catalog's schema): for csv, jsonl and
+ * sqlite an absolute path, a ".." component or a reserved name. 0, or -PX_EINVALID with err
+ * naming params.path. */
+int px_engine_check_params(const char *type, struct json_object *params, struct px_error *err);
 
 #endif

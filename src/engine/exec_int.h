@@ -110,11 +110,40 @@ void px__dedupe_last_close(void *state);
 /* Prefixes err's message with "row N: " (N 1-based in the source); returns -PX_EINVALID. */
 int px__row_error(const struct px_batch *b, int64_t row, struct px_error *err);
 
-/* Resolves the file of a csv/jsonl/sqlite node: params.path (+ config.file when given) under
- * opts->files_root. Refuses absolute paths, ".." components, and anything whose real path
- * (for a missing file: its directory's) lies outside the root. */
-int px__files_resolve(const struct px_node_ctx *ctx, char *out, size_t out_size,
-                      struct px_error *err);
+/* The one path resolution of the file connectors (csv, jsonl, sqlite), used by runs and by
+ * test_connection alike. params.path (+ config.file) is resolved beneath opts->files_root (the
+ * organization's files directory) without following links (engine/fsroot.h). The path names a
+ * directory when it ends in '/', is ".", is an existing directory, config.file is given, or
+ * (csv, jsonl: ext is not "db") it does not exist and its last name has no extension:
+ * the file is then config.file in it, or, for a destination without config.file,
+ * "<node id>.<ext>" (the naming rule). A destination's missing directories are created (runs)
+ * or must be creatable (probes: dir_missing, dirfd is the nearest existing directory above). */
+enum px_file_role {
+    PX_FILE_SOURCE,       /* must name an existing directory and a file in it */
+    PX_FILE_DEST,         /* creates missing directories */
+    PX_FILE_PROBE_SOURCE, /* may name a directory (name empty) */
+    PX_FILE_PROBE_DEST,   /* creates nothing */
+};
+struct px_file_target {
+    int rootfd;         /* the files directory (owned) */
+    int dirfd;          /* the file's directory beneath it (owned) */
+    char name[256];     /* the file's name in dirfd; "" for a probed source directory */
+    char dirrel[4096];  /* the directory, relative to the files directory ("" = itself) */
+    char rel[4352];     /* the file, relative to the files directory, for messages */
+    bool named_by_rule; /* name is "<node id>.<ext>" */
+    bool dir_missing;   /* probes: the directory does not exist yet */
+};
+int px__files_target(const struct px_node_ctx *ctx, enum px_file_role role, const char *ext,
+                     struct px_file_target *t, struct px_error *err);
+void px__files_target_close(struct px_file_target *t);
+/* Opens t's file (flags | O_NOFOLLOW; only regular files): an fd, or negative with err set. */
+int px__files_open(const struct px_file_target *t, int flags, unsigned mode, struct px_error *err);
+
+/* Opens t's SQLite database through its directory fd (conn_sqlite.c: the "px-beneath" VFS),
+ * refusing links; t->dirfd must stay open while the database is. */
+struct sqlite3;
+int px__sqlite_open(const struct px_file_target *t, int flags, struct sqlite3 **out,
+                    struct px_error *err);
 
 /* The probe callbacks of the file connectors (csv, jsonl) and of SQLite (engine/probe.c). */
 int px__probe_files(const struct px_node_ctx *ctx, bool write, int timeout_ms, char *version,

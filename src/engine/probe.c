@@ -8,6 +8,7 @@
 #include "engine/exec_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -18,106 +19,97 @@
 
 #define PROBE_TIMEOUT_MAX_MS 30000
 
-static const char *path_param(const struct px_node_ctx *ctx)
+/* Whether the server may write in t's directory (a destination creates its file, and its
+ * missing directories, there). */
+static int dir_writable(const struct px_file_target *t, struct px_error *err)
 {
-    const char *p = px_json_get_str(ctx->params, "path");
-    return p ? p : "";
-}
-
-static int resolve(const struct px_node_ctx *ctx, char *out, size_t size, struct px_error *err)
-{
-    int rc = px__files_resolve(ctx, out, size, err);
-    if (rc < 0 && err->code == PX_EINVALID && !err->hint[0])
-        px_error_hint(err, "give a path relative to the files root, without '..' or links that "
-                           "lead outside it");
-    else if (rc < 0 && err->code == PX_ENOTFOUND && !err->hint[0])
-        px_error_hint(err, "create the directory under the files root, or update the "
-                           "connection's path");
-    return rc;
-}
-
-/* Whether a missing destination target can be created: its directory is writable. */
-static int parent_writable(const char *path, const char *rel, struct px_error *err)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *(slash == dir ? slash + 1 : slash) = '\0';
-    if (access(dir, W_OK | X_OK) != 0) {
-        int rc = px_error_set(err, PX_EIO, "the directory of '%s' is not writable", rel);
+    if (faccessat(t->dirfd, ".", W_OK | X_OK, 0) != 0) {
+        int rc = px_error_set(err, PX_EIO, "the directory of '%s' is not writable by the server",
+                              t->rel);
         px_error_hint(err, "make the directory writable by the server, or choose another path");
         return rc;
     }
     return 0;
 }
 
+/* The probes use the runs' own resolution (px__files_target), so both agree on every path. */
 int px__probe_files(const struct px_node_ctx *ctx, bool write, int timeout_ms, char *version,
                     size_t version_size, struct px_error *err)
 {
     (void)timeout_ms;
     (void)version;
     (void)version_size;
-    char path[PATH_MAX];
-    int rc = resolve(ctx, path, sizeof(path), err);
+    struct px_file_target t;
+    int rc =
+        px__files_target(ctx, write ? PX_FILE_PROBE_DEST : PX_FILE_PROBE_SOURCE, "csv", &t, err);
     if (rc < 0)
         return rc;
-    const char *rel = path_param(ctx);
     struct stat st;
-    if (stat(path, &st) != 0) {
-        if (errno == ENOENT && write)
-            return parent_writable(path, rel, err); /* the destination creates the file */
-        if (errno == ENOENT) {
-            rc = px_error_set(err, PX_ENOTFOUND, "file '%s' not found under the files root", rel);
-            px_error_hint(err, "put the file under the server's files root, or update the "
-                               "connection's path");
-            return rc;
+    if (t.dir_missing || !t.name[0]) {
+        /* A destination directory the run creates, or a source directory (the node names the
+         * file). */
+        rc = write ? dir_writable(&t, err) : 0;
+        if (!write && faccessat(t.dirfd, ".", R_OK | X_OK, 0) != 0) {
+            rc = px_error_set(err, PX_EIO, "'%s' is not readable by the server", t.rel);
+            px_error_hint(err, "fix the permissions of '%s' in the files directory", t.rel);
         }
-        return px_error_set(err, PX_EIO, "cannot read '%s': %s", rel, strerror(errno));
-    }
-    bool dir = S_ISDIR(st.st_mode);
-    if (!dir && !S_ISREG(st.st_mode))
-        return px_error_set(err, PX_EINVALID, "'%s' is neither a file nor a directory", rel);
-    int mode = write ? W_OK : R_OK;
-    if (dir)
-        mode |= X_OK | (write ? 0 : R_OK);
-    if (access(path, mode) != 0) {
-        rc = px_error_set(err, PX_EIO, "'%s' is not %s by the server", rel,
+    } else if (fstatat(t.dirfd, t.name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT && write) {
+            rc = dir_writable(&t, err); /* the destination creates the file */
+        } else if (errno == ENOENT) {
+            rc = px_error_set(err, PX_ENOTFOUND, "file '%s' not found in the files directory",
+                              t.rel);
+            px_error_hint(err, "put the file in your files directory, or update the "
+                               "connection's path");
+        } else {
+            rc = px_error_set(err, PX_EIO, "cannot read '%s': %s", t.rel, strerror(errno));
+        }
+    } else if (S_ISLNK(st.st_mode)) {
+        rc = px_error_set(err, PX_EINVALID,
+                          "'%s' is a symbolic link; links are not followed in the files directory",
+                          t.rel);
+        px_error_hint(err, "give the real path of the file inside your files directory");
+    } else if (S_ISDIR(st.st_mode)) {
+        rc = px_error_set(err, PX_EINVALID, "'%s' is a directory, not a file", t.rel);
+        px_error_hint(err, "name a file, or set the node's config.file");
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = px_error_set(err, PX_EINVALID, "'%s' is not a regular file", t.rel);
+    } else if (faccessat(t.dirfd, t.name, write ? W_OK : R_OK, 0) != 0) {
+        rc = px_error_set(err, PX_EIO, "'%s' is not %s by the server", t.rel,
                           write ? "writable" : "readable");
-        px_error_hint(err, "fix the permissions of '%s' under the files root", rel);
-        return rc;
+        px_error_hint(err, "fix the permissions of '%s' in the files directory", t.rel);
     }
-    return 0;
+    px__files_target_close(&t);
+    return rc;
 }
 
 int px__probe_sqlite(const struct px_node_ctx *ctx, bool write, int timeout_ms, char *version,
                      size_t version_size, struct px_error *err)
 {
-    char path[PATH_MAX];
-    int rc = resolve(ctx, path, sizeof(path), err);
+    struct px_file_target t;
+    int rc =
+        px__files_target(ctx, write ? PX_FILE_PROBE_DEST : PX_FILE_PROBE_SOURCE, "db", &t, err);
     if (rc < 0)
         return rc;
-    const char *rel = path_param(ctx);
     snprintf(version, version_size, "%s", sqlite3_libversion());
     struct stat st;
-    if (stat(path, &st) != 0) {
-        if (errno == ENOENT && write)
-            return parent_writable(path, rel, err); /* the destination creates the file */
-        if (errno == ENOENT) {
-            rc = px_error_set(err, PX_ENOTFOUND, "database '%s' not found under the files root",
-                              rel);
-            px_error_hint(err, "put the database file under the server's files root, or update "
-                               "the connection's path");
-            return rc;
-        }
-        return px_error_set(err, PX_EIO, "cannot read '%s': %s", rel, strerror(errno));
+    if (!t.name[0]) {
+        rc = px_error_set(err, PX_EINVALID, "path '%s' is a directory, not a database file", t.rel);
+        px_error_hint(err, "give the path of the database file");
+        px__files_target_close(&t);
+        return rc;
     }
-    if (!S_ISREG(st.st_mode))
-        return px_error_set(err, PX_EINVALID, "'%s' is not a file", rel);
+    if (write && (t.dir_missing ||
+                  (fstatat(t.dirfd, t.name, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT))) {
+        rc = dir_writable(&t, err); /* the destination creates the file */
+        px__files_target_close(&t);
+        return rc;
+    }
     sqlite3 *db = NULL;
     int flags = (write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
-    int src = sqlite3_open_v2(path, &db, flags, NULL);
-    if (src == SQLITE_OK) {
+    rc = px__sqlite_open(&t, flags, &db, err);
+    int src = SQLITE_OK;
+    if (rc == 0) {
         sqlite3_busy_timeout(db, timeout_ms);
         sqlite3_stmt *q = NULL;
         src = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL);
@@ -128,33 +120,37 @@ int px__probe_sqlite(const struct px_node_ctx *ctx, bool write, int timeout_ms, 
         }
         sqlite3_finalize(q);
     }
-    if (src == SQLITE_OK) {
+    if (rc < 0 || src == SQLITE_OK) {
         sqlite3_close(db);
-        return 0;
+        px__files_target_close(&t);
+        return rc;
     }
     int ext = db ? sqlite3_extended_errcode(db) : src;
     sqlite3_close(db);
+    const char *rel = t.rel;
     switch (ext & 0xff) {
     case SQLITE_NOTADB:
         rc = px_error_set(err, PX_EINVALID, "'%s' is not a SQLite database", rel);
         px_error_hint(err, "point the connection at a SQLite database file");
-        return rc;
+        break;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         rc = px_error_set(err, PX_EIO, "database '%s' stayed locked for %d ms", rel, timeout_ms);
         err->retryable = true;
         px_error_hint(err, "try again when the process holding the lock has finished");
-        return rc;
+        break;
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_CANTOPEN:
         rc = px_error_set(err, PX_EIO, "cannot open database '%s'%s", rel,
                           write ? " for writing" : "");
-        px_error_hint(err, "fix the permissions of '%s' under the files root", rel);
-        return rc;
+        px_error_hint(err, "fix the permissions of '%s' in the files directory", rel);
+        break;
     default:
-        return px_error_set(err, PX_EIO, "database '%s': %s", rel, sqlite3_errstr(ext));
+        rc = px_error_set(err, PX_EIO, "database '%s': %s", rel, sqlite3_errstr(ext));
     }
+    px__files_target_close(&t);
+    return rc;
 }
 
 /* Removes every occurrence of root (and the "/" after it) from s, in place. */

@@ -10,6 +10,7 @@
 #include "base/schema.h"
 #include "base/text.h"
 #include "engine/catalog.h"
+#include "engine/engine.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -133,6 +134,8 @@ static int validate_params(const struct px_conn_type *ct, struct json_object *pa
     int rc = px_schema_validate(ct->params_schema, params, "params", err);
     if (rc && err && !err->hint[0])
         px_error_hint(err, "list_connection_types shows the params of each type");
+    if (!rc) /* what the connector itself refuses (an absolute or ".." path, …) */
+        rc = px_engine_check_params(ct->type, params, err);
     return rc;
 }
 

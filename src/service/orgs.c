@@ -9,11 +9,16 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/text.h"
+#include "engine/fsroot.h"
 #include "store/store.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int check_name(const char *what, const char *name, struct px_error *err)
 {
@@ -70,7 +75,7 @@ int px_org_find(struct px_store *st, const char *id_or_name, struct px_org *out,
     memset(out, 0, sizeof(*out));
     int rc = px_store_query(
         st,
-        "SELECT id, name, plan, rate_limit, created_at FROM orgs"
+        "SELECT id, name, plan, rate_limit, created_at, files_dir FROM orgs"
         " WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1",
         PX_PARAMS(PX_V_TEXT(id_or_name), PX_V_TEXT(id_or_name), PX_V_TEXT(id_or_name)), 3, &rows,
         err);
@@ -83,6 +88,8 @@ int px_org_find(struct px_store *st, const char *id_or_name, struct px_org *out,
         snprintf(out->plan, sizeof(out->plan), "%s", px_rows_text(rows, 2));
         out->rate_limit = px_rows_is_null(rows, 3) ? -1 : px_rows_int(rows, 3);
         out->created_at = px_rows_int(rows, 4);
+        snprintf(out->files_dir, sizeof(out->files_dir), "%s",
+                 px_rows_is_null(rows, 5) ? "" : px_rows_text(rows, 5));
         rc = 0;
     } else if (rc == 0) {
         rc = px_error_set(err, PX_ENOTFOUND, "no organization with id or name '%s'", id_or_name);
@@ -127,7 +134,7 @@ int px_org_update(struct px_store *st, const char *org_id, const char *plan,
     return 0;
 }
 
-struct json_object *px_org_json(const struct px_org *org)
+struct json_object *px_org_json(const struct px_org *org, const char *files_root)
 {
     struct json_object *o = json_object_new_object();
     px_json_set_str(o, "org_id", org->id);
@@ -142,7 +149,203 @@ struct json_object *px_org_json(const struct px_org *org)
         px_json_set_int(o, "rate_limit_per_minute", limit);
     px_json_set_bool(o, "rate_limit_overridden", org->rate_limit >= 0);
     px_json_set_time(o, "created_at", org->created_at);
+    char dir[PATH_MAX * 2];
+    if (org->files_dir[0])
+        snprintf(dir, sizeof(dir), "%s", org->files_dir);
+    else
+        snprintf(dir, sizeof(dir), "%s/%s", files_root ? files_root : "", org->id);
+    px_json_set_str(o, "files_dir", dir);
+    px_json_set_bool(o, "files_dir_overridden", org->files_dir[0] != '\0');
     return o;
+}
+
+/* ---- files directories ---- */
+
+/* Creates dir and its missing parents (mode 0700). */
+static int make_dirs(const char *dir, struct px_error *err)
+{
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
+        return px_error_set(err, PX_EINVALID, "the files directory path is too long");
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            int rc = px_error_set(err, PX_EIO, "cannot create the files directory %s: %s", p,
+                                  strerror(errno));
+            px_error_hint(err, "check the permissions of PLANASONIX_FILES_ROOT or the "
+                               "organization's --files-dir");
+            return rc;
+        }
+        *s = c;
+        if (!c)
+            return 0;
+    }
+}
+
+int px_org_files_dir(struct px_store *st, const char *files_root, const char *org_id, char *out,
+                     size_t size, struct px_error *err)
+{
+    struct px_rows *rows;
+    int rc = px_store_query(st, "SELECT files_dir FROM orgs WHERE id = ?",
+                            PX_PARAMS(PX_V_TEXT(org_id)), 1, &rows, err);
+    if (rc)
+        return rc;
+    rc = px_rows_next(rows, err);
+    int n = 0;
+    if (rc == 1 && !px_rows_is_null(rows, 0))
+        n = snprintf(out, size, "%s", px_rows_text(rows, 0));
+    else if (rc == 1 && files_root && *files_root)
+        n = snprintf(out, size, "%s/%s", files_root, org_id);
+    else if (rc == 1)
+        rc = px_error_set(err, PX_EUNAVAILABLE, "no files root is configured");
+    else if (rc == 0)
+        rc = px_error_set(err, PX_ENOTFOUND, "organization not found");
+    px_rows_free(rows);
+    if (rc < 0)
+        return rc;
+    if (n < 0 || (size_t)n >= size)
+        return px_error_set(err, PX_EINVALID, "the files directory path is too long");
+    return make_dirs(out, err);
+}
+
+/* The canonical form of an absolute path: links resolved in the part that exists, "." and ".."
+ * and repeated slashes removed in the rest. */
+static int canon(const char *path, char *out, struct px_error *err)
+{
+    char lex[PATH_MAX] = "";
+    size_t len = 0;
+    for (const char *s = path; *s;) {
+        while (*s == '/')
+            s++;
+        size_t n = strcspn(s, "/");
+        if (n == 0)
+            break;
+        if (n == 1 && s[0] == '.') {
+        } else if (n == 2 && s[0] == '.' && s[1] == '.') {
+            char *slash = strrchr(lex, '/');
+            len = slash ? (size_t)(slash - lex) : 0;
+            lex[len] = '\0';
+        } else {
+            if (len + n + 2 >= sizeof(lex))
+                return px_error_set(err, PX_EINVALID, "the path is too long");
+            lex[len++] = '/';
+            memcpy(lex + len, s, n);
+            len += n;
+            lex[len] = '\0';
+        }
+        s += n;
+    }
+    if (!lex[0])
+        snprintf(lex, sizeof(lex), "/");
+    /* Resolve the longest existing prefix. */
+    char head[PATH_MAX];
+    snprintf(head, sizeof(head), "%s", lex);
+    const char *tail = "";
+    char real[PATH_MAX];
+    for (;;) {
+        if (realpath(head, real)) {
+            int n = snprintf(out, PATH_MAX, "%s%s%s", strcmp(real, "/") == 0 ? "" : real,
+                             *tail ? "/" : "", tail);
+            if (n <= 0)
+                snprintf(out, PATH_MAX, "/");
+            else if (n >= PATH_MAX)
+                return px_error_set(err, PX_EINVALID, "the path is too long");
+            return 0;
+        }
+        char *slash = strrchr(head, '/');
+        if (!slash || slash == head) {
+            snprintf(out, PATH_MAX, "%s", lex);
+            return 0;
+        }
+        *slash = '\0';
+        tail = lex + (slash - head) + 1;
+    }
+}
+
+/* Whether a is b or lies inside b. */
+static bool inside(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+    if (n == 1 && b[0] == '/')
+        return true;
+    return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+int px_org_set_files_dir(struct px_store *st, const char *files_root, const char *org_id,
+                         const char *dir, struct px_error *err)
+{
+    int rc;
+    if (dir && strcmp(dir, "default") == 0)
+        dir = NULL;
+    char c[PATH_MAX] = "", root[PATH_MAX] = "";
+    if (dir) {
+        if (dir[0] != '/') {
+            rc = px_error_set(err, PX_EINVALID, "--files-dir '%s' is not an absolute path", dir);
+            px_error_hint(err, "give an absolute directory such as /srv/planasonix/acme, or "
+                               "'default' for PLANASONIX_FILES_ROOT/<org_id>");
+            return rc;
+        }
+        if ((rc = canon(dir, c, err)) || (files_root && (rc = canon(files_root, root, err))))
+            return rc;
+        if (root[0] && inside(root, c)) {
+            rc = px_error_set(err, PX_EINVALID,
+                              "--files-dir %s contains the shared files root %s, which holds "
+                              "other organizations' directories",
+                              c, root);
+            px_error_hint(err, "choose a directory outside PLANASONIX_FILES_ROOT, or one of its "
+                               "own below it");
+            return rc;
+        }
+        if (root[0] && inside(c, root)) {
+            /* Below the shared root: not in a directory named like another org's id. */
+            const char *first = c + strlen(root) + 1;
+            char name[PX_ID_MAX + 8];
+            snprintf(name, sizeof(name), "%.*s", (int)strcspn(first, "/"), first);
+            if (px_id_kind_of(name) == PX_ID_ORG && strcmp(name, org_id) != 0) {
+                rc = px_error_set(err, PX_ECONFLICT,
+                                  "--files-dir %s lies inside organization %s's default files "
+                                  "directory",
+                                  c, name);
+                px_error_hint(err, "choose a directory no other organization uses");
+                return rc;
+            }
+        }
+        struct px_rows *rows;
+        if ((rc = px_store_query(st, "SELECT id, files_dir FROM orgs WHERE id <> ?",
+                                 PX_PARAMS(PX_V_TEXT(org_id)), 1, &rows, err)))
+            return rc;
+        while ((rc = px_rows_next(rows, err)) == 1) {
+            char other[PATH_MAX * 2];
+            if (!px_rows_is_null(rows, 1))
+                snprintf(other, sizeof(other), "%s", px_rows_text(rows, 1));
+            else if (root[0])
+                snprintf(other, sizeof(other), "%s/%s", root, px_rows_text(rows, 0));
+            else
+                continue;
+            if (inside(c, other) || inside(other, c)) {
+                rc = px_error_set(err, PX_ECONFLICT,
+                                  "--files-dir %s overlaps the files directory of organization "
+                                  "%s (%s)",
+                                  c, px_rows_text(rows, 0), other);
+                px_error_hint(err, "each organization needs a directory of its own that neither "
+                                   "contains nor lies inside another's");
+                break;
+            }
+        }
+        px_rows_free(rows);
+        if (rc)
+            return rc < 0 ? rc : -PX_ECONFLICT;
+    }
+    rc = px_store_exec(
+        st, "UPDATE orgs SET files_dir = ?, updated_at = ? WHERE id = ?",
+        PX_PARAMS(dir ? PX_V_TEXT(c) : PX_V_NULL, PX_V_INT(px_now_ms()), PX_V_TEXT(org_id)), 3,
+        NULL, err);
+    if (rc == -PX_ECONFLICT)
+        return px_error_set(err, PX_ECONFLICT, "another organization already uses %s", c);
+    return rc;
 }
 
 static struct json_object *key_json(struct px_rows *rows)
@@ -242,4 +445,22 @@ int px_key_revoke(struct px_store *st, const char *key_id, struct px_error *err)
         px_error_hint(err, "list keys with `planasonix-mcp key list --org ORG`");
     }
     return rc;
+}
+
+void px_org_files_recover(struct px_store *st, const char *files_root)
+{
+    struct px_rows *rows;
+    if (px_store_query(st, "SELECT id, files_dir FROM orgs ORDER BY id", NULL, 0, &rows, NULL))
+        return;
+    while (px_rows_next(rows, NULL) == 1) {
+        char dir[PATH_MAX * 2];
+        if (!px_rows_is_null(rows, 1))
+            snprintf(dir, sizeof(dir), "%s", px_rows_text(rows, 1));
+        else if (files_root && *files_root)
+            snprintf(dir, sizeof(dir), "%s/%s", files_root, px_rows_text(rows, 0));
+        else
+            continue;
+        px_files_recover(dir);
+    }
+    px_rows_free(rows);
 }

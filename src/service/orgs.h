@@ -8,6 +8,8 @@
 #include "base/id.h"
 
 #include <json-c/json.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct px_error;
@@ -20,6 +22,7 @@ struct px_org {
     char plan[16];
     int64_t rate_limit; /* -1: the plan's limit; 0: unlimited; N: N per minute */
     int64_t created_at;
+    char files_dir[PATH_MAX]; /* the operator's --files-dir; "" = files_root/<id> */
 };
 
 /* Creates an organization. Names are 1–100 printable characters and unique. */
@@ -32,8 +35,24 @@ int px_org_find(struct px_store *st, const char *id_or_name, struct px_org *out,
  * "unlimited" or a positive number; NULL: unchanged). */
 int px_org_update(struct px_store *st, const char *org_id, const char *plan,
                   const char *rate_limit_set, struct px_error *err);
-/* The org as a JSON object {org_id, name, plan, rate_limit_per_minute, created_at}. */
-struct json_object *px_org_json(const struct px_org *org);
+/* The org as a JSON object {org_id, name, plan, rate_limit_per_minute, created_at,
+ * files_dir, files_dir_overridden}; files_root (the shared PLANASONIX_FILES_ROOT) gives the
+ * default files_dir. */
+struct json_object *px_org_json(const struct px_org *org, const char *files_root);
+
+/* The directory the organization's file connectors resolve in: its --files-dir, else
+ * files_root/<org_id>; created (mode 0700) when missing. out: PATH_MAX bytes. This is the only
+ * place that decides it; runs and test_connection pass it to the engine as its files root. */
+int px_org_files_dir(struct px_store *st, const char *files_root, const char *org_id, char *out,
+                     size_t size, struct px_error *err);
+/* Sets the organization's files directory (dir absolute; NULL or "default": back to
+ * files_root/<org_id>). Refused when it is, contains or lies inside another organization's
+ * directory (their --files-dir or their default), or contains the shared files root. */
+int px_org_set_files_dir(struct px_store *st, const char *files_root, const char *org_id,
+                         const char *dir, struct px_error *err);
+/* Crash recovery of every organization's files directory (engine/fsroot.h px_files_recover):
+ * safe while another process runs, as live writers hold locks. */
+void px_org_files_recover(struct px_store *st, const char *files_root);
 
 /* Creates a key; token_out (PX_KEY_TOKEN_LEN + 1 bytes) gets the token, to be shown once.
  * expires_days 0 = never. Returns 0 and an owned JSON description of the key (no secret). */

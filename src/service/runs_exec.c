@@ -11,9 +11,11 @@
 #include "base/text.h"
 #include "engine/engine.h"
 #include "service/connections.h"
+#include "service/orgs.h"
 #include "service/runs_int.h"
 #include "store/store.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -287,6 +289,16 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         return rc;
     }
 
+    /* File connectors resolve in the organization's own files directory, nowhere else. */
+    char org_dir[PATH_MAX];
+    if ((rc = px_org_files_dir(st, files_root, org_id, org_dir, sizeof(org_dir), err))) {
+        json_object_put(graph);
+        struct json_object *e = error_json(px_err_name(-rc), err->message, NULL, false,
+                                           err->hint[0] ? err->hint : NULL, files_root);
+        rc = finish_run(st, org_id, run_id, "failed", 0, 0, e, NULL, err);
+        json_object_put(e);
+        return rc;
+    }
     double limit_s = run_timeout_s();
     struct exec_ctx x = {
         .tenant = {.store = st, .keyring = keyring, .org_id = org_id},
@@ -306,7 +318,7 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         .cursors = cursors,
         .conn = resolve_conn,
         .conn_ctx = &x,
-        .files_root = files_root,
+        .files_root = org_dir,
         .now_us = px_now_ms() * 1000,
         .cancelled = exec_cancelled,
         .cancel_ctx = &x,
@@ -373,7 +385,7 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
                 m = msg;
             }
             ej = error_json(px_err_name(e.code ? e.code : erc), m, res.failed_node, e.retryable,
-                            e.hint, files_root);
+                            e.hint, org_dir);
             free(msg);
         }
     }

@@ -3,9 +3,11 @@
 #include "base/json.h"
 #include "engine/catalog.h"
 #include "service/connections.h"
+#include "service/orgs.h"
 #include "engine/probe.h"
 #include "tools/handlers.h"
 
+#include <limits.h>
 #include <stdio.h>
 
 /* A connection test never takes longer than this. */
@@ -45,8 +47,17 @@ PX_TOOL(test_connection)
     struct json_object *params;
     if ((rc = px_connection_secret_params(&ctx->tenant, id, &params, err)))
         return rc;
+    /* File connections resolve in the organization's own files directory, as runs do. */
+    char org_dir[PATH_MAX] = "";
+    if (ctx->files_root &&
+        (rc = px_org_files_dir(ctx->tenant.store, ctx->files_root, ctx->tenant.org_id, org_dir,
+                               sizeof(org_dir), err))) {
+        json_object_put(params);
+        return rc;
+    }
     struct px_probe_result res;
-    rc = px_engine_probe(type, category, params, ctx->files_root, TEST_CONNECTION_TIMEOUT_MS, &res);
+    rc = px_engine_probe(type, category, params, org_dir[0] ? org_dir : NULL,
+                         TEST_CONNECTION_TIMEOUT_MS, &res);
     json_object_put(params);
     if (rc) {
         *err = res.error;

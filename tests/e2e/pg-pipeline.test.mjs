@@ -53,10 +53,10 @@ describe('postgres pipeline through MCP', { skip: !PG }, () => {
         (5, 'éva ✓', 55.00, now() - interval '3 days'),
         (6, 'fay', 60.00, now() - interval '8 days');`);
     world = new World('pg');
-    filesRoot = path.join(world.root, 'files');
-    fs.mkdirSync(path.join(filesRoot, 'out'), { recursive: true });
     const org = world.tenant('pg-org');
-    s = await world.connect(org.key, { name: 'pg', env: { PLANASONIX_FILES_ROOT: filesRoot, PLANASONIX_WORKERS: '2' } });
+    filesRoot = path.join(world.root, 'files', org.orgId); // the org's files directory
+    fs.mkdirSync(path.join(filesRoot, 'out'), { recursive: true });
+    s = await world.connect(org.key, { name: 'pg', env: { PLANASONIX_FILES_ROOT: path.dirname(filesRoot), PLANASONIX_WORKERS: '2' } });
   });
 
   after(async () => {

@@ -17,12 +17,12 @@ describe('test_connection: real probes', () => {
 
   before(async () => {
     world = new World('probe');
-    filesRoot = path.join(world.root, 'files');
+    const org = world.tenant('probe-org');
+    filesRoot = path.join(world.root, 'files', org.orgId); // the org's files directory
     fs.mkdirSync(path.join(filesRoot, 'exports'), { recursive: true });
     fs.writeFileSync(path.join(filesRoot, 'exports', 'orders.csv'), 'id,amount\n1,2.5\n');
     fs.writeFileSync(path.join(filesRoot, 'exports', 'not.db'), 'plain text, not a database at all\n');
-    const org = world.tenant('probe-org');
-    s = await world.connect(org.key, { name: 'probe', env: { PLANASONIX_FILES_ROOT: filesRoot } });
+    s = await world.connect(org.key, { name: 'probe', env: { PLANASONIX_FILES_ROOT: path.dirname(filesRoot) } });
   });
 
   after(async () => {
@@ -62,7 +62,7 @@ describe('test_connection: real probes', () => {
     assert.equal(r.reachable, false);
     assert.equal(r.latency_ms, null);
     assert.equal(r.error.code, 'not_found');
-    assert.equal(r.error.message, "file 'exports/missing.csv' not found under the files root");
+    assert.equal(r.error.message, "file 'exports/missing.csv' not found in the files directory");
     assert.ok(r.error.hint.length > 0);
     assert.equal(r.error.retryable, false);
     noLeak(r);
@@ -74,7 +74,7 @@ describe('test_connection: real probes', () => {
     const r = await s.ok('test_connection', { connector_id: id });
     assert.equal(r.reachable, false);
     assert.equal(r.error.code, 'invalid_argument');
-    assert.match(r.error.message, /outside the files root/);
+    assert.match(r.error.message, /symbolic link; links are not followed/);
     noLeak(r);
   });
 

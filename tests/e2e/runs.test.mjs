@@ -43,12 +43,13 @@ describe('runs: trigger, history, health', () => {
 
   before(async () => {
     world = new World('runs');
-    filesRoot = path.join(world.root, 'files');
+    const org = world.tenant('runs-org');
+    // The organization's files directory: PLANASONIX_FILES_ROOT/<org_id>.
+    filesRoot = path.join(world.root, 'files', org.orgId);
     fs.mkdirSync(path.join(filesRoot, 'in'), { recursive: true });
     fs.mkdirSync(path.join(filesRoot, 'out'), { recursive: true });
     fs.writeFileSync(path.join(filesRoot, 'in', 'orders.csv'), INPUT);
-    const org = world.tenant('runs-org');
-    s = await world.connect(org.key, { name: 'runs', env: { PLANASONIX_FILES_ROOT: filesRoot, PLANASONIX_WORKERS: '2' } });
+    s = await world.connect(org.key, { name: 'runs', env: { PLANASONIX_FILES_ROOT: path.dirname(filesRoot), PLANASONIX_WORKERS: '2' } });
     const src = await s.ok('create_connection', { name: 'in', type: 'csv', category: 'source', params: { path: 'in' } });
     const dst = await s.ok('create_connection', { name: 'out', type: 'csv', category: 'destination', params: { path: 'out' } });
     ids.src = src.connection_id;

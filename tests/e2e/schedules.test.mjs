@@ -18,11 +18,11 @@ const graph = (src, dst) => ({
 });
 
 async function setup(world, name, env) {
-  const files = path.join(world.root, `files-${name}`);
+  const org = world.tenant(`${name}-org`);
+  const files = path.join(world.root, `files-${name}`, org.orgId); // the org's files directory
   fs.mkdirSync(files, { recursive: true });
   fs.writeFileSync(path.join(files, 'a.csv'), 'id,v\n1,x\n2,y\n');
-  const org = world.tenant(`${name}-org`);
-  const s = await world.connect(org.key, { name, env: { PLANASONIX_FILES_ROOT: files, ...env } });
+  const s = await world.connect(org.key, { name, env: { PLANASONIX_FILES_ROOT: path.dirname(files), ...env } });
   const c = await s.ok('create_connection', { name: 'files', type: 'csv', category: 'source', params: { path: '.' } });
   const d = await s.ok('create_connection', { name: 'out', type: 'csv', category: 'destination', params: { path: '.' } });
   const p = await s.ok('create_pipeline', { name: 'copy', description: 'copies a.csv', graph: graph(c.connection_id, d.connection_id) });

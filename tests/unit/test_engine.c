@@ -30,6 +30,7 @@
 #include <ftw.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,7 +296,7 @@ static void test_golden_cases(void **state)
     print_message("pipeline golden cases: %d\n", n);
 }
 
-/* A symlink inside the root that points outside is refused by the realpath check. */
+/* A symlink inside the root that points outside is refused: links are never followed. */
 static void test_symlink_escape(void **state)
 {
     (void)state;
@@ -317,12 +318,94 @@ static void test_symlink_escape(void **state)
     int rc = px_engine_run(graph, &opts, &res, &err);
     assert_int_equal(rc, -PX_EINVALID);
     assert_non_null(strstr(err.message, "node 'src'"));
-    assert_non_null(strstr(err.message, "outside the files root"));
+    assert_non_null(strstr(err.message, "symbolic link"));
+    assert_null(strstr(err.message, root));
     assert_string_equal(res.failed_node, "src");
     px_engine_result_cleanup(&res);
     json_object_put(graph);
     json_object_put(conns.map);
     rm_tree(root);
+}
+
+/* Issue 10 item 2: while runs read root/d/x.csv, a thread keeps swapping the directory d for a
+ * symbolic link to a directory outside the root (and back). A check-then-open resolution reads
+ * the outside file in some runs; opening beneath the root without following links never does. */
+struct swapper {
+    const char *root, *outside;
+    volatile int stop;
+};
+
+static void *swap_loop(void *arg)
+{
+    struct swapper *w = arg;
+    char d[PATH_MAX], real[PATH_MAX];
+    snprintf(d, sizeof(d), "%s/d", w->root);
+    snprintf(real, sizeof(real), "%s/d.real", w->root);
+    while (!w->stop) {
+        if (rename(d, real) != 0)
+            continue;
+        if (symlink(w->outside, d) == 0) {
+            for (volatile int i = 0; i < 2000; i++) {
+            }
+            unlink(d);
+        }
+        rename(real, d);
+        for (volatile int i = 0; i < 2000; i++) {
+        }
+    }
+    return NULL;
+}
+
+static void test_symlink_swap_race(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/px_race_XXXXXX", outside[] = "/tmp/px_raceout_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    assert_non_null(mkdtemp(outside));
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/d", root);
+    assert_int_equal(mkdir(p, 0700), 0);
+    put_file_at(root, "d/x.csv", "v\ninside\n");
+    put_file_at(outside, "x.csv", "v\nSECRET_OUTSIDE\n");
+    struct json_object *graph = json_tokener_parse(
+        "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"csv\",\"connection_id\":\"c\","
+        "\"config\":{\"file\":\"x.csv\"}},{\"id\":\"out\",\"kind\":\"destination\",\"type\":"
+        "\"jsonl\",\"connection_id\":\"o\",\"config\":{\"file\":\"o.jsonl\",\"mode\":\"replace\"}}]"
+        ","
+        "\"edges\":[{\"from\":\"src\",\"to\":\"out\"}]}");
+    struct conns conns = {json_tokener_parse("{\"c\":{\"path\":\"d\"},\"o\":{\"path\":\"out\"}}")};
+    snprintf(p, sizeof(p), "%s/out", root);
+    assert_int_equal(mkdir(p, 0700), 0);
+    struct px_engine_opts opts = {.conn = resolve_conn, .conn_ctx = &conns, .files_root = root};
+    struct swapper w = {.root = root, .outside = outside};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, swap_loop, &w), 0);
+    int leaks = 0, ok = 0;
+    snprintf(p, sizeof(p), "%s/out/o.jsonl", root);
+    for (int i = 0; i < 400; i++) {
+        struct px_engine_result res;
+        struct px_error err;
+        px_error_clear(&err);
+        unlink(p);
+        if (px_engine_run(graph, &opts, &res, &err) == 0) {
+            ok++;
+            size_t n;
+            char *text = read_all(p, &n);
+            if (text && strstr(text, "SECRET_OUTSIDE"))
+                leaks++;
+            free(text);
+        }
+        px_engine_result_cleanup(&res);
+    }
+    w.stop = 1;
+    pthread_join(th, NULL);
+    print_message("symlink swap race: %d of 400 runs succeeded, %d read outside the root\n", ok,
+                  leaks);
+    assert_int_equal(leaks, 0);
+    json_object_put(graph);
+    json_object_put(conns.map);
+    rm_tree(root);
+    rm_tree(outside);
 }
 
 static bool cancel_now(void *ctx)
@@ -433,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_golden_cases),
         cmocka_unit_test(test_symlink_escape),
+        cmocka_unit_test(test_symlink_swap_race),
         cmocka_unit_test(test_cancel_and_unavailable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 
 #include "base/err.h"
 #include "base/json.h"
+#include "engine/engine.h"
 #include "engine/probe.h"
 
 #include <ftw.h>
@@ -102,11 +103,15 @@ static void test_missing(void **state)
     struct px_probe_result r = probe("csv", "source", "exports/nope.csv");
     assert_false(r.reachable);
     assert_int_equal(r.error.code, PX_ENOTFOUND);
-    assert_string_equal(r.error.message, "file 'exports/nope.csv' not found under the files root");
+    assert_string_equal(r.error.message,
+                        "file 'exports/nope.csv' not found in the files directory");
     assert_true(r.error.hint[0] != '\0');
-    r = probe("jsonl", "destination", "nodir/out.jsonl");
+    /* A destination's missing directories are created by the run (see test_agrees_with_runs). */
+    assert_true(probe("jsonl", "destination", "nodir/out.jsonl").reachable);
+    r = probe("csv", "source", "nodir/in.csv");
     assert_false(r.reachable);
     assert_int_equal(r.error.code, PX_ENOTFOUND);
+    assert_non_null(strstr(r.error.message, "'nodir' does not exist"));
     r = probe("sqlite", "source", "missing.db");
     assert_false(r.reachable);
     assert_int_equal(r.error.code, PX_ENOTFOUND);
@@ -129,8 +134,72 @@ static void test_escape(void **state)
     r = probe("csv", "source", "out/passwd");
     assert_false(r.reachable);
     assert_int_equal(r.error.code, PX_EINVALID);
-    assert_non_null(strstr(r.error.message, "outside the files root"));
+    assert_non_null(strstr(r.error.message, "symbolic link"));
+    snprintf(link, sizeof(link), "%s/exports/l.csv", root);
+    assert_int_equal(symlink("/etc/passwd", link), 0);
+    r = probe("csv", "source", "exports/l.csv");
+    assert_false(r.reachable);
+    assert_non_null(strstr(r.error.message, "symbolic link"));
     unlink(link);
+    snprintf(link, sizeof(link), "%s/out", root);
+    unlink(link);
+}
+
+/* Issue 10 item 18: test_connection and runs resolve paths with one function, so a destination
+ * the probe calls reachable is one a run writes, and the file lands where the naming rule says
+ * (a directory path gets "<node id>.csv"). */
+static void test_agrees_with_runs(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path, *file, *written;
+    } cases[] = {
+        {".", NULL, "load.csv"},
+        {".", "top.csv", "top.csv"},
+        {"exports", NULL, "exports/load.csv"},
+        {"exports/", NULL, "exports/load.csv"},
+        {"made", NULL, "made/load.csv"},
+        {"made2/deeper/", NULL, "made2/deeper/load.csv"},
+        {"made3/sub/x.csv", NULL, "made3/sub/x.csv"},
+        {"exports", "sub/y.csv", "exports/sub/y.csv"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct px_probe_result r = probe("csv", "destination", cases[i].path);
+        if (!cases[i].file && !r.reachable)
+            fail_msg("probe of '%s' unreachable: %s", cases[i].path, r.error.message);
+        char g[1024];
+        snprintf(g, sizeof(g),
+                 "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"csv\","
+                 "\"connection_id\":\"in\",\"config\":{\"file\":\"orders.csv\"}},{\"id\":\"load\","
+                 "\"kind\":\"destination\",\"type\":\"csv\",\"connection_id\":\"out\",\"config\":"
+                 "{%s%s%s\"mode\":\"replace\"}}],\"edges\":[{\"from\":\"src\",\"to\":\"load\"}]}",
+                 cases[i].file ? "\"file\":\"" : "", cases[i].file ? cases[i].file : "",
+                 cases[i].file ? "\"," : "");
+        struct json_object *graph = json_tokener_parse(g);
+        struct json_object *map = json_object_new_object();
+        struct json_object *in = json_object_new_object(), *out = json_object_new_object();
+        px_json_set_str(in, "path", "exports");
+        px_json_set_str(out, "path", cases[i].path);
+        px_json_set(map, "in", in);
+        px_json_set(map, "out", out);
+        struct conns conns = {map};
+        struct px_engine_opts opts = {.conn = resolve_conn, .conn_ctx = &conns, .files_root = root};
+        struct px_engine_result res;
+        struct px_error err;
+        px_error_clear(&err);
+        if (px_engine_run(graph, &opts, &res, &err) != 0)
+            fail_msg("run into '%s' failed: %s", cases[i].path, err.message);
+        char p[PATH_MAX * 2];
+        snprintf(p, sizeof(p), "%s/%s", root, cases[i].written);
+        struct stat st;
+        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode))
+            fail_msg("'%s' did not write %s", cases[i].path, cases[i].written);
+        px_engine_result_cleanup(&res);
+        json_object_put(graph);
+        json_object_put(map);
+    }
+    /* "." as a source is the files directory itself, for the probe and for runs. */
+    assert_true(probe("csv", "source", ".").reachable);
 }
 
 static void test_sqlite(void **state)
@@ -185,8 +254,11 @@ static void test_refused_network(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_files),           cmocka_unit_test(test_missing),
-        cmocka_unit_test(test_escape),          cmocka_unit_test(test_sqlite),
+        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_sqlite),
+        cmocka_unit_test(test_agrees_with_runs),
         cmocka_unit_test(test_refused_network),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

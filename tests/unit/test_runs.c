@@ -18,6 +18,7 @@
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -531,7 +532,10 @@ static int inc_engine(struct json_object *graph, const struct px_engine_opts *op
 static void sqlite_exec(struct fixture *f, const char *sql)
 {
     char path[256];
-    snprintf(path, sizeof(path), "%s/src.db", f->dir);
+    /* org_a's files directory: the files root's org_a/ (px_org_files_dir). */
+    snprintf(path, sizeof(path), "%s/org_a", f->dir);
+    (void)mkdir(path, 0700);
+    snprintf(path, sizeof(path), "%s/org_a/src.db", f->dir);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
@@ -554,7 +558,7 @@ static void test_incremental(void **state)
 {
     struct fixture *f = *state;
     char out[256];
-    snprintf(out, sizeof(out), "%s/out.csv", f->dir);
+    snprintf(out, sizeof(out), "%s/org_a/out.csv", f->dir);
     sqlite_exec(f, "CREATE TABLE events (id INTEGER, v TEXT);"
                    " INSERT INTO events VALUES (1, 'a'), (2, 'b'), (3, 'c');");
     const char *plain = "{\"nodes\": ["

@@ -64,9 +64,11 @@ static void nested_transactions_roll_back_whole(void **state)
     struct px_store *st = *state;
     struct px_error err;
     assert_int_equal(px_store_begin(st, &err), 0);
-    exec_ok(st, "INSERT INTO orgs VALUES ('org_a', 'A', 'premium', NULL, 1, 1)");
+    exec_ok(st, "INSERT INTO orgs (id, name, plan, rate_limit, created_at, updated_at) VALUES "
+                "('org_a', 'A', 'premium', NULL, 1, 1)");
     assert_int_equal(px_store_begin(st, &err), 0);
-    exec_ok(st, "INSERT INTO orgs VALUES ('org_b', 'B', 'premium', NULL, 1, 1)");
+    exec_ok(st, "INSERT INTO orgs (id, name, plan, rate_limit, created_at, updated_at) VALUES "
+                "('org_b', 'B', 'premium', NULL, 1, 1)");
     px_store_rollback(st); /* inner failure */
     assert_int_not_equal(px_store_commit(st, &err), 0);
     int64_t n = -1;
@@ -78,8 +80,11 @@ static void unique_violation_is_conflict(void **state)
 {
     struct px_store *st = *state;
     struct px_error err;
-    exec_ok(st, "INSERT INTO orgs VALUES ('org_a', 'A', 'premium', NULL, 1, 1)");
-    int rc = px_store_exec(st, "INSERT INTO orgs VALUES ('org_b', 'A', 'premium', NULL, 1, 1)",
+    exec_ok(st, "INSERT INTO orgs (id, name, plan, rate_limit, created_at, updated_at) VALUES "
+                "('org_a', 'A', 'premium', NULL, 1, 1)");
+    int rc = px_store_exec(st,
+                           "INSERT INTO orgs (id, name, plan, rate_limit, created_at, updated_at) "
+                           "VALUES ('org_b', 'A', 'premium', NULL, 1, 1)",
                            NULL, 0, NULL, &err);
     assert_int_equal(rc, -PX_ECONFLICT);
 }
@@ -88,8 +93,10 @@ static void composite_foreign_keys_block_cross_org_references(void **state)
 {
     struct px_store *st = *state;
     struct px_error err;
-    exec_ok(st, "INSERT INTO orgs VALUES ('org_a', 'A', 'premium', NULL, 1, 1)");
-    exec_ok(st, "INSERT INTO orgs VALUES ('org_b', 'B', 'premium', NULL, 1, 1)");
+    exec_ok(st, "INSERT INTO orgs (id, name, plan, rate_limit, created_at, updated_at) VALUES "
+                "('org_a', 'A', 'premium', NULL, 1, 1)");
+    exec_ok(st, "INSERT INTO orgs (id, name, plan, rate_limit, created_at, updated_at) VALUES "
+                "('org_b', 'B', 'premium', NULL, 1, 1)");
     exec_ok(st, "INSERT INTO pipelines (org_id, id, name, description, status, revision,"
                 " created_at, updated_at) VALUES ('org_a', 'pl_1', 'p', 'd', 'active', 1, 1, 1)");
     /* A schedule of org B pointing at org A's pipeline must be refused. */
@@ -126,7 +133,8 @@ static void last_run_of(struct px_store *st, const char *want)
 static void last_run_follows_the_latest_run(void **state)
 {
     struct px_store *st = *state;
-    exec_ok(st, "INSERT INTO orgs VALUES ('org_a', 'A', 'premium', NULL, 1, 1)");
+    exec_ok(st, "INSERT INTO orgs (id, name, plan, rate_limit, created_at, updated_at) VALUES "
+                "('org_a', 'A', 'premium', NULL, 1, 1)");
     exec_ok(st, "INSERT INTO pipelines (org_id, id, name, description, status, revision,"
                 " created_at, updated_at) VALUES ('org_a', 'pl_1', 'p', 'd', 'active', 1, 1, 1),"
                 " ('org_a', 'pl_2', 'q', 'd', 'active', 1, 1, 1)");
@@ -178,7 +186,8 @@ static void migration_4_backfills_the_list_columns(void **state)
                  m->name);
         raw_exec(db, sql);
     }
-    raw_exec(db, "INSERT INTO orgs VALUES ('org_a', 'A', 'premium', NULL, 1, 1);"
+    raw_exec(db, "INSERT INTO orgs (id, name, plan, rate_limit, created_at, updated_at) VALUES "
+                 "('org_a', 'A', 'premium', NULL, 1, 1);"
                  "INSERT INTO pipelines (org_id, id, name, description, status, revision,"
                  " created_at, updated_at) VALUES ('org_a', 'pl_1', 'p', 'd', 'active', 2, 1, 1),"
                  " ('org_a', 'pl_2', 'q', 'd', 'active', 1, 1, 1);"
@@ -311,7 +320,9 @@ static void params_bind_and_rows_read(void **state)
     struct px_store *st = *state;
     struct px_error err;
     assert_int_equal(
-        px_store_exec(st, "INSERT INTO orgs VALUES (?, ?, ?, ?, ?, ?)",
+        px_store_exec(st,
+                      "INSERT INTO orgs (id, name, plan, rate_limit, created_at, updated_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?)",
                       PX_PARAMS(PX_V_TEXT("org_x"), PX_V_TEXT("it's \"quoted\""),
                                 PX_V_TEXT("starter"), PX_V_NULL, PX_V_INT(7), PX_V_INT(8)),
                       6, NULL, &err),
