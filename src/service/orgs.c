@@ -305,10 +305,11 @@ int px_org_set_files_dir(struct px_store *st, const char *files_root, const char
             char name[PX_ID_MAX + 8];
             snprintf(name, sizeof(name), "%.*s", (int)strcspn(first, "/"), first);
             if (px_id_kind_of(name) == PX_ID_ORG && strcmp(name, org_id) != 0) {
-                rc = px_error_set(err, PX_ECONFLICT,
-                                  "--files-dir %s lies inside organization %s's default files "
-                                  "directory",
-                                  c, name);
+                rc =
+                    px_error_set(err, PX_ECONFLICT,
+                                 "--files-dir %s is or lies inside organization %s's default files "
+                                 "directory",
+                                 c, name);
                 px_error_hint(err, "choose a directory no other organization uses");
                 return rc;
             }
