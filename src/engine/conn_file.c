@@ -255,6 +255,82 @@ int px_engine_check_params(const char *type, struct json_object *params, struct 
     return rc;
 }
 
+/* ---- the run's write cap and the organization's quota ---- */
+
+/* Sums the sizes of the regular files below dfd (closed), never following links; at most 16
+ * levels and 1,000,000 entries (what lies past that is not counted). */
+static long long dir_bytes(int dfd, int depth, long *entries)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return 0;
+    }
+    long long sum = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && ++*entries < 1000000) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (S_ISREG(st.st_mode)) {
+            sum += st.st_size;
+        } else if (S_ISDIR(st.st_mode) && depth < 16) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                sum += dir_bytes(sub, depth + 1, entries);
+        }
+    }
+    closedir(d);
+    return sum;
+}
+
+int px__files_charge(const struct px_engine_opts *opts, struct px_files_usage *u, long long bytes,
+                     struct px_error *err)
+{
+    if (!u || bytes <= 0)
+        return 0;
+    long long written = atomic_fetch_add(&u->written, bytes) + bytes;
+    const long long mb = 1024 * 1024;
+    int rc;
+    if (opts->run_write_limit_bytes > 0 && written > opts->run_write_limit_bytes) {
+        rc = px_error_set(err, PX_ETOOLARGE,
+                          "the run would write more than %lld MB to files, its limit "
+                          "(PLANASONIX_RUN_WRITE_MB)",
+                          (long long)opts->run_write_limit_bytes / mb);
+        px_error_hint(err, "write less per run (a filter, a limit, an incremental source), or "
+                           "ask the operator to raise PLANASONIX_RUN_WRITE_MB");
+        return rc;
+    }
+    if (opts->files_quota_bytes <= 0)
+        return 0;
+    long long used = atomic_load(&u->used_at_start);
+    if (used < 0) {
+        int fd = open(opts->files_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        long entries = 0;
+        used = fd >= 0 ? dir_bytes(fd, 0, &entries) : 0;
+        /* What this run wrote before the first measurement is in the sum already. */
+        used -= written - bytes;
+        if (used < 0)
+            used = 0;
+        long long expected = -1;
+        if (!atomic_compare_exchange_strong(&u->used_at_start, &expected, used))
+            used = expected;
+    }
+    if (used + written > opts->files_quota_bytes) {
+        rc = px_error_set(err, PX_ETOOLARGE,
+                          "the organization's files directory would pass its quota of %lld MB "
+                          "(PLANASONIX_ORG_DISK_QUOTA_MB): it held %lld MB before this run",
+                          (long long)opts->files_quota_bytes / mb, used / mb);
+        px_error_hint(err, "delete files the organization no longer needs (replace mode instead "
+                           "of append helps), or ask the operator to raise "
+                           "PLANASONIX_ORG_DISK_QUOTA_MB");
+        return rc;
+    }
+    return 0;
+}
+
 /* ---- value text ---- */
 
 /* Writes v in decimal; returns the length. out must hold 21 bytes. */
@@ -394,7 +470,9 @@ struct filedst {
     off_t orig_size;
     char delim;
     struct px_buf out;
-    const struct px_node_ctx *ctx;
+    const struct px_node_ctx *ctx; /* during filedst_open only (the executor's stack) */
+    const struct px_engine_opts *opts;
+    struct px_files_usage *usage;
 };
 
 /* ---- crash safety: the append journal and the temporary files ----
@@ -569,6 +647,8 @@ static int filedst_open(const struct px_node_ctx *ctx, enum fmt fmt, void **stat
     s->fd = -1;
     s->fmt = fmt;
     s->ctx = ctx;
+    s->opts = ctx->opts;
+    s->usage = ctx->files_usage;
     px_buf_init(&s->out, (size_t)1 << 30);
     int rc = px__files_target(ctx, PX_FILE_DEST, fmt == FMT_CSV ? "csv" : "jsonl", &s->t, err);
     if (rc < 0) {
@@ -582,6 +662,7 @@ static int filedst_open(const struct px_node_ctx *ctx, enum fmt fmt, void **stat
     s->header = fmt == FMT_CSV && px_json_get_bool(ctx->params, "header", true);
     side_name(s->journal, sizeof(s->journal), s->t.name, JOURNAL_SUFFIX);
     rc = s->replace ? open_temp(s, err) : open_append(s, err);
+    s->ctx = NULL;
     if (rc < 0) {
         filedst_free(s);
         return rc;
@@ -724,7 +805,8 @@ int px__filedst_write(void *state, const struct px_batch *b, struct px_error *er
         if (px_buf_puts(&s->out, s->fmt == FMT_JSONL ? "}\n" : "\n") < 0)
             return px_error_set(err, PX_ETOOLARGE, "a batch renders to more than 1 GiB");
     }
-    return write_all(s->fd, s->out.data ? s->out.data : "", s->out.len, err);
+    int rc = px__files_charge(s->opts, s->usage, (long long)s->out.len, err);
+    return rc < 0 ? rc : write_all(s->fd, s->out.data ? s->out.data : "", s->out.len, err);
 }
 
 int px__filedst_commit(void *state, struct px_error *err)

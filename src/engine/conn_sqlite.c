@@ -421,7 +421,25 @@ struct sqldst {
     int nupd;
     bool in_tx, committed, started;
     int dirfd; /* the database's directory (open_db) */
+    const struct px_engine_opts *opts;
+    struct px_files_usage *usage;
 };
+
+/* What a batch adds to a database, about: its values' bytes (8 per number, a string's length).
+ * SQLite keeps a transaction's pages in its cache until the commit, so the file's growth is
+ * known too late; this is charged before the rows are inserted (px__files_charge). */
+static long long batch_bytes(const struct px_batch *b)
+{
+    long long sum = 0;
+    for (int i = 0; i < b->ncols; i++) {
+        const struct px_column *c = &b->cols[i];
+        for (int64_t r = 0; r < b->nrows; r++)
+            sum += c->type != PX_COL_STRING ? 8
+                   : px_batch_is_null(c, r) ? 1
+                                            : (long long)strlen(c->v.s[r]) + 1;
+    }
+    return sum;
+}
 
 static int exec_sql(sqlite3 *db, const char *sql, struct px_error *err)
 {
@@ -455,6 +473,8 @@ static int sqldst_open(const struct px_node_ctx *ctx, void **state_out, struct p
         free(s);
         return rc;
     }
+    s->opts = ctx->opts;
+    s->usage = ctx->files_usage;
     const char *mode = px_json_get_str(ctx->config, "mode");
     s->mode = !mode || strcmp(mode, "append") == 0 ? M_APPEND
               : strcmp(mode, "replace") == 0       ? M_REPLACE
@@ -631,6 +651,8 @@ static int sqldst_write(void *state, const struct px_batch *b, struct px_error *
         return rc;
     if (sqlite3_bind_parameter_count(s->ins) != b->ncols)
         return px_error_set(err, PX_EINVALID, "the input's columns changed between batches");
+    if ((rc = px__files_charge(s->opts, s->usage, batch_bytes(b), err)) < 0)
+        return rc;
     for (int64_t r = 0; r < b->nrows; r++) {
         if (s->upd) {
             sqlite3_reset(s->upd);

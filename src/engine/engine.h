@@ -23,10 +23,12 @@ typedef int (*px_engine_conn_fn)(void *ctx, const char *connection_id, struct js
 struct px_engine_opts {
     px_engine_conn_fn conn; /* resolves connection_id → params */
     void *conn_ctx;
-    const char *files_root; /* the organization's files directory: file connectors (csv, jsonl,
-                             * sqlite) resolve in it, never following links (engine/fsroot.h) */
-    int64_t now_us;         /* the run's now() for expressions, µs since the epoch UTC */
-    int64_t batch_rows;     /* rows per batch (0: a sensible default) */
+    const char *files_root;    /* the organization's files directory: file connectors (csv, jsonl,
+                                * sqlite) resolve in it, never following links (engine/fsroot.h) */
+    int64_t files_quota_bytes; /* the organization's disk quota on files_root (0: none) */
+    int64_t run_write_limit_bytes; /* bytes one run may write into files_root (0: none) */
+    int64_t now_us;                /* the run's now() for expressions, µs since the epoch UTC */
+    int64_t batch_rows;            /* rows per batch (0: a sensible default) */
     /* Polled between batches; true stops the run with PX_EUNAVAILABLE "cancelled". May be NULL. */
     bool (*cancelled)(void *ctx);
     void *cancel_ctx;

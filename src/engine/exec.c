@@ -51,6 +51,7 @@ struct exec {
     struct px_engine_result *out;
     int64_t batch_rows;
     struct json_object *graph;
+    struct px_files_usage files_usage;
 };
 
 /* Prefixes err's message with the node id and records the node as the failed one. */
@@ -147,7 +148,8 @@ static int open_node(struct exec *x, int i, struct px_error *err)
                               .params = n->params,
                               .opts = x->opts,
                               .batch_rows = x->batch_rows,
-                              .input = &n->input};
+                              .input = &n->input,
+                              .files_usage = &x->files_usage};
     int rc;
     int64_t t0 = px_mono_us();
     if (n->op) {
@@ -324,6 +326,8 @@ int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
     x.opts = opts;
     x.out = out;
     x.graph = graph;
+    atomic_init(&x.files_usage.written, 0);
+    atomic_init(&x.files_usage.used_at_start, -1);
     x.batch_rows = opts->batch_rows > 0 ? opts->batch_rows : PX_BATCH_DEFAULT_ROWS;
     if (x.batch_rows > 1000000)
         x.batch_rows = 1000000;

@@ -9,11 +9,19 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct px_batch;
 struct px_error;
 struct px_engine_opts;
+
+/* What one run has written into its files directory (the file destinations charge it, see
+ * px__files_charge), shared by the run's nodes. */
+struct px_files_usage {
+    _Atomic long long written;       /* bytes the run's file destinations wrote */
+    _Atomic long long used_at_start; /* the files directory's size when first needed; -1 before */
+};
 
 /* What a node's callbacks get at open time; everything is borrowed for the run. */
 struct px_node_ctx {
@@ -34,6 +42,8 @@ struct px_node_ctx {
     const char *push_where;
     const char *const *push_columns;
     int push_ncols;
+    /* The run's file usage (destinations: px__files_charge); NULL outside a run. */
+    struct px_files_usage *files_usage;
 };
 
 /* How a SQL connector quotes identifiers and writes literals (pushdown, engine/sqlgen). */
@@ -138,6 +148,13 @@ int px__files_target(const struct px_node_ctx *ctx, enum px_file_role role, cons
 void px__files_target_close(struct px_file_target *t);
 /* Opens t's file (flags | O_NOFOLLOW; only regular files): an fd, or negative with err set. */
 int px__files_open(const struct px_file_target *t, int flags, unsigned mode, struct px_error *err);
+
+/* Charges bytes a file destination is about to write (or has grown a database by) against the
+ * run's cap (opts->run_write_limit_bytes) and the organization's quota
+ * (opts->files_quota_bytes, against the directory's size when the run first wrote); a charge
+ * that would pass either fails with -PX_ETOOLARGE naming the setting, before the bytes land. */
+int px__files_charge(const struct px_engine_opts *opts, struct px_files_usage *u, long long bytes,
+                     struct px_error *err);
 
 /* Opens t's SQLite database through its directory fd (conn_sqlite.c: the "px-beneath" VFS),
  * refusing links; t->dirfd must stay open while the database is. */

@@ -205,6 +205,9 @@ void px_run_set_engine_hook(px_run_engine_fn fn)
     engine_hook = fn;
 }
 
+#define ORG_DISK_QUOTA_MB_DEFAULT 10240 /* 10 GiB per organization's files directory */
+#define RUN_WRITE_MB_DEFAULT 2048       /* 2 GiB of files per run */
+
 static long env_long(const char *name, long def, long lo, long hi)
 {
     const char *v = getenv(name);
@@ -319,6 +322,13 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         .conn = resolve_conn,
         .conn_ctx = &x,
         .files_root = org_dir,
+        /* Disk bounds (0 turns one off): the organization's files directory may hold
+         * PLANASONIX_ORG_DISK_QUOTA_MB, and one run may write PLANASONIX_RUN_WRITE_MB into it. */
+        .files_quota_bytes = (int64_t)env_long("PLANASONIX_ORG_DISK_QUOTA_MB",
+                                               ORG_DISK_QUOTA_MB_DEFAULT, 0, 1L << 30)
+                             << 20,
+        .run_write_limit_bytes =
+            (int64_t)env_long("PLANASONIX_RUN_WRITE_MB", RUN_WRITE_MB_DEFAULT, 0, 1L << 30) << 20,
         .now_us = px_now_ms() * 1000,
         .cancelled = exec_cancelled,
         .cancel_ctx = &x,

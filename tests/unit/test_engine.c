@@ -408,6 +408,91 @@ static void test_symlink_swap_race(void **state)
     rm_tree(outside);
 }
 
+/* Issue 10 item 8: a run's bytes written into files are capped (run_write_limit_bytes) and so
+ * is the organization's directory (files_quota_bytes); reaching either fails the run with the
+ * setting's name, and the destination is left as it was. */
+static int run_into(const char *root, const char *type, const char *config, int64_t cap,
+                    int64_t quota, struct px_error *err)
+{
+    char g[1024];
+    snprintf(g, sizeof(g),
+             "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"csv\","
+             "\"connection_id\":\"c\",\"config\":{\"file\":\"in.csv\"}},{\"id\":\"load\","
+             "\"kind\":\"destination\",\"type\":\"%s\",\"connection_id\":\"d\",\"config\":%s}],"
+             "\"edges\":[{\"from\":\"src\",\"to\":\"load\"}]}",
+             type, config);
+    struct json_object *graph = json_tokener_parse(g);
+    struct conns conns = {json_tokener_parse("{\"c\":{\"path\":\".\"},\"d\":{\"path\":\"out\"}}")};
+    struct px_engine_opts opts = {.conn = resolve_conn,
+                                  .conn_ctx = &conns,
+                                  .files_root = root,
+                                  .batch_rows = 500,
+                                  .run_write_limit_bytes = cap,
+                                  .files_quota_bytes = quota};
+    struct px_engine_result res;
+    px_error_clear(err);
+    int rc = px_engine_run(graph, &opts, &res, err);
+    px_engine_result_cleanup(&res);
+    json_object_put(graph);
+    json_object_put(conns.map);
+    return rc;
+}
+
+static void test_disk_bounds(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/px_disk_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    struct px_buf in;
+    px_buf_init(&in, 1 << 24);
+    (void)px_buf_puts(&in, "id,payload\n");
+    for (int i = 1; i <= 5000; i++)
+        (void)px_buf_printf(&in, "%d,row-%d-abcdefghij\n", i, i);
+    put_file_at(root, "in.csv", in.data);
+    px_buf_cleanup(&in);
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/out", root);
+    assert_int_equal(mkdir(p, 0700), 0);
+    put_file_at(root, "out/o.csv", "id,payload\n0,old\n");
+    struct px_error err;
+
+    /* The per-run cap: ~120 KB to write, 50 KB allowed. */
+    assert_int_equal(run_into(root, "csv", "{\"file\":\"o.csv\"}", 50000, 0, &err), -PX_ETOOLARGE);
+    assert_non_null(strstr(err.message, "PLANASONIX_RUN_WRITE_MB"));
+    assert_true(err.hint[0] != '\0');
+    snprintf(p, sizeof(p), "%s/out/o.csv", root);
+    size_t n;
+    char *text = read_all(p, &n);
+    assert_string_equal(text, "id,payload\n0,old\n");
+    free(text);
+    assert_int_equal(run_into(root, "sqlite", "{\"table\":\"t\"}", 50000, 0, &err), -PX_ETOOLARGE);
+    assert_non_null(strstr(err.message, "PLANASONIX_RUN_WRITE_MB"));
+    assert_int_equal(
+        run_into(root, "jsonl", "{\"file\":\"r.jsonl\",\"mode\":\"replace\"}", 50000, 0, &err),
+        -PX_ETOOLARGE);
+
+    /* The quota: the directory holds ~120 KB (in.csv); 200 KB allowed, the run adds ~120 KB. */
+    assert_int_equal(run_into(root, "csv", "{\"file\":\"o.csv\"}", 0, 200000, &err), -PX_ETOOLARGE);
+    assert_non_null(strstr(err.message, "PLANASONIX_ORG_DISK_QUOTA_MB"));
+    text = read_all(p, &n);
+    assert_string_equal(text, "id,payload\n0,old\n");
+    free(text);
+    /* Within both, the same run succeeds. */
+    if (run_into(root, "csv", "{\"file\":\"o.csv\"}", 1 << 20, 1 << 20, &err) != 0)
+        fail_msg("within the bounds: %s", err.message);
+    /* Nothing else was left in out/: no database, no temporary or journal file. */
+    snprintf(p, sizeof(p), "%s/out", root);
+    DIR *d = opendir(p);
+    struct dirent *e;
+    int others = 0;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' || strstr(e->d_name, ".px-"))
+            others += strcmp(e->d_name, "o.csv") != 0 && strcmp(e->d_name, "load.db") != 0;
+    closedir(d);
+    assert_int_equal(others, 0);
+    rm_tree(root);
+}
+
 static bool cancel_now(void *ctx)
 {
     (void)ctx;
@@ -513,11 +598,9 @@ int main(void)
 {
     find_cases();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_batch),
-        cmocka_unit_test(test_golden_cases),
-        cmocka_unit_test(test_symlink_escape),
-        cmocka_unit_test(test_symlink_swap_race),
-        cmocka_unit_test(test_cancel_and_unavailable),
+        cmocka_unit_test(test_batch),          cmocka_unit_test(test_golden_cases),
+        cmocka_unit_test(test_symlink_escape), cmocka_unit_test(test_symlink_swap_race),
+        cmocka_unit_test(test_disk_bounds),    cmocka_unit_test(test_cancel_and_unavailable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
