@@ -20,6 +20,7 @@
 #include "base/text.h"
 #include "engine/catalog.h"
 #include "engine/expr.h"
+#include "engine/fsroot.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -157,6 +158,18 @@ static int check_config_extra(size_t i, const struct gnode *n, struct json_objec
                               struct px_error *err)
 {
     char field[64];
+    const char *file = px_json_get_str(config, "file");
+    if (file && n->kind != PX_NODE_TRANSFORM) {
+        /* csv / jsonl: the file inside the connection's directory (engine/fsroot.h) */
+        struct px_error ferr;
+        px_error_clear(&ferr);
+        if (px_fsroot_check_rel("file", file, &ferr) < 0) {
+            snprintf(field, sizeof(field), "graph.nodes[%zu].config.file", i);
+            int rc = gfail(err, field, "%s", ferr.message);
+            px_error_hint(err, "%s", ferr.hint);
+            return rc;
+        }
+    }
     if (n->kind == PX_NODE_DESTINATION) {
         const char *mode = px_json_get_str(config, "mode");
         bool upsert = mode && strcmp(mode, "upsert") == 0;

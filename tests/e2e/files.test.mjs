@@ -135,6 +135,13 @@ describe('per-organization files directories', () => {
     await sa.fail('update_connection', { connection_id: ok, params: { path: '../b/x.jsonl' } }, 'invalid_argument');
     const c = (await sa.ok('list_connectors', {})).connectors.find((x) => x.connection_id === ok);
     assert.equal(c.params.path, 'x.jsonl');
+    // A node's config.file is checked when the pipeline is created, not only when it runs.
+    const dir = (await sa.ok('create_connection', { name: 'dir', type: 'csv', category: 'source', params: { path: 'in' } })).connection_id;
+    const g = copyGraph(dir, dir, '../../etc/passwd');
+    g.nodes[1].connection_id = (await sa.ok('create_connection', { name: 'o', type: 'csv', category: 'destination', params: { path: 'o' } })).connection_id;
+    const pf = await sa.fail('create_pipeline', { name: 'escape', description: 'x', graph: g }, 'invalid_argument');
+    assert.equal(pf.field, 'graph.nodes[0].config.file');
+    assert.match(pf.message, /contains '\.\.'/);
   });
 
   it('test_connection and runs agree: "." and a destination whose directory is missing', async () => {
