@@ -59,7 +59,11 @@ static const char usage[] =
     "  PLANASONIX_ALLOWED_HOSTS    serve: extra Host names accepted (comma list; name or\n"
     "                              name:port); loopback names are always accepted\n"
     "  PLANASONIX_ALLOWED_ORIGINS  serve: extra browser Origins accepted (comma list)\n"
-    "  PLANASONIX_HTTP_THREADS     serve: HTTP threads (default: one per core, 2 to 8)\n";
+    "  PLANASONIX_HTTP_THREADS     serve: HTTP threads (default: one per core, 2 to 8)\n"
+    "  PLANASONIX_FILES_ROOT       parent of the organizations' files directories\n"
+    "                              (default PLANASONIX_HOME/files; each org: ROOT/<org_id>)\n"
+    "  PLANASONIX_ORG_DISK_QUOTA_MB  an organization's files directory quota (default 10240)\n"
+    "  PLANASONIX_RUN_WRITE_MB     bytes one run may write into files, MB (default 2048)\n";
 
 /* Options shared by the subcommands; each command checks the ones it needs. */
 struct opts {

@@ -1,6 +1,6 @@
 /*
  * Private to the file connectors: conn_csv.c (CSV source), conn_jsonl.c (JSON Lines source)
- * and conn_file.c (the files root, value formatting and the file destinations both share).
+ * and conn_file.c (the path resolution, value formatting and the file destinations they share).
  */
 #ifndef PX_ENGINE_CONN_FILE_H
 #define PX_ENGINE_CONN_FILE_H
