@@ -9,6 +9,9 @@
  * certificate checked against the system CAs and the host name (libmariadb checks both
  * together, so verify-ca is as strict as verify-full). The connect uses libmariadb's
  * non-blocking API so that its deadline holds to the millisecond (name resolution excepted).
+ * Connections always use TCP (MYSQL_PROTOCOL_TCP), "localhost" included: the server's Unix
+ * socket may authenticate by the OS user of this process instead of the connection's
+ * credentials, and a host that is a socket path is refused.
  *
  * Probe: connects within timeout_ms and reports mysql_get_server_info(); for destinations it
  * also fails when @@read_only is on or when information_schema shows no INSERT grant for the
@@ -267,6 +270,11 @@ int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MY
         sslmode = "prefer";
     if (!target->host || !target->host[0] || !target->user)
         return px_error_set(err, PX_EINVALID, "mysql: the connection needs a host and a user");
+    if (strchr(target->host, '/')) {
+        int rc = px_error_set(err, PX_EINVALID, "mysql: host must be a host name or address");
+        px_error_hint(err, "unix socket paths are not allowed; give the server's host name");
+        return rc;
+    }
     bool tls = strcmp(sslmode, "disable") != 0;
     bool must_tls = tls && strcmp(sslmode, "prefer") != 0;
     bool verify = strncmp(sslmode, "verify-", 7) == 0;
@@ -281,6 +289,11 @@ int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MY
         mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io_s);
         mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
         mysql_options(m, MYSQL_INIT_COMMAND, SESSION_SQL);
+        /* Always TCP: libmariadb would take "localhost" to the local Unix socket, where the
+         * server may authenticate by the process's own OS user (socket auth), not the
+         * connection's credentials. */
+        unsigned proto = MYSQL_PROTOCOL_TCP;
+        mysql_options(m, MYSQL_OPT_PROTOCOL, &proto);
         my_bool on = 1, off = 0;
         if (tls)
             mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &on);

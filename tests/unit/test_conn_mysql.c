@@ -645,6 +645,64 @@ static void test_connect_errors(void **state)
     free(g);
 }
 
+/* "localhost" never goes to the server's Unix socket (issue 10 item 3): there root logs in
+ * without a password (socket authentication / an empty root password), which would let any
+ * connection named localhost act as root. libmariadb takes localhost to the socket named by
+ * MYSQL_UNIX_PORT (set to the test server's socket in main). */
+static void test_tcp_only(void **state)
+{
+    (void)state;
+    if (!getenv("PX_TEST_MYSQL_SOCKET")) {
+        print_message("PX_TEST_MYSQL_SOCKET not set (server started by an older "
+                      "scripts/mariadb-server.sh): skipped\n");
+        return;
+    }
+    struct json_object *p = json_object_new_object();
+    px_json_set_str(p, "host", "localhost");
+    px_json_set_int(p, "port", g_port);
+    px_json_set_str(p, "user", "root");
+    px_json_set_str(p, "database", "mysql");
+    struct px_error err;
+    int rc;
+    void *st =
+        open_src_p("{\"query\":\"SELECT CURRENT_USER() AS u\"}", p, NULL, NULL, 0, 10, &err, &rc);
+    if (rc == 0) {
+        px__conn_mysql.close_source(st);
+        fail_msg("host localhost, user root, no password: connected (over the Unix socket)");
+    }
+    assert_int_equal(rc, -PX_EUNAUTHORIZED);
+    /* The probe (test_connection) goes the same way. */
+    p = json_object_new_object();
+    px_json_set_str(p, "host", "localhost");
+    px_json_set_int(p, "port", g_port);
+    px_json_set_str(p, "user", "root");
+    struct px_probe_result r;
+    assert_int_equal(px_engine_probe("mysql", "source", p, g_root, 5000, &r), 0);
+    json_object_put(p);
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_EUNAUTHORIZED);
+
+    /* With real credentials, localhost works, over TCP. */
+    p = params(NULL, 0);
+    px_json_set_str(p, "host", "localhost");
+    st = open_src_p("{\"query\":\"SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = "
+                    "CONNECTION_ID()\"}",
+                    p, NULL, NULL, 0, 10, &err, &rc);
+    if (rc != 0)
+        fail_msg("localhost with the test user: %s", err.message);
+    char *got = read_all(st);
+    if (!strstr(got, "127.0.0.1:") && !strstr(got, "::1:"))
+        fail_msg("the session does not come over TCP: %s", got);
+    free(got);
+
+    /* A socket path as the host is refused. */
+    p = params(NULL, 0);
+    px_json_set_str(p, "host", getenv("PX_TEST_MYSQL_SOCKET"));
+    st = open_src_p("{\"query\":\"SELECT 1\"}", p, NULL, NULL, 0, 10, &err, &rc);
+    assert_int_equal(rc, -PX_EINVALID);
+    assert_non_null(strstr(err.message, "host name or address"));
+}
+
 /* sslmode against the test server, which has TLS with a self-signed certificate when
  * scripts/mariadb-server.sh found openssl, else no TLS. */
 static void test_tls(void **state)
@@ -834,12 +892,21 @@ int main(void)
         return cmocka_run_group_tests(none, NULL, NULL);
     }
     g_port = atoi(port);
+    /* What a client library would use for "localhost" (see test_tcp_only). */
+    if (getenv("PX_TEST_MYSQL_SOCKET"))
+        setenv("MYSQL_UNIX_PORT", getenv("PX_TEST_MYSQL_SOCKET"), 1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_types),          cmocka_unit_test(test_query_and_columns),
-        cmocka_unit_test(test_pushdown),       cmocka_unit_test(test_append_replace_upsert),
-        cmocka_unit_test(test_csv_round_trip), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_connect_errors), cmocka_unit_test(test_tls),
-        cmocka_unit_test(test_probe),          cmocka_unit_test(test_bulk),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_query_and_columns),
+        cmocka_unit_test(test_pushdown),
+        cmocka_unit_test(test_append_replace_upsert),
+        cmocka_unit_test(test_csv_round_trip),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_connect_errors),
+        cmocka_unit_test(test_tcp_only),
+        cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_bulk),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     mysql_library_end();
