@@ -128,6 +128,10 @@ int px__my_fail(MYSQL *m, const struct px_my_target *t, struct px_error *err)
         rc = px_error_set(err, PX_ETOOLARGE, "mysql: %s", msg);
         px_error_hint(err, "raise the server's max_allowed_packet");
         return rc;
+    case ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION:
+        rc = px_error_set(err, PX_EFORBIDDEN, "mysql: %s", msg);
+        px_error_hint(err, "a source query may only read; the database refused a write");
+        return rc;
     case ER_OPTION_PREVENTS_STATEMENT:
         rc = px_error_set(err, PX_EFORBIDDEN, "mysql: %s", msg);
         px_error_hint(err, "the server is read-only; point the connection at the primary");

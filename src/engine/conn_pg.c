@@ -6,7 +6,10 @@
  * Connections are opened with PQconnectdbParams from keyword/value arrays (never a conninfo
  * string built from user input; expand_dbname off), application_name=planasonix, passfile
  * /dev/null (the server's own ~/.pgpass is never offered to a user's host), UTF8, TimeZone UTC;
- * source sessions are read-only (default_transaction_read_only), so a query cannot write.
+ * source sessions are read-only (default_transaction_read_only; standard_conforming_strings on,
+ * as engine/sqlcheck.h lexes), so a query cannot write; a query must pass engine/sqlcheck.h
+ * first (one statement, nothing that modifies data or acts outside the transaction, such as
+ * dblink or pg_terminate_backend), and PQprepare refuses a second statement too.
  *
  * Source: `COPY (SELECT ...) TO STDOUT (FORMAT binary)` over a table (each part of
  * "schema.table" quoted as an identifier) or a query (wrapped as a subquery). The result's
@@ -33,6 +36,7 @@
 #include "engine/engine.h"
 #include "engine/exec_int.h"
 #include "engine/pq_api.h"
+#include "engine/sqlcheck.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -100,7 +104,8 @@ static int pg_conf(struct json_object *params, int timeout_s, bool readonly, str
     KV("application_name", "planasonix");
     KV("client_encoding", "UTF8");
     KV("options", readonly ? "-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3 "
-                             "-c default_transaction_read_only=on"
+                             "-c default_transaction_read_only=on "
+                             "-c standard_conforming_strings=on"
                            : "-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3");
 #undef KV
     c->kw[n] = NULL;
@@ -255,7 +260,8 @@ int pg_res_error(PGconn *conn, const PGresult *res, const char *what, struct px_
         hint = "the statement was cancelled";
     } else if (strcmp(state, "25006") == 0) {
         code = PX_EFORBIDDEN;
-        hint = "the server is read-only; point the connection at the primary";
+        hint = "a read-only transaction refused a write: a source query may only read; a "
+               "destination must point at the primary server";
     }
     int rc = px_error_set(err, code, "postgres: %s: %s", what, text);
     err->retryable = retry;
@@ -488,10 +494,12 @@ static void put_from(struct px_buf *q, const struct px_node_ctx *ctx)
     (void)px_buf_puts(q, " FROM ");
     if (table) {
         pg_quote_table(q, table);
-    } else { /* without the trailing semicolons and spaces a query often ends with */
+    } else { /* the statement without a final ';' (checked by src_open, engine/sqlcheck.h) */
         const char *query = px_json_get_str(ctx->config, "query");
-        size_t len = strlen(query);
-        while (len > 0 && (query[len - 1] == ';' || isspace((unsigned char)query[len - 1])))
+        size_t len = 0;
+        if (px_sqlcheck_source(PX_SQL_POSTGRES, query, &len, NULL) < 0)
+            len = 0;
+        while (len > 0 && isspace((unsigned char)query[len - 1]))
             len--;
         (void)px_buf_puts(q, "(");
         (void)px_buf_append(q, query, len);
@@ -528,6 +536,8 @@ static int src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
     const char *query = px_json_get_str(ctx->config, "query");
     if (!table == !query)
         return px_error_set(err, PX_EINVALID, "postgres: give exactly one of table or query");
+    if (query && px_sqlcheck_source(PX_SQL_POSTGRES, query, NULL, err) < 0)
+        return -PX_EINVALID;
     struct pgsrc *s = px_xcalloc(1, sizeof(*s));
     s->batch_rows = ctx->batch_rows > 0 ? ctx->batch_rows : PX_BATCH_DEFAULT_ROWS;
     struct px_buf inner, q;

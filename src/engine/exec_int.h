@@ -116,6 +116,12 @@ int px__row_error(const struct px_batch *b, int64_t row, struct px_error *err);
 int px__files_resolve(const struct px_node_ctx *ctx, char *out, size_t out_size,
                       struct px_error *err);
 
+/* The database walls of a SQLite source connection opened read-only (conn_sqlite.c): PRAGMA
+ * query_only, defensive mode, no extension loading or ATTACH, an untrusted schema and an
+ * authorizer that allows only reads. 0 or a negative code with err set. */
+struct sqlite3;
+int px__sqlite_read_only(struct sqlite3 *db, struct px_error *err);
+
 /* The probe callbacks of the file connectors (csv, jsonl) and of SQLite (engine/probe.c). */
 int px__probe_files(const struct px_node_ctx *ctx, bool write, int timeout_ms, char *version,
                     size_t version_size, struct px_error *err);

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "corpus.h"
 #include "helpers.h"
 
 #include "base/buf.h"
@@ -841,6 +842,121 @@ static void test_bulk(void **state)
                 "1\n");
 }
 
+/* ---- read-only sources: the attack corpus (issue 10 item 4) ---- */
+
+static void victim_fixture(void)
+{
+    sql("DROP TABLE IF EXISTS victim, victim_copy");
+    sql("DROP SEQUENCE IF EXISTS victim_seq");
+    sql("DROP FUNCTION IF EXISTS victim_fn");
+    sql("DROP PROCEDURE IF EXISTS victim_proc");
+    sql("CREATE TABLE victim (id INT PRIMARY KEY, v VARCHAR(20))");
+    sql("INSERT INTO victim VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+    sql("CREATE SEQUENCE victim_seq");
+    sql("CREATE FUNCTION victim_fn() RETURNS INT MODIFIES SQL DATA BEGIN INSERT INTO victim "
+        "SELECT MAX(id) + 1, 'fn' FROM victim; RETURN 1; END");
+    sql("CREATE PROCEDURE victim_proc() MODIFIES SQL DATA DELETE FROM victim");
+}
+
+/* Everything a trick could change: the victim's rows, the sequence, the tables of the
+ * database, and the server files the corpus names. Owned. */
+static char *victim_state(void)
+{
+    char *r = rows("SELECT GROUP_CONCAT(id, ':', v ORDER BY id) FROM victim");
+    char *seq = rows("SELECT next_not_cached_value FROM victim_seq");
+    char *tabs = rows("SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM "
+                      "information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()");
+    struct px_buf b;
+    px_buf_init(&b, 1 << 20);
+    (void)px_buf_printf(&b, "rows %s seq %s tables %s files %d%d%d", r, seq, tabs,
+                        access("/tmp/px_corpus_my_out", F_OK) == 0,
+                        access("/tmp/px_corpus_my_dump", F_OK) == 0,
+                        access("/tmp/px_corpus_my_table", F_OK) == 0);
+    free(r);
+    free(seq);
+    free(tabs);
+    return px_buf_take(&b);
+}
+
+/* Each trick as a real source query: the run fails and nothing changed. Then each trick with
+ * only the database's wall (a session with SET SESSION TRANSACTION READ ONLY and START
+ * TRANSACTION READ ONLY, one statement per call), to count what it blocks by itself: the
+ * entries marked "lexer: passes" must be among those. */
+static void test_readonly_corpus(void **state)
+{
+    (void)state;
+    struct corpus c;
+    corpus_load("tests/corpus/readonly/mysql.sql", &c);
+    victim_fixture();
+    char *before = victim_state();
+    for (size_t i = 0; i < c.n; i++) {
+        struct json_object *cfg = json_object_new_object();
+        px_json_set_str(cfg, "query", c.e[i].sql);
+        char *g = graph2("mysql", "my", json_object_to_json_string(cfg), "csv", "files",
+                         "{\"file\":\"ro.csv\"}");
+        json_object_put(cfg);
+        struct px_engine_result res;
+        struct px_error err;
+        int rc = run(g, NULL, 100, &res, &err);
+        px_engine_result_cleanup(&res);
+        free(g);
+        if (rc == 0)
+            fail_msg("'%s' ran as a source query:\n%s", c.e[i].name, c.e[i].sql);
+        char *after = victim_state();
+        if (strcmp(before, after) != 0)
+            fail_msg("'%s' changed the database:\n%s\n--- before\n%s\n--- after\n%s", c.e[i].name,
+                     c.e[i].sql, before, after);
+        free(after);
+    }
+    int refused = 0, ran = 0, changed = 0;
+    struct px_buf names, ran_names;
+    px_buf_init(&names, 1 << 16);
+    px_buf_init(&ran_names, 1 << 16);
+    for (size_t i = 0; i < c.n; i++) {
+        MYSQL *m = mysql_init(NULL);
+        unsigned proto = MYSQL_PROTOCOL_TCP;
+        mysql_options(m, MYSQL_OPT_PROTOCOL, &proto);
+        assert_non_null(
+            mysql_real_connect(m, g_host, g_user, g_password, g_db, (unsigned)g_port, NULL, 0));
+        assert_int_equal(mysql_query(m, "SET SESSION TRANSACTION READ ONLY"), 0);
+        assert_int_equal(mysql_query(m, "START TRANSACTION READ ONLY"), 0);
+        bool ok = mysql_query(m, c.e[i].sql) == 0;
+        if (ok) {
+            MYSQL_RES *r = mysql_store_result(m);
+            if (r)
+                mysql_free_result(r);
+        }
+        mysql_close(m);
+        char *after = victim_state();
+        if (strcmp(before, after) != 0) {
+            changed++;
+            (void)px_buf_printf(&names, " %s", c.e[i].name);
+            victim_fixture();
+        } else if (ok) {
+            ran++;
+            (void)px_buf_printf(&ran_names, " %s", c.e[i].name);
+        } else {
+            refused++;
+        }
+        free(after);
+        if (c.e[i].lexer_passes && ok)
+            fail_msg("'%s' is left to the database, which ran it", c.e[i].name);
+    }
+    print_message("mysql corpus: %zu tricks, all refused as source queries; the read-only "
+                  "session alone refused %d, ran %d without a change (%s), let %d change "
+                  "something:%s\n",
+                  c.n, refused, ran, ran_names.data ? ran_names.data : "", changed,
+                  names.data ? names.data : "");
+    px_buf_cleanup(&names);
+    px_buf_cleanup(&ran_names);
+    free(before);
+    corpus_free(&c);
+    sql("DROP TABLE IF EXISTS victim, victim_copy");
+    sql("DROP SEQUENCE IF EXISTS victim_seq");
+    sql("DROP FUNCTION IF EXISTS victim_fn");
+    sql("DROP PROCEDURE IF EXISTS victim_proc");
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -907,6 +1023,7 @@ int main(void)
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_bulk),
+        cmocka_unit_test(test_readonly_corpus),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     mysql_library_end();
