@@ -11,7 +11,10 @@
  * non-blocking API so that its deadline holds to the millisecond (name resolution excepted).
  * Connections always use TCP (MYSQL_PROTOCOL_TCP), "localhost" included: the server's Unix
  * socket may authenticate by the OS user of this process instead of the connection's
- * credentials, and a host that is a socket path is refused.
+ * credentials, and a host that is a socket path is refused. The egress policy
+ * (base/egress.h) is checked on the resolved address, which the connection then uses (with
+ * verify-ca/verify-full the host name goes to libmariadb for the certificate check, and the
+ * connected peer's address is checked before any query).
  *
  * Probe: connects within timeout_ms and reports mysql_get_server_info(); for destinations it
  * also fails when @@read_only is on or when information_schema shows no INSERT grant for the
@@ -20,6 +23,7 @@
  */
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/egress.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "base/mem.h"
@@ -30,6 +34,10 @@
 #include <errmsg.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <mysqld_error.h>
 #include <poll.h>
 #include <pthread.h>
@@ -248,6 +256,56 @@ static int timeout_error(const struct px_my_target *t, int ms, struct px_error *
     return rc;
 }
 
+/* The egress policy (base/egress.h) for a connection to host: resolves it and copies into
+ * out the first address the policy allows (numeric), so that the connection goes to exactly
+ * the checked address. 0, or negative with err set (a refused address names the policy). */
+static int egress_pick(const struct px_my_target *t, char *out, size_t size, struct px_error *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int g = getaddrinfo(t->host, NULL, &hints, &res);
+    if (g != 0) {
+        int rc = px_error_set(err, PX_EIO, "mysql: unknown server host '%s'", t->host);
+        err->retryable = g == EAI_AGAIN;
+        px_error_hint(err, "check the connection's host name");
+        return rc;
+    }
+    struct px_error refused;
+    px_error_clear(&refused);
+    int rc = -1;
+    for (struct addrinfo *a = res; a && rc < 0; a = a->ai_next) {
+        struct px_error e;
+        px_error_clear(&e);
+        if (px_egress_check("mysql", a->ai_addr, &e) < 0) {
+            if (!refused.code)
+                refused = e;
+            continue;
+        }
+        if (getnameinfo(a->ai_addr, a->ai_addrlen, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST) ==
+            0)
+            rc = 0;
+    }
+    freeaddrinfo(res);
+    if (rc == 0)
+        return 0;
+    if (refused.code) {
+        if (err)
+            *err = refused;
+        return -refused.code;
+    }
+    return px_error_set(err, PX_EIO, "mysql: unknown server host '%s'", t->host);
+}
+
+/* After a connect by host name (TLS verification needs it): the peer must be an address the
+ * egress policy allows. */
+static int egress_peer(MYSQL *m, struct px_error *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getpeername(mysql_get_socket(m), (struct sockaddr *)&ss, &len) != 0)
+        return px_error_set(err, PX_EIO, "mysql: cannot read the server's address");
+    return px_egress_check("mysql", (struct sockaddr *)&ss, err);
+}
+
 static void library_init(void)
 {
     (void)mysql_library_init(0, NULL, NULL);
@@ -282,6 +340,14 @@ int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MY
     bool tls = strcmp(sslmode, "disable") != 0;
     bool must_tls = tls && strcmp(sslmode, "prefer") != 0;
     bool verify = strncmp(sslmode, "verify-", 7) == 0;
+    /* Egress: connect to the checked address; with TLS verification libmariadb needs the
+     * host name (it checks the certificate against it), so the peer is checked after the
+     * connect instead, before any query. */
+    char addr[INET6_ADDRSTRLEN + 1];
+    int erc = egress_pick(target, addr, sizeof(addr), err);
+    if (erc < 0)
+        return erc;
+    const char *connect_host = verify ? target->host : addr;
     int64_t deadline = px_mono_us() + (int64_t)connect_ms * 1000;
     for (int attempt = 0; attempt < 2; attempt++) {
         MYSQL *m = mysql_init(NULL);
@@ -305,7 +371,7 @@ int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MY
         mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, verify ? &on : &off);
         mysql_options(m, MYSQL_OPT_NONBLOCK, 0);
         MYSQL *ret = NULL;
-        int st = mysql_real_connect_start(&ret, m, target->host, target->user, password,
+        int st = mysql_real_connect_start(&ret, m, connect_host, target->user, password,
                                           target->database, target->port, NULL, 0);
         while (st) {
             st = wait_io(m, st, deadline);
@@ -325,6 +391,10 @@ int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MY
             int rc = px__my_fail(m, target, err);
             mysql_close(m);
             return rc;
+        }
+        if (verify && (erc = egress_peer(m, err)) < 0) {
+            mysql_close(m);
+            return erc;
         }
         if (must_tls && !mysql_get_ssl_cipher(m)) {
             mysql_close(m);

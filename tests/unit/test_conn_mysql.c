@@ -17,6 +17,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/egress.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "engine/batch.h"
@@ -957,6 +958,45 @@ static void test_readonly_corpus(void **state)
     sql("DROP PROCEDURE IF EXISTS victim_proc");
 }
 
+/* The egress policy (issue 10 item 5): with PLANASONIX_EGRESS_DENY=127.0.0.0/8 runs and the
+ * probe are refused with the policy's message, for an address and for "localhost"; a narrower
+ * PLANASONIX_EGRESS_ALLOW lets them through again. */
+static void test_egress_policy(void **state)
+{
+    (void)state;
+    setenv("PLANASONIX_EGRESS_DENY", "127.0.0.0/8,::1", 1);
+    px_egress_reload();
+    struct px_error err;
+    int rc;
+    void *st = open_src("{\"query\":\"SELECT 1\"}", NULL, NULL, 0, 10, &err, &rc);
+    assert_null(st);
+    assert_int_equal(rc, -PX_EFORBIDDEN);
+    if (!strstr(err.message, "mysql: the egress policy refuses connections to 127.0.0.1 "
+                             "(denied by 127.0.0.0/8)"))
+        fail_msg("unexpected error: %s", err.message);
+    struct json_object *p = params(NULL, 0);
+    px_json_set_str(p, "host", "localhost");
+    struct px_probe_result r = probe("destination", p, 3000);
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_EFORBIDDEN);
+    /* verify-full connects by name (for the certificate) and checks the peer afterwards:
+     * refused all the same (by the policy or the untrusted test certificate). */
+    p = params(NULL, 0);
+    px_json_set_str(p, "sslmode", "verify-full");
+    r = probe("source", p, 3000);
+    assert_false(r.reachable);
+    setenv("PLANASONIX_EGRESS_ALLOW", "127.0.0.1/32", 1);
+    px_egress_reload();
+    p = params(NULL, 0);
+    px_json_set_str(p, "host", "localhost");
+    r = probe("destination", p, 3000);
+    if (!r.reachable)
+        fail_msg("allowed again: %s", r.error.message);
+    unsetenv("PLANASONIX_EGRESS_DENY");
+    unsetenv("PLANASONIX_EGRESS_ALLOW");
+    px_egress_reload();
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -1024,6 +1064,7 @@ int main(void)
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_bulk),
         cmocka_unit_test(test_readonly_corpus),
+        cmocka_unit_test(test_egress_policy),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     mysql_library_end();

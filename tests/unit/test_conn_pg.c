@@ -16,6 +16,7 @@
 #include "helpers.h"
 
 #include "base/buf.h"
+#include "base/egress.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "engine/batch.h"
@@ -1003,6 +1004,41 @@ static void test_readonly_corpus(void **state)
     nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The egress policy (issue 10 item 5): with PLANASONIX_EGRESS_DENY=127.0.0.0/8 runs and the
+ * probe are refused with the policy's message, for an address and for a name ("localhost");
+ * a narrower PLANASONIX_EGRESS_ALLOW lets them through again. */
+static void test_egress_policy(void **state)
+{
+    (void)state;
+    setenv("PLANASONIX_EGRESS_DENY", "127.0.0.0/8,::1", 1);
+    px_egress_reload();
+    struct px_error err;
+    int rc = run(g2("postgres", "pg", "{\"query\":\"SELECT 1 AS x\"}", "postgres", "pg",
+                    "{\"table\":\"egress_out\"}"),
+                 NULL, 100, &err, NULL);
+    assert_int_equal(rc, -PX_EFORBIDDEN);
+    if (!strstr(err.message, "postgres: the egress policy refuses connections to 127.0.0.1 "
+                             "(denied by 127.0.0.0/8)"))
+        fail_msg("unexpected error: %s", err.message);
+    assert_false(err.retryable);
+    struct json_object *p = pg_params(PASS, NULL);
+    px_json_set_str(p, "host", "localhost");
+    struct px_probe_result r;
+    assert_int_equal(px_engine_probe("postgres", "source", p, "/nonexistent", 3000, &r), 0);
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_EFORBIDDEN);
+    assert_non_null(strstr(r.error.message, "egress policy"));
+    setenv("PLANASONIX_EGRESS_ALLOW", "127.0.0.1/32", 1);
+    px_egress_reload();
+    assert_int_equal(px_engine_probe("postgres", "destination", p, "/nonexistent", 3000, &r), 0);
+    if (!r.reachable)
+        fail_msg("allowed again: %s", r.error.message);
+    json_object_put(p);
+    unsetenv("PLANASONIX_EGRESS_DENY");
+    unsetenv("PLANASONIX_EGRESS_ALLOW");
+    px_egress_reload();
+}
+
 int main(void)
 {
     H = getenv("PX_TEST_PG_HOST");
@@ -1027,6 +1063,7 @@ int main(void)
         cmocka_unit_test(test_midway_failure),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_readonly_corpus),
+        cmocka_unit_test(test_egress_policy),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
