@@ -256,10 +256,14 @@ static int timeout_error(const struct px_my_target *t, int ms, struct px_error *
     return rc;
 }
 
+#define MY_MAX_ADDRS 8
+
 /* The egress policy (base/egress.h) for a connection to host: resolves it and copies into
- * out the first address the policy allows (numeric), so that the connection goes to exactly
- * the checked address. 0, or negative with err set (a refused address names the policy). */
-static int egress_pick(const struct px_my_target *t, char *out, size_t size, struct px_error *err)
+ * addrs (numeric) the addresses the policy allows, in resolver order, so that the connection
+ * goes to exactly checked addresses. The count, or negative with err set (a refused address
+ * names the policy). */
+static int egress_pick(const struct px_my_target *t, char addrs[][INET6_ADDRSTRLEN + 1],
+                       struct px_error *err)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
     int g = getaddrinfo(t->host, NULL, &hints, &res);
@@ -271,8 +275,8 @@ static int egress_pick(const struct px_my_target *t, char *out, size_t size, str
     }
     struct px_error refused;
     px_error_clear(&refused);
-    int rc = -1;
-    for (struct addrinfo *a = res; a && rc < 0; a = a->ai_next) {
+    int n = 0;
+    for (struct addrinfo *a = res; a && n < MY_MAX_ADDRS; a = a->ai_next) {
         struct px_error e;
         px_error_clear(&e);
         if (px_egress_check("mysql", a->ai_addr, &e) < 0) {
@@ -280,13 +284,17 @@ static int egress_pick(const struct px_my_target *t, char *out, size_t size, str
                 refused = e;
             continue;
         }
-        if (getnameinfo(a->ai_addr, a->ai_addrlen, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST) ==
-            0)
-            rc = 0;
+        if (getnameinfo(a->ai_addr, a->ai_addrlen, addrs[n], INET6_ADDRSTRLEN + 1, NULL, 0,
+                        NI_NUMERICHOST) == 0) {
+            bool dup = false;
+            for (int i = 0; i < n && !dup; i++)
+                dup = strcmp(addrs[i], addrs[n]) == 0;
+            n += !dup;
+        }
     }
     freeaddrinfo(res);
-    if (rc == 0)
-        return 0;
+    if (n > 0)
+        return n;
     if (refused.code) {
         if (err)
             *err = refused;
@@ -343,13 +351,17 @@ int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MY
     /* Egress: connect to the checked address; with TLS verification libmariadb needs the
      * host name (it checks the certificate against it), so the peer is checked after the
      * connect instead, before any query. */
-    char addr[INET6_ADDRSTRLEN + 1];
-    int erc = egress_pick(target, addr, sizeof(addr), err);
-    if (erc < 0)
-        return erc;
-    const char *connect_host = verify ? target->host : addr;
+    char addrs[MY_MAX_ADDRS][INET6_ADDRSTRLEN + 1];
+    int naddrs = egress_pick(target, addrs, err);
+    if (naddrs < 0)
+        return naddrs;
+    int erc, ai = 0;
+    bool fell_back = false;
     int64_t deadline = px_mono_us() + (int64_t)connect_ms * 1000;
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < 2 + naddrs; attempt++) {
+        /* By address, the next one when a connect is refused (as libmariadb would do for a
+         * name); with verification by name (libmariadb tries its addresses itself). */
+        const char *connect_host = verify ? target->host : addrs[ai];
         MYSQL *m = mysql_init(NULL);
         if (!m)
             return px_error_set(err, PX_ENOMEM, "mysql: out of memory");
@@ -383,9 +395,17 @@ int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MY
         }
         if (!ret) {
             /* prefer: a library that insists on TLS the server lacks → plain connection */
-            if (tls && !must_tls && attempt == 0 && mysql_errno(m) == CR_SSL_CONNECTION_ERROR) {
+            if (tls && !must_tls && !fell_back && mysql_errno(m) == CR_SSL_CONNECTION_ERROR) {
                 mysql_close(m);
                 tls = false;
+                fell_back = true;
+                continue;
+            }
+            unsigned e = mysql_errno(m);
+            if (!verify && ai + 1 < naddrs &&
+                (e == CR_CONN_HOST_ERROR || e == CR_CONNECTION_ERROR)) {
+                mysql_close(m);
+                ai++;
                 continue;
             }
             int rc = px__my_fail(m, target, err);
