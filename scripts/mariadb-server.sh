@@ -4,8 +4,11 @@
 #   scripts/mariadb-server.sh start DIR   creates a data directory under DIR, starts mariadbd on
 #                                         127.0.0.1 at a free port, creates a database and a user
 #                                         with a password, and prints only `export PX_TEST_MYSQL_*=`
-#                                         lines (eval them). Starting an already running server
-#                                         prints the same lines again.
+#                                         lines (eval them; PX_TEST_MYSQL_SOCKET is the server's
+#                                         Unix socket, where root logs in without a password,
+#                                         for the test that connectors never use it).
+#                                         Starting an already running server prints the same
+#                                         lines again.
 #   scripts/mariadb-server.sh stop DIR    stops it (idempotent); DIR itself is left for the
 #                                         caller to remove.
 #
@@ -187,6 +190,12 @@ start() {
 
     local db=pxtest user=pxtest password
     password=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    # root keeps only root@localhost (the Unix socket, for this script), as on a packaged
+    # server; the install's passwordless root@127.0.0.1 / ::1 / hostname accounts go, so that
+    # a TCP login as root without a password is refused (tests/unit/test_conn_mysql.c).
+    "$client" --no-defaults --socket="$sock" -uroot -N -e \
+        "SELECT CONCAT('DROP USER ''root''@''', Host, ''';') FROM mysql.user WHERE User = 'root' \
+         AND Host <> 'localhost'" | "$client" --no-defaults --socket="$sock" -uroot
     "$client" --no-defaults --socket="$sock" -uroot <<SQL
 CREATE DATABASE IF NOT EXISTS \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 DROP USER IF EXISTS '$user'@'%';
@@ -201,6 +210,7 @@ SQL
         echo "export PX_TEST_MYSQL_USER=$user"
         echo "export PX_TEST_MYSQL_PASSWORD=$password"
         echo "export PX_TEST_MYSQL_DATABASE=$db"
+        echo "export PX_TEST_MYSQL_SOCKET=$sock"
     } >"$dir/env"
     cat "$dir/env"
 }

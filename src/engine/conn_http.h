@@ -62,6 +62,10 @@ struct px_http_xfer {
     char errbuf[CURL_ERROR_SIZE];
     int redirects;  /* redirects followed */
     char away[160]; /* a redirect to another origin (not followed): its origin, or "" */
+    /* The egress policy (base/egress.h) refused an address curl was about to connect to (the
+     * first URL or a redirect's): why. */
+    bool egress_refused;
+    struct px_error *egress; /* owned; NULL until refused */
 };
 
 #define PX_HTTP_HASH_INIT 14695981039346656037ULL

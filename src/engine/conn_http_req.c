@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/egress.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "base/mem.h"
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #define HTTP_MAX_REDIRS 5L
 #define HTTP_CONNECT_MAX_MS 10000L
@@ -366,6 +368,26 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     return 0;
 }
 
+/* Every connection curl opens (the first URL, a redirect's, a retry) is checked against the
+ * egress policy on the address it resolved, right before connect(): no DNS rebinding. */
+static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct px_http_xfer *x = ud;
+    if (purpose == CURLSOCKTYPE_IPCXN) {
+        struct px_error e;
+        px_error_clear(&e);
+        if (px_egress_check("http", &a->addr, &e) < 0) {
+            if (!x->egress) {
+                x->egress = px_xcalloc(1, sizeof(*x->egress));
+                *x->egress = e;
+            }
+            x->egress_refused = true;
+            return CURL_SOCKET_BAD;
+        }
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 CURL *px__http_handle(void)
 {
     pthread_once(&curl_once, curl_init_once);
@@ -392,6 +414,7 @@ void px__http_xfer_free(struct px_http_xfer *x)
         json_tokener_free(x->tok);
     json_object_put(x->doc);
     px_buf_cleanup(&x->link);
+    free(x->egress);
     free(x);
 }
 
@@ -437,6 +460,8 @@ CURLcode px__http_get(CURL *c, const struct px_http_conf *cf, const char *url, b
     curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, x);
     char *cur = px_xstrdup(url);
     CURLcode cc;
     int64_t deadline = px_mono_us() + (int64_t)timeout_ms * 1000; /* for all redirects */
@@ -560,6 +585,11 @@ int px__http_check(const struct px_http_conf *cf, const struct px_http_xfer *x, 
         return rc;
     }
     bool transfer_ok = cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && x->abort != PX_AB_NONE);
+    if (!transfer_ok && x->egress_refused && x->egress) {
+        rc = px_error_set(err, PX_EFORBIDDEN, "%s: %s", what, x->egress->message);
+        px_error_hint(err, "%s", x->egress->hint);
+        return rc;
+    }
     if (!transfer_ok) {
         const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
         switch (cc) {

@@ -9,6 +9,12 @@
  * certificate checked against the system CAs and the host name (libmariadb checks both
  * together, so verify-ca is as strict as verify-full). The connect uses libmariadb's
  * non-blocking API so that its deadline holds to the millisecond (name resolution excepted).
+ * Connections always use TCP (MYSQL_PROTOCOL_TCP), "localhost" included: the server's Unix
+ * socket may authenticate by the OS user of this process instead of the connection's
+ * credentials, and a host that is a socket path is refused. The egress policy
+ * (base/egress.h) is checked on the resolved address, which the connection then uses (with
+ * verify-ca/verify-full the host name goes to libmariadb for the certificate check, and the
+ * connected peer's address is checked before any query).
  *
  * Probe: connects within timeout_ms and reports mysql_get_server_info(); for destinations it
  * also fails when @@read_only is on or when information_schema shows no INSERT grant for the
@@ -17,6 +23,7 @@
  */
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/egress.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "base/mem.h"
@@ -27,6 +34,10 @@
 #include <errmsg.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <mysqld_error.h>
 #include <poll.h>
 #include <pthread.h>
@@ -124,6 +135,10 @@ int px__my_fail(MYSQL *m, const struct px_my_target *t, struct px_error *err)
     case ER_NET_PACKET_TOO_LARGE:
         rc = px_error_set(err, PX_ETOOLARGE, "mysql: %s", msg);
         px_error_hint(err, "raise the server's max_allowed_packet");
+        return rc;
+    case ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION:
+        rc = px_error_set(err, PX_EFORBIDDEN, "mysql: %s", msg);
+        px_error_hint(err, "a source query may only read; the database refused a write");
         return rc;
     case ER_OPTION_PREVENTS_STATEMENT:
         rc = px_error_set(err, PX_EFORBIDDEN, "mysql: %s", msg);
@@ -241,6 +256,64 @@ static int timeout_error(const struct px_my_target *t, int ms, struct px_error *
     return rc;
 }
 
+#define MY_MAX_ADDRS 8
+
+/* The egress policy (base/egress.h) for a connection to host: resolves it and copies into
+ * addrs (numeric) the addresses the policy allows, in resolver order, so that the connection
+ * goes to exactly checked addresses. The count, or negative with err set (a refused address
+ * names the policy). */
+static int egress_pick(const struct px_my_target *t, char addrs[][INET6_ADDRSTRLEN + 1],
+                       struct px_error *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int g = getaddrinfo(t->host, NULL, &hints, &res);
+    if (g != 0) {
+        int rc = px_error_set(err, PX_EIO, "mysql: unknown server host '%s'", t->host);
+        err->retryable = g == EAI_AGAIN;
+        px_error_hint(err, "check the connection's host name");
+        return rc;
+    }
+    struct px_error refused;
+    px_error_clear(&refused);
+    int n = 0;
+    for (struct addrinfo *a = res; a && n < MY_MAX_ADDRS; a = a->ai_next) {
+        struct px_error e;
+        px_error_clear(&e);
+        if (px_egress_check("mysql", a->ai_addr, &e) < 0) {
+            if (!refused.code)
+                refused = e;
+            continue;
+        }
+        if (getnameinfo(a->ai_addr, a->ai_addrlen, addrs[n], INET6_ADDRSTRLEN + 1, NULL, 0,
+                        NI_NUMERICHOST) == 0) {
+            bool dup = false;
+            for (int i = 0; i < n && !dup; i++)
+                dup = strcmp(addrs[i], addrs[n]) == 0;
+            n += !dup;
+        }
+    }
+    freeaddrinfo(res);
+    if (n > 0)
+        return n;
+    if (refused.code) {
+        if (err)
+            *err = refused;
+        return -refused.code;
+    }
+    return px_error_set(err, PX_EIO, "mysql: unknown server host '%s'", t->host);
+}
+
+/* After a connect by host name (TLS verification needs it): the peer must be an address the
+ * egress policy allows. */
+static int egress_peer(MYSQL *m, struct px_error *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getpeername(mysql_get_socket(m), (struct sockaddr *)&ss, &len) != 0)
+        return px_error_set(err, PX_EIO, "mysql: cannot read the server's address");
+    return px_egress_check("mysql", (struct sockaddr *)&ss, err);
+}
+
 static void library_init(void)
 {
     (void)mysql_library_init(0, NULL, NULL);
@@ -267,11 +340,28 @@ int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MY
         sslmode = "prefer";
     if (!target->host || !target->host[0] || !target->user)
         return px_error_set(err, PX_EINVALID, "mysql: the connection needs a host and a user");
+    if (strchr(target->host, '/')) {
+        int rc = px_error_set(err, PX_EINVALID, "mysql: host must be a host name or address");
+        px_error_hint(err, "unix socket paths are not allowed; give the server's host name");
+        return rc;
+    }
     bool tls = strcmp(sslmode, "disable") != 0;
     bool must_tls = tls && strcmp(sslmode, "prefer") != 0;
     bool verify = strncmp(sslmode, "verify-", 7) == 0;
+    /* Egress: connect to the checked address; with TLS verification libmariadb needs the
+     * host name (it checks the certificate against it), so the peer is checked after the
+     * connect instead, before any query. */
+    char addrs[MY_MAX_ADDRS][INET6_ADDRSTRLEN + 1];
+    int naddrs = egress_pick(target, addrs, err);
+    if (naddrs < 0)
+        return naddrs;
+    int erc, ai = 0;
+    bool fell_back = false;
     int64_t deadline = px_mono_us() + (int64_t)connect_ms * 1000;
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < 2 + naddrs; attempt++) {
+        /* By address, the next one when a connect is refused (as libmariadb would do for a
+         * name); with verification by name (libmariadb tries its addresses itself). */
+        const char *connect_host = verify ? target->host : addrs[ai];
         MYSQL *m = mysql_init(NULL);
         if (!m)
             return px_error_set(err, PX_ENOMEM, "mysql: out of memory");
@@ -281,6 +371,11 @@ int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MY
         mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io_s);
         mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
         mysql_options(m, MYSQL_INIT_COMMAND, SESSION_SQL);
+        /* Always TCP: libmariadb would take "localhost" to the local Unix socket, where the
+         * server may authenticate by the process's own OS user (socket auth), not the
+         * connection's credentials. */
+        unsigned proto = MYSQL_PROTOCOL_TCP;
+        mysql_options(m, MYSQL_OPT_PROTOCOL, &proto);
         my_bool on = 1, off = 0;
         if (tls)
             mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &on);
@@ -288,7 +383,7 @@ int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MY
         mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, verify ? &on : &off);
         mysql_options(m, MYSQL_OPT_NONBLOCK, 0);
         MYSQL *ret = NULL;
-        int st = mysql_real_connect_start(&ret, m, target->host, target->user, password,
+        int st = mysql_real_connect_start(&ret, m, connect_host, target->user, password,
                                           target->database, target->port, NULL, 0);
         while (st) {
             st = wait_io(m, st, deadline);
@@ -300,14 +395,26 @@ int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MY
         }
         if (!ret) {
             /* prefer: a library that insists on TLS the server lacks → plain connection */
-            if (tls && !must_tls && attempt == 0 && mysql_errno(m) == CR_SSL_CONNECTION_ERROR) {
+            if (tls && !must_tls && !fell_back && mysql_errno(m) == CR_SSL_CONNECTION_ERROR) {
                 mysql_close(m);
                 tls = false;
+                fell_back = true;
+                continue;
+            }
+            unsigned e = mysql_errno(m);
+            if (!verify && ai + 1 < naddrs &&
+                (e == CR_CONN_HOST_ERROR || e == CR_CONNECTION_ERROR)) {
+                mysql_close(m);
+                ai++;
                 continue;
             }
             int rc = px__my_fail(m, target, err);
             mysql_close(m);
             return rc;
+        }
+        if (verify && (erc = egress_peer(m, err)) < 0) {
+            mysql_close(m);
+            return erc;
         }
         if (must_tls && !mysql_get_ssl_cipher(m)) {
             mysql_close(m);

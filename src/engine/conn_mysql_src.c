@@ -8,8 +8,11 @@
  * VARBINARY, BLOB) → lowercase hex; everything else (CHAR, TEXT, TIME, ENUM, SET, JSON, ...)
  * → string. Pushed-down columns restrict the SELECT list and a pushed-down condition becomes
  * WHERE (...); a query is then wrapped as SELECT ... FROM (query) AS q WHERE (...) (which may
- * drop the query's ORDER BY). A query must start with SELECT, WITH or VALUES and runs in a
- * READ ONLY transaction. Closing before the end shuts the socket instead of reading the rest.
+ * drop the query's ORDER BY). A query must pass engine/sqlcheck.h (one statement that only
+ * reads, MySQL's executable comments read as code) and runs in a READ ONLY transaction of a
+ * session whose every transaction is READ ONLY (SET SESSION TRANSACTION READ ONLY), so a
+ * statement that commits implicitly cannot leave read-only mode. Closing before the end shuts the
+ * socket instead of reading the rest.
  */
 #include "base/buf.h"
 #include "base/civil.h"
@@ -20,6 +23,7 @@
 #include "engine/conn_mysql_int.h"
 #include "engine/engine.h"
 #include "engine/exec_int.h"
+#include "engine/sqlcheck.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -142,35 +146,6 @@ static void select_list(struct px_buf *q, const struct px_node_ctx *ctx)
     }
 }
 
-/* Whether query starts (after blanks, comments and parentheses) with SELECT, WITH or VALUES. */
-static bool is_select(const char *query)
-{
-    const char *p = query;
-    for (;;) {
-        while (*p && (isspace((unsigned char)*p) || *p == '('))
-            p++;
-        if (p[0] == '/' && p[1] == '*') {
-            const char *end = strstr(p + 2, "*/");
-            if (!end)
-                return false;
-            p = end + 2;
-        } else if (*p == '#' || (p[0] == '-' && p[1] == '-' && isspace((unsigned char)p[2]))) {
-            p = strchr(p, '\n');
-            if (!p)
-                return false;
-        } else {
-            break;
-        }
-    }
-    const char *words[] = {"SELECT", "WITH", "VALUES"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        size_t n = strlen(words[i]);
-        if (strncasecmp(p, words[i], n) == 0 && !isalnum((unsigned char)p[n]) && p[n] != '_')
-            return true;
-    }
-    return false;
-}
-
 static int build_select(const struct px_node_ctx *ctx, struct px_buf *q, struct px_error *err)
 {
     const char *table = px_json_get_str(ctx->config, "table");
@@ -182,10 +157,11 @@ static int build_select(const struct px_node_ctx *ctx, struct px_buf *q, struct 
         (void)px_buf_puts(q, " FROM ");
         px__my_quote_table(q, table);
     } else if (query) {
-        if (!is_select(query))
-            return px_error_set(err, PX_EINVALID, "mysql: the query must be a SELECT");
-        size_t n = strlen(query);
-        while (n > 0 && (isspace((unsigned char)query[n - 1]) || query[n - 1] == ';'))
+        size_t n = 0;
+        int rc = px_sqlcheck_source(PX_SQL_MYSQL, query, &n, err);
+        if (rc < 0)
+            return rc;
+        while (n > 0 && isspace((unsigned char)query[n - 1]))
             n--;
         struct json_object *cols = px_json_get(ctx->config, "columns");
         bool wrap = where || (ctx->push_columns && ctx->push_ncols > 0) || cols;
@@ -219,6 +195,12 @@ int px__my_src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
     struct mysrc *s = px_xcalloc(1, sizeof(*s));
     s->batch_rows = ctx->batch_rows > 0 ? ctx->batch_rows : PX_BATCH_DEFAULT_ROWS;
     rc = px__my_connect(ctx->params, PX_MY_RUN_CONNECT_MS, PX_MY_RUN_IO_S, &s->m, &s->t, err);
+    /* The session's later transactions are read-only too: a statement that commits
+     * implicitly (DDL) would otherwise end the READ ONLY transaction and run read-write. */
+    if (rc == 0) {
+        static const char session_ro[] = "SET SESSION TRANSACTION READ ONLY";
+        rc = px__my_exec(s->m, &s->t, session_ro, sizeof(session_ro) - 1, err);
+    }
     if (rc == 0) {
         static const char ro[] = "START TRANSACTION READ ONLY";
         rc = px__my_exec(s->m, &s->t, ro, sizeof(ro) - 1, err);

@@ -6,7 +6,10 @@
  * Connections are opened with PQconnectdbParams from keyword/value arrays (never a conninfo
  * string built from user input; expand_dbname off), application_name=planasonix, passfile
  * /dev/null (the server's own ~/.pgpass is never offered to a user's host), UTF8, TimeZone UTC;
- * source sessions are read-only (default_transaction_read_only), so a query cannot write.
+ * source sessions are read-only (default_transaction_read_only; standard_conforming_strings on,
+ * as engine/sqlcheck.h lexes), so a query cannot write; a query must pass engine/sqlcheck.h
+ * first (one statement, nothing that modifies data or acts outside the transaction, such as
+ * dblink or pg_terminate_backend), and PQprepare refuses a second statement too.
  *
  * Source: `COPY (SELECT ...) TO STDOUT (FORMAT binary)` over a table (each part of
  * "schema.table" quoted as an identifier) or a query (wrapped as a subquery). The result's
@@ -26,6 +29,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/egress.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "base/mem.h"
@@ -33,6 +37,7 @@
 #include "engine/engine.h"
 #include "engine/exec_int.h"
 #include "engine/pq_api.h"
+#include "engine/sqlcheck.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -44,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define CONNECT_TIMEOUT_S "10"
@@ -100,7 +106,8 @@ static int pg_conf(struct json_object *params, int timeout_s, bool readonly, str
     KV("application_name", "planasonix");
     KV("client_encoding", "UTF8");
     KV("options", readonly ? "-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3 "
-                             "-c default_transaction_read_only=on"
+                             "-c default_transaction_read_only=on "
+                             "-c standard_conforming_strings=on"
                            : "-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3");
 #undef KV
     c->kw[n] = NULL;
@@ -193,7 +200,12 @@ static int connect_error(const char *msg, const struct pgconf *c, struct px_erro
     return rc;
 }
 
-/* readonly: the session refuses writes (sources: a query cannot modify the database). */
+static int pg_resolve(const struct pgconf *c, int64_t deadline, int timeout_ms,
+                      struct px_buf *hosts, struct px_buf *addrs, struct px_error *err);
+static void use_addrs(struct pgconf *c, struct px_buf *hosts, struct px_buf *addrs);
+
+/* readonly: the session refuses writes (sources: a query cannot modify the database). The
+ * host is resolved here and only addresses the egress policy allows are given to libpq. */
 int pg_connect(const struct px_node_ctx *ctx, bool readonly, PGconn **out, struct px_error *err)
 {
     struct pgconf c;
@@ -204,7 +216,19 @@ int pg_connect(const struct px_node_ctx *ctx, bool readonly, PGconn **out, struc
     rc = pg_conf(ctx->params, 0, readonly, &c, err);
     if (rc < 0)
         return rc;
-    PGconn *conn = PQconnectdbParams(c.kw, c.val, 0);
+    int timeout_ms = atoi(CONNECT_TIMEOUT_S) * 1000;
+    struct px_buf hosts, addrs;
+    px_buf_init(&hosts, 4096);
+    px_buf_init(&addrs, 4096);
+    rc = pg_resolve(&c, px_mono_us() + (int64_t)timeout_ms * 1000, timeout_ms, &hosts, &addrs, err);
+    if (rc > 0)
+        use_addrs(&c, &hosts, &addrs);
+    PGconn *conn = rc < 0 ? NULL : PQconnectdbParams(c.kw, c.val, 0);
+    px_buf_cleanup(&hosts);
+    px_buf_cleanup(&addrs);
+    if (rc < 0)
+        return rc;
+    rc = 0;
     if (!conn)
         return px_error_set(err, PX_ENOMEM, "postgres: out of memory");
     if (PQstatus(conn) != CONNECTION_OK) {
@@ -255,7 +279,8 @@ int pg_res_error(PGconn *conn, const PGresult *res, const char *what, struct px_
         hint = "the statement was cancelled";
     } else if (strcmp(state, "25006") == 0) {
         code = PX_EFORBIDDEN;
-        hint = "the server is read-only; point the connection at the primary";
+        hint = "a read-only transaction refused a write: a source query may only read; a "
+               "destination must point at the primary server";
     }
     int rc = px_error_set(err, code, "postgres: %s: %s", what, text);
     err->retryable = retry;
@@ -488,10 +513,12 @@ static void put_from(struct px_buf *q, const struct px_node_ctx *ctx)
     (void)px_buf_puts(q, " FROM ");
     if (table) {
         pg_quote_table(q, table);
-    } else { /* without the trailing semicolons and spaces a query often ends with */
+    } else { /* the statement without a final ';' (checked by src_open, engine/sqlcheck.h) */
         const char *query = px_json_get_str(ctx->config, "query");
-        size_t len = strlen(query);
-        while (len > 0 && (query[len - 1] == ';' || isspace((unsigned char)query[len - 1])))
+        size_t len = 0;
+        if (px_sqlcheck_source(PX_SQL_POSTGRES, query, &len, NULL) < 0)
+            len = 0;
+        while (len > 0 && isspace((unsigned char)query[len - 1]))
             len--;
         (void)px_buf_puts(q, "(");
         (void)px_buf_append(q, query, len);
@@ -528,6 +555,8 @@ static int src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
     const char *query = px_json_get_str(ctx->config, "query");
     if (!table == !query)
         return px_error_set(err, PX_EINVALID, "postgres: give exactly one of table or query");
+    if (query && px_sqlcheck_source(PX_SQL_POSTGRES, query, NULL, err) < 0)
+        return -PX_EINVALID;
     struct pgsrc *s = px_xcalloc(1, sizeof(*s));
     s->batch_rows = ctx->batch_rows > 0 ? ctx->batch_rows : PX_BATCH_DEFAULT_ROWS;
     struct px_buf inner, q;
@@ -671,7 +700,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
     }
 }
 
-/* Host name resolution for the probe, bounded by its deadline (libpq resolves synchronously):
+/* Host name resolution for connections, bounded by a deadline (libpq resolves synchronously):
  * a detached thread runs getaddrinfo; whichever of it and the caller finishes last frees. */
 struct resolve_job {
     pthread_mutex_t mu;
@@ -716,16 +745,40 @@ static void *resolve_thread(void *arg)
     return NULL;
 }
 
+/* Checks one numeric address against the egress policy (base/egress.h). */
+static int check_egress(const char *ip, struct px_error *err)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1)
+        a4->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1)
+        a6->sin6_family = AF_INET6;
+    else
+        return px_error_set(err, PX_EINVALID, "postgres: '%s' is not an address", ip);
+    return px_egress_check("postgres", (struct sockaddr *)&ss, err);
+}
+
 /* Resolves c->host before deadline into "h,h,..." and "a1,a2,..." (host and hostaddr lists, so
- * that libpq still tries every address). 1 when resolved, 0 when the host needs no resolving
- * (an address or a list), negative with err set. */
-static int probe_resolve(const struct pgconf *c, int64_t deadline, int timeout_ms,
-                         struct px_buf *hosts, struct px_buf *addrs, struct px_error *err)
+ * that libpq still tries every address while host names them for TLS), keeping only the
+ * addresses the egress policy allows: libpq then connects to exactly the checked addresses
+ * (no second lookup, no DNS rebinding). 1 when resolved, 0 when the host is an address (checked
+ * too), negative with err set (a refused address names the policy). */
+static int pg_resolve(const struct pgconf *c, int64_t deadline, int timeout_ms,
+                      struct px_buf *hosts, struct px_buf *addrs, struct px_error *err)
 {
     unsigned char tmp[sizeof(struct in6_addr)];
-    if (strchr(c->host, ',') || inet_pton(AF_INET, c->host, tmp) == 1 ||
-        inet_pton(AF_INET6, c->host, tmp) == 1 || strlen(c->host) >= 256)
-        return 0;
+    if (strchr(c->host, ',')) {
+        int rc = px_error_set(err, PX_EINVALID, "postgres: host must be one host name or address");
+        px_error_hint(err, "give a single host; lists of hosts are not supported");
+        return rc;
+    }
+    if (inet_pton(AF_INET, c->host, tmp) == 1 || inet_pton(AF_INET6, c->host, tmp) == 1)
+        return check_egress(c->host, err);
+    if (strlen(c->host) >= 256)
+        return px_error_set(err, PX_EINVALID, "postgres: the host name is too long");
     struct resolve_job *j = px_xcalloc(1, sizeof(*j));
     pthread_mutex_init(&j->mu, NULL);
     pthread_condattr_t ca;
@@ -743,7 +796,7 @@ static int probe_resolve(const struct pgconf *c, int64_t deadline, int timeout_m
         pthread_attr_destroy(&at);
         j->refs = 1;
         resolve_release(j);
-        return 0; /* let libpq resolve */
+        return px_error_set(err, PX_ENOMEM, "postgres: cannot start the resolver thread");
     }
     pthread_attr_destroy(&at);
     pthread_mutex_lock(&j->mu);
@@ -764,14 +817,42 @@ static int probe_resolve(const struct pgconf *c, int64_t deadline, int timeout_m
         err->retryable = j->rc == EAI_AGAIN;
         px_error_hint(err, "check the connection's host name");
     } else {
+        int kept = 0;
+        struct px_error refused;
+        px_error_clear(&refused);
         for (int i = 0; i < j->naddrs; i++) {
-            (void)px_buf_printf(hosts, "%s%s", i ? "," : "", c->host);
-            (void)px_buf_printf(addrs, "%s%s", i ? "," : "", j->addrs[i]);
+            struct px_error e;
+            px_error_clear(&e);
+            if (check_egress(j->addrs[i], &e) < 0) {
+                if (!refused.code)
+                    refused = e;
+                continue;
+            }
+            (void)px_buf_printf(hosts, "%s%s", kept ? "," : "", c->host);
+            (void)px_buf_printf(addrs, "%s%s", kept ? "," : "", j->addrs[i]);
+            kept++;
+        }
+        if (!kept) {
+            if (err)
+                *err = refused;
+            rc = -refused.code;
         }
     }
     pthread_mutex_unlock(&j->mu);
     resolve_release(j);
     return rc;
+}
+
+/* After pg_resolve returned 1: connect to the resolved addresses, host still naming them. */
+static void use_addrs(struct pgconf *c, struct px_buf *hosts, struct px_buf *addrs)
+{
+    int n = 0;
+    while (c->kw[n])
+        n++;
+    c->val[0] = hosts->data;
+    c->kw[n] = "hostaddr";
+    c->val[n] = addrs->data;
+    c->kw[n + 1] = c->val[n + 1] = NULL;
 }
 
 static int probe_timeout(const struct pgconf *c, int timeout_ms, struct px_error *err)
@@ -797,16 +878,9 @@ static int pg_probe(const struct px_node_ctx *ctx, bool write, int timeout_ms, c
     struct px_buf hosts, addrs;
     px_buf_init(&hosts, 4096);
     px_buf_init(&addrs, 4096);
-    rc = probe_resolve(&c, deadline, timeout_ms, &hosts, &addrs, err);
-    if (rc > 0) { /* connect to the resolved addresses (host still names them for TLS) */
-        int n = 0;
-        while (c.kw[n])
-            n++;
-        c.val[0] = hosts.data;
-        c.kw[n] = "hostaddr";
-        c.val[n] = addrs.data;
-        c.kw[n + 1] = c.val[n + 1] = NULL;
-    }
+    rc = pg_resolve(&c, deadline, timeout_ms, &hosts, &addrs, err);
+    if (rc > 0)
+        use_addrs(&c, &hosts, &addrs);
     PGconn *conn = rc < 0 ? NULL : PQconnectStartParams(c.kw, c.val, 0);
     px_buf_cleanup(&hosts);
     px_buf_cleanup(&addrs);

@@ -7,6 +7,11 @@
  * BOOLEAN 0/1, string → TEXT, timestamp → TIMESTAMP as ISO 8601 text); replace writes a new
  * table and swaps it in (DROP + RENAME) in the same transaction; upsert updates the row matched
  * by the keys (IS, so NULL keys match) or inserts it.
+ *
+ * A source query must pass engine/sqlcheck.h (one statement that only reads); the source
+ * connection is opened read-only and also has PRAGMA query_only, defensive mode, no extension
+ * loading or ATTACH, an untrusted schema and an authorizer that allows only reads
+ * (px__sqlite_read_only), and a statement sqlite3_stmt_readonly does not call read-only is refused.
  */
 #include "base/buf.h"
 #include "base/err.h"
@@ -16,6 +21,7 @@
 #include "engine/engine.h"
 #include "engine/exec_int.h"
 #include "engine/expr.h"
+#include "engine/sqlcheck.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -233,6 +239,50 @@ static void select_list(const struct px_node_ctx *ctx, struct px_buf *sql)
         (void)px_buf_puts(sql, "*");
 }
 
+/* The source's authorizer: reading only. Every statement the source prepares passes here;
+ * writes, ATTACH, PRAGMA (the pragma_* functions included) and the functions that load code or
+ * touch files are denied at prepare time. */
+static int read_only_authorizer(void *ctx, int action, const char *a3, const char *a4,
+                                const char *db, const char *trigger)
+{
+    (void)ctx;
+    (void)a3;
+    (void)db;
+    (void)trigger;
+    switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_RECURSIVE:
+        return SQLITE_OK;
+    case SQLITE_FUNCTION: {
+        static const char *const denied[] = {"load_extension", "readfile", "writefile", "edit",
+                                             "fts3_tokenizer"};
+        for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+            if (a4 && strcasecmp(a4, denied[i]) == 0)
+                return SQLITE_DENY;
+        return SQLITE_OK;
+    }
+    default:
+        return SQLITE_DENY;
+    }
+}
+
+/* The database walls of a source connection (beside the read-only open): query_only,
+ * defensive mode, no extension loading, no ATTACH, untrusted schema (functions with side
+ * effects are not run from views or triggers), and the read-only authorizer. */
+int px__sqlite_read_only(sqlite3 *db, struct px_error *err)
+{
+    int rc = sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(db, rc, err);
+    (void)sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+    (void)sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
+    (void)sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
+    (void)sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+    sqlite3_set_authorizer(db, read_only_authorizer, NULL);
+    return 0;
+}
+
 static int sqlsrc_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
 {
     struct sqlsrc *s = px_xcalloc(1, sizeof(*s));
@@ -243,19 +293,35 @@ static int sqlsrc_open(const struct px_node_ctx *ctx, void **state_out, struct p
     if (rc < 0)
         goto out;
     const char *table = px_json_get_str(ctx->config, "table");
+    const char *query = px_json_get_str(ctx->config, "query");
+    size_t qlen = 0;
+    if (!table && (rc = px_sqlcheck_source(PX_SQL_SQLITE, query, &qlen, err)) < 0)
+        goto out;
+    if ((rc = px__sqlite_read_only(s->db, err)) < 0)
+        goto out;
     (void)px_buf_puts(&sql, "SELECT ");
     select_list(ctx, &sql);
     if (table) {
         (void)px_buf_puts(&sql, " FROM ");
         quote_ident(&sql, table);
     } else {
-        (void)px_buf_printf(&sql, " FROM (%s)", px_json_get_str(ctx->config, "query"));
+        (void)px_buf_printf(&sql, " FROM (%.*s\n)", (int)qlen, query);
     }
     if (ctx->push_where)
         (void)px_buf_printf(&sql, " WHERE %s", ctx->push_where);
-    int src = sqlite3_prepare_v2(s->db, sql.data, -1, &s->st, NULL);
+    const char *tail = NULL;
+    int src = sqlite3_prepare_v2(s->db, sql.data, -1, &s->st, &tail);
     if (src != SQLITE_OK) {
         rc = db_error(s->db, src, err);
+        if (src == SQLITE_AUTH)
+            px_error_hint(err, "a source query may only read (no writes, ATTACH, PRAGMA or "
+                               "functions that load code or touch files)");
+        goto out;
+    }
+    while (tail && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == '\r'))
+        tail++;
+    if (tail && *tail) {
+        rc = px_error_set(err, PX_EINVALID, "sqlite: the query has more than one statement");
         goto out;
     }
     if (!sqlite3_stmt_readonly(s->st)) {

@@ -162,6 +162,12 @@ struct sqlite3;
 int px__sqlite_open(const struct px_file_target *t, int flags, struct sqlite3 **out,
                     struct px_error *err);
 
+/* The database walls of a SQLite source connection opened read-only (conn_sqlite.c): PRAGMA
+ * query_only, defensive mode, no extension loading or ATTACH, an untrusted schema and an
+ * authorizer that allows only reads. 0 or a negative code with err set. */
+struct sqlite3;
+int px__sqlite_read_only(struct sqlite3 *db, struct px_error *err);
+
 /* The probe callbacks of the file connectors (csv, jsonl) and of SQLite (engine/probe.c). */
 int px__probe_files(const struct px_node_ctx *ctx, bool write, int timeout_ms, char *version,
                     size_t version_size, struct px_error *err);

@@ -21,6 +21,7 @@
 #include "engine/catalog.h"
 #include "engine/expr.h"
 #include "engine/fsroot.h"
+#include "engine/sqlcheck.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -189,6 +190,19 @@ static int check_config_extra(size_t i, const struct gnode *n, struct json_objec
                          "only used with mode \"upsert\" (mode is \"%s\"); remove keys or set "
                          "mode to \"upsert\"",
                          mode ? mode : "append");
+        }
+    }
+    /* A SQL source's query must only read (engine/sqlcheck.h), known before anything runs. */
+    const char *query = px_json_get_str(config, "query");
+    if (n->kind == PX_NODE_SOURCE && query && px_sqlcheck_dialect(n->nt->type) != PX_SQL_NONE) {
+        struct px_error qerr;
+        px_error_clear(&qerr);
+        if (px_sqlcheck_source(px_sqlcheck_dialect(n->nt->type), query, NULL, &qerr) < 0) {
+            snprintf(field, sizeof(field), "graph.nodes[%zu].config.query", i);
+            int rc = gfail(err, field, "%s", qerr.message);
+            if (qerr.hint[0])
+                px_error_hint(err, "%s", qerr.hint);
+            return rc;
         }
     }
     if (n->kind == PX_NODE_TRANSFORM &&

@@ -8,12 +8,16 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/dl.h"
+#include "base/egress.h"
 #include "base/err.h"
 #include "base/id.h"
 #include "base/json.h"
 #include "base/lines.h"
 #include "base/text.h"
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -233,13 +237,113 @@ static void libraries_load_on_first_use(void **state)
     assert_string_equal(version(), sqlite3_libversion());
 }
 
+/* ---- egress policy (base/egress.h) ---- */
+
+static struct sockaddr_storage sa_of(const char *ip)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+    } else {
+        assert_int_equal(inet_pton(AF_INET6, ip, &a6->sin6_addr), 1);
+        a6->sin6_family = AF_INET6;
+    }
+    return ss;
+}
+
+static bool allowed(const struct px_egress_policy *p, const char *ip, char *rule)
+{
+    struct sockaddr_storage ss = sa_of(ip);
+    return px_egress_allowed(p, (struct sockaddr *)&ss, rule, 96);
+}
+
+static void egress_cidrs_match(void **state)
+{
+    (void)state;
+    struct px_egress_policy p;
+    struct px_error err;
+    char rule[96];
+    /* The defaults: link-local and metadata denied, loopback and private allowed. */
+    assert_int_equal(px_egress_policy_parse(NULL, NULL, &p, &err), 0);
+    assert_false(allowed(&p, "169.254.169.254", rule));
+    assert_string_equal(rule, "169.254.169.254/32");
+    assert_false(allowed(&p, "169.254.1.2", rule));
+    assert_string_equal(rule, "169.254.0.0/16");
+    assert_false(allowed(&p, "fe80::1", rule));
+    assert_false(allowed(&p, "fd00:ec2::254", rule));
+    assert_false(allowed(&p, "100.100.100.200", rule));
+    assert_false(allowed(&p, "::ffff:169.254.169.254", rule)); /* mapped = IPv4 */
+    assert_true(allowed(&p, "127.0.0.1", rule));
+    assert_true(allowed(&p, "::1", rule));
+    assert_true(allowed(&p, "10.1.2.3", rule));
+    assert_true(allowed(&p, "192.168.0.10", rule));
+    assert_true(allowed(&p, "fd00:ec2::253", rule));
+    assert_true(allowed(&p, "100.100.100.201", rule));
+    assert_true(allowed(&p, "93.184.216.34", rule));
+
+    /* Operator lists: deny wins unless a narrower (longer) allow matches. */
+    assert_int_equal(px_egress_policy_parse(" 127.0.0.0/8, 10.0.0.0/8 ,::1,192.168.0.0/16",
+                                            "10.1.0.0/16,192.168.0.0/16,169.254.10.0/24", &p, &err),
+                     0);
+    assert_false(allowed(&p, "127.0.0.1", rule));
+    assert_string_equal(rule, "127.0.0.0/8");
+    assert_false(allowed(&p, "::ffff:127.0.0.1", rule));
+    assert_false(allowed(&p, "::1", rule));
+    assert_false(allowed(&p, "10.2.0.1", rule));
+    assert_true(allowed(&p, "10.1.200.1", rule));       /* /16 allow inside a /8 deny */
+    assert_false(allowed(&p, "192.168.1.1", rule));     /* same prefix: deny wins */
+    assert_true(allowed(&p, "169.254.10.5", rule));     /* narrower than the built-in /16 */
+    assert_false(allowed(&p, "169.254.169.254", rule)); /* the /32 still wins */
+    assert_true(allowed(&p, "2001:db8::1", rule));
+
+    /* Prefix boundaries that are not multiples of 8. */
+    assert_int_equal(px_egress_policy_parse("172.16.0.0/12,2001:db8:8000::/33", NULL, &p, &err), 0);
+    assert_false(allowed(&p, "172.31.255.255", rule));
+    assert_true(allowed(&p, "172.32.0.0", rule));
+    assert_true(allowed(&p, "172.15.255.255", rule));
+    assert_false(allowed(&p, "2001:db8:ffff::1", rule));
+    assert_true(allowed(&p, "2001:db8:7fff::1", rule));
+    assert_int_equal(px_egress_policy_parse("0.0.0.0/0,::/0", NULL, &p, &err), 0);
+    assert_false(allowed(&p, "8.8.8.8", rule));
+    assert_false(allowed(&p, "2606:4700::1111", rule));
+
+    /* Bad entries name the setting. */
+    assert_int_equal(px_egress_policy_parse("10.0.0.0/33", NULL, &p, &err), -PX_EINVALID);
+    assert_non_null(strstr(err.message, "PLANASONIX_EGRESS_DENY"));
+    assert_non_null(strstr(err.message, "10.0.0.0/33"));
+    assert_int_equal(px_egress_policy_parse(NULL, "example.com", &p, &err), -PX_EINVALID);
+    assert_non_null(strstr(err.message, "PLANASONIX_EGRESS_ALLOW"));
+    assert_int_equal(px_egress_policy_parse("10.0.0.0/", NULL, &p, &err), -PX_EINVALID);
+    assert_int_equal(px_egress_policy_parse(",,", "", &p, &err), 0);
+
+    /* The process policy comes from the environment; its message names the policy. */
+    setenv("PLANASONIX_EGRESS_DENY", "127.0.0.0/8", 1);
+    px_egress_reload();
+    struct sockaddr_storage ss = sa_of("127.0.0.1");
+    px_error_clear(&err);
+    assert_int_equal(px_egress_check("postgres", (struct sockaddr *)&ss, &err), -PX_EFORBIDDEN);
+    assert_non_null(strstr(err.message, "postgres: the egress policy refuses connections to "
+                                        "127.0.0.1 (denied by 127.0.0.0/8)"));
+    assert_non_null(strstr(err.hint, "PLANASONIX_EGRESS_DENY"));
+    setenv("PLANASONIX_EGRESS_DENY", "nonsense", 1);
+    px_egress_reload();
+    assert_int_equal(px_egress_check("http", (struct sockaddr *)&ss, &err), -PX_EFORBIDDEN);
+    assert_non_null(strstr(err.message, "malformed"));
+    unsetenv("PLANASONIX_EGRESS_DENY");
+    px_egress_reload();
+    assert_int_equal(px_egress_check("http", (struct sockaddr *)&ss, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(time_format_matches_gmtime),  cmocka_unit_test(buffers_are_bounded),
         cmocka_unit_test(text_is_cleaned_and_capped),  cmocka_unit_test(ids_have_kinds),
         cmocka_unit_test(lines_are_framed_and_capped), cmocka_unit_test(json_strings_match_json_c),
-        cmocka_unit_test(libraries_load_on_first_use),
+        cmocka_unit_test(libraries_load_on_first_use), cmocka_unit_test(egress_cidrs_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include "helpers.h"
 
 #include "base/buf.h"
+#include "base/egress.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "engine/batch.h"
@@ -112,6 +113,19 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url)
     }
     if (strcmp(url, "/api/redirect") == 0)
         return reply(c, 302, "text/plain", "moved", "Location", "/api/items");
+    if (strcmp(url, "/api/rebind") == 0) {
+        /* As if the name now resolved to a denied address: the policy denies the server's
+         * address from here on, and the redirect needs a new connection. */
+        setenv("PLANASONIX_EGRESS_DENY", "127.0.0.0/8,::1", 1);
+        px_egress_reload();
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(5, (void *)(uintptr_t) "moved", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Location", "/api/items");
+        MHD_add_response_header(r, "Connection", "close");
+        enum MHD_Result ret = MHD_queue_response(c, 302, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     if (strcmp(url, "/api/away") == 0) {
         snprintf(b, sizeof(b), "http://localhost:%d/api/items", port);
         return reply(c, 302, "text/plain", "moved", "Location", b);
@@ -712,6 +726,51 @@ static void test_probe(void **state)
     assert_has(r.error.message, "http:// or https://");
 }
 
+/* The egress policy (issue 10 item 5): with PLANASONIX_EGRESS_DENY=127.0.0.0/8 a run and the
+ * probe are refused before any request reaches the server, by address (a name that resolves
+ * to a denied address too); a narrower PLANASONIX_EGRESS_ALLOW lets it through again. */
+static void test_egress_policy(void **state)
+{
+    (void)state;
+    setenv("PLANASONIX_EGRESS_DENY", "127.0.0.0/8,::1", 1);
+    px_egress_reload();
+    struct px_error e = run_fail("{\"path\":\"/items\"}", NULL, 0);
+    assert_int_equal(e.code, PX_EFORBIDDEN);
+    assert_false(e.retryable);
+    assert_has(e.message, "the egress policy refuses connections to 127.0.0.1 (denied by "
+                          "127.0.0.0/8)");
+    assert_has(e.hint, "PLANASONIX_EGRESS_DENY");
+    assert_int_equal(reset_hits(), 0);
+    char t[512];
+    snprintf(t, sizeof(t), "{\"base_url\":\"http://localhost:%d/api\",\"auth_token\":\"%s\"}", port,
+             TOKEN);
+    struct px_probe_result r = probe(t, "source", 2000);
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_EFORBIDDEN);
+    assert_has(r.error.message, "egress policy");
+    assert_int_equal(reset_hits(), 0);
+    setenv("PLANASONIX_EGRESS_ALLOW", "127.0.0.1/32", 1);
+    px_egress_reload();
+    run_ok("{\"path\":\"/items\"}", "price > 10", 0, 3,
+           "id,name,price,active,created_at,tags,meta\n"
+           "2,\xe6\x97\xa5\xe6\x9c\xac,12.0,false,2024-05-02T09:30:00Z,[],\n"
+           "3,\"plain \"\"quoted\"\", comma\",100.25,true,,\"[\"\"c\"\"]\","
+           "\"{\"\"deep\"\":{\"\"x\"\":[1,2]}}\"\n");
+    /* A redirect's connection goes through the same check: the first request is allowed,
+     * then (the server turns the policy against itself, as a rebinding name would) the
+     * redirect's new connection is refused before it reaches the server. */
+    unsetenv("PLANASONIX_EGRESS_DENY");
+    unsetenv("PLANASONIX_EGRESS_ALLOW");
+    px_egress_reload();
+    e = run_fail("{\"path\":\"rebind\"}", NULL, 0);
+    assert_int_equal(e.code, PX_EFORBIDDEN);
+    assert_has(e.message, "egress policy refuses connections to 127.0.0.1");
+    assert_int_equal(reset_hits(), 1); /* /api/rebind only, never /api/items */
+    unsetenv("PLANASONIX_EGRESS_DENY");
+    unsetenv("PLANASONIX_EGRESS_ALLOW");
+    px_egress_reload();
+}
+
 /* ---- fixture ---- */
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -761,6 +820,7 @@ int main(void)
         cmocka_unit_test(test_network_errors),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_egress_policy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,10 +12,12 @@
 
 #include <cmocka.h>
 
+#include "corpus.h"
 #include "helpers.h"
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/egress.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "engine/batch.h"
@@ -645,6 +647,64 @@ static void test_connect_errors(void **state)
     free(g);
 }
 
+/* "localhost" never goes to the server's Unix socket (issue 10 item 3): there root logs in
+ * without a password (socket authentication / an empty root password), which would let any
+ * connection named localhost act as root. libmariadb takes localhost to the socket named by
+ * MYSQL_UNIX_PORT (set to the test server's socket in main). */
+static void test_tcp_only(void **state)
+{
+    (void)state;
+    if (!getenv("PX_TEST_MYSQL_SOCKET")) {
+        print_message("PX_TEST_MYSQL_SOCKET not set (server started by an older "
+                      "scripts/mariadb-server.sh): skipped\n");
+        return;
+    }
+    struct json_object *p = json_object_new_object();
+    px_json_set_str(p, "host", "localhost");
+    px_json_set_int(p, "port", g_port);
+    px_json_set_str(p, "user", "root");
+    px_json_set_str(p, "database", "mysql");
+    struct px_error err;
+    int rc;
+    void *st =
+        open_src_p("{\"query\":\"SELECT CURRENT_USER() AS u\"}", p, NULL, NULL, 0, 10, &err, &rc);
+    if (rc == 0) {
+        px__conn_mysql.close_source(st);
+        fail_msg("host localhost, user root, no password: connected (over the Unix socket)");
+    }
+    assert_int_equal(rc, -PX_EUNAUTHORIZED);
+    /* The probe (test_connection) goes the same way. */
+    p = json_object_new_object();
+    px_json_set_str(p, "host", "localhost");
+    px_json_set_int(p, "port", g_port);
+    px_json_set_str(p, "user", "root");
+    struct px_probe_result r;
+    assert_int_equal(px_engine_probe("mysql", "source", p, g_root, 5000, &r), 0);
+    json_object_put(p);
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_EUNAUTHORIZED);
+
+    /* With real credentials, localhost works, over TCP. */
+    p = params(NULL, 0);
+    px_json_set_str(p, "host", "localhost");
+    st = open_src_p("{\"query\":\"SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = "
+                    "CONNECTION_ID()\"}",
+                    p, NULL, NULL, 0, 10, &err, &rc);
+    if (rc != 0)
+        fail_msg("localhost with the test user: %s", err.message);
+    char *got = read_all(st);
+    if (!strstr(got, "127.0.0.1:") && !strstr(got, "::1:"))
+        fail_msg("the session does not come over TCP: %s", got);
+    free(got);
+
+    /* A socket path as the host is refused. */
+    p = params(NULL, 0);
+    px_json_set_str(p, "host", getenv("PX_TEST_MYSQL_SOCKET"));
+    st = open_src_p("{\"query\":\"SELECT 1\"}", p, NULL, NULL, 0, 10, &err, &rc);
+    assert_int_equal(rc, -PX_EINVALID);
+    assert_non_null(strstr(err.message, "host name or address"));
+}
+
 /* sslmode against the test server, which has TLS with a self-signed certificate when
  * scripts/mariadb-server.sh found openssl, else no TLS. */
 static void test_tls(void **state)
@@ -783,6 +843,160 @@ static void test_bulk(void **state)
                 "1\n");
 }
 
+/* ---- read-only sources: the attack corpus (issue 10 item 4) ---- */
+
+static void victim_fixture(void)
+{
+    sql("DROP TABLE IF EXISTS victim, victim_copy");
+    sql("DROP SEQUENCE IF EXISTS victim_seq");
+    sql("DROP FUNCTION IF EXISTS victim_fn");
+    sql("DROP PROCEDURE IF EXISTS victim_proc");
+    sql("CREATE TABLE victim (id INT PRIMARY KEY, v VARCHAR(20))");
+    sql("INSERT INTO victim VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+    sql("CREATE SEQUENCE victim_seq");
+    sql("CREATE FUNCTION victim_fn() RETURNS INT MODIFIES SQL DATA BEGIN INSERT INTO victim "
+        "SELECT MAX(id) + 1, 'fn' FROM victim; RETURN 1; END");
+    sql("CREATE PROCEDURE victim_proc() MODIFIES SQL DATA DELETE FROM victim");
+}
+
+/* Everything a trick could change: the victim's rows, the sequence, the tables of the
+ * database, and the server files the corpus names. Owned. */
+static char *victim_state(void)
+{
+    char *r = rows("SELECT GROUP_CONCAT(id, ':', v ORDER BY id) FROM victim");
+    char *seq = rows("SELECT next_not_cached_value FROM victim_seq");
+    char *tabs = rows("SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM "
+                      "information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()");
+    struct px_buf b;
+    px_buf_init(&b, 1 << 20);
+    (void)px_buf_printf(&b, "rows %s seq %s tables %s files %d%d%d", r, seq, tabs,
+                        access("/tmp/px_corpus_my_out", F_OK) == 0,
+                        access("/tmp/px_corpus_my_dump", F_OK) == 0,
+                        access("/tmp/px_corpus_my_table", F_OK) == 0);
+    free(r);
+    free(seq);
+    free(tabs);
+    return px_buf_take(&b);
+}
+
+/* Each trick as a real source query: the run fails and nothing changed. Then each trick with
+ * only the database's wall (a session with SET SESSION TRANSACTION READ ONLY and START
+ * TRANSACTION READ ONLY, one statement per call), to count what it blocks by itself: the
+ * entries marked "lexer: passes" must be among those. */
+static void test_readonly_corpus(void **state)
+{
+    (void)state;
+    struct corpus c;
+    corpus_load("tests/corpus/readonly/mysql.sql", &c);
+    victim_fixture();
+    char *before = victim_state();
+    for (size_t i = 0; i < c.n; i++) {
+        struct json_object *cfg = json_object_new_object();
+        px_json_set_str(cfg, "query", c.e[i].sql);
+        char *g = graph2("mysql", "my", json_object_to_json_string(cfg), "csv", "files",
+                         "{\"file\":\"ro.csv\"}");
+        json_object_put(cfg);
+        struct px_engine_result res;
+        struct px_error err;
+        int rc = run(g, NULL, 100, &res, &err);
+        px_engine_result_cleanup(&res);
+        free(g);
+        if (rc == 0)
+            fail_msg("'%s' ran as a source query:\n%s", c.e[i].name, c.e[i].sql);
+        char *after = victim_state();
+        if (strcmp(before, after) != 0)
+            fail_msg("'%s' changed the database:\n%s\n--- before\n%s\n--- after\n%s", c.e[i].name,
+                     c.e[i].sql, before, after);
+        free(after);
+    }
+    int refused = 0, ran = 0, changed = 0;
+    struct px_buf names, ran_names;
+    px_buf_init(&names, 1 << 16);
+    px_buf_init(&ran_names, 1 << 16);
+    for (size_t i = 0; i < c.n; i++) {
+        MYSQL *m = mysql_init(NULL);
+        unsigned proto = MYSQL_PROTOCOL_TCP;
+        mysql_options(m, MYSQL_OPT_PROTOCOL, &proto);
+        assert_non_null(
+            mysql_real_connect(m, g_host, g_user, g_password, g_db, (unsigned)g_port, NULL, 0));
+        assert_int_equal(mysql_query(m, "SET SESSION TRANSACTION READ ONLY"), 0);
+        assert_int_equal(mysql_query(m, "START TRANSACTION READ ONLY"), 0);
+        bool ok = mysql_query(m, c.e[i].sql) == 0;
+        if (ok) {
+            MYSQL_RES *r = mysql_store_result(m);
+            if (r)
+                mysql_free_result(r);
+        }
+        mysql_close(m);
+        char *after = victim_state();
+        if (strcmp(before, after) != 0) {
+            changed++;
+            (void)px_buf_printf(&names, " %s", c.e[i].name);
+            victim_fixture();
+        } else if (ok) {
+            ran++;
+            (void)px_buf_printf(&ran_names, " %s", c.e[i].name);
+        } else {
+            refused++;
+        }
+        free(after);
+        if (c.e[i].lexer_passes && ok)
+            fail_msg("'%s' is left to the database, which ran it", c.e[i].name);
+    }
+    print_message("mysql corpus: %zu tricks, all refused as source queries; the read-only "
+                  "session alone refused %d, ran %d without a change (%s), let %d change "
+                  "something:%s\n",
+                  c.n, refused, ran, ran_names.data ? ran_names.data : "", changed,
+                  names.data ? names.data : "");
+    px_buf_cleanup(&names);
+    px_buf_cleanup(&ran_names);
+    free(before);
+    corpus_free(&c);
+    sql("DROP TABLE IF EXISTS victim, victim_copy");
+    sql("DROP SEQUENCE IF EXISTS victim_seq");
+    sql("DROP FUNCTION IF EXISTS victim_fn");
+    sql("DROP PROCEDURE IF EXISTS victim_proc");
+}
+
+/* The egress policy (issue 10 item 5): with PLANASONIX_EGRESS_DENY=127.0.0.0/8 runs and the
+ * probe are refused with the policy's message, for an address and for "localhost"; a narrower
+ * PLANASONIX_EGRESS_ALLOW lets them through again. */
+static void test_egress_policy(void **state)
+{
+    (void)state;
+    setenv("PLANASONIX_EGRESS_DENY", "127.0.0.0/8,::1", 1);
+    px_egress_reload();
+    struct px_error err;
+    int rc;
+    void *st = open_src("{\"query\":\"SELECT 1\"}", NULL, NULL, 0, 10, &err, &rc);
+    assert_null(st);
+    assert_int_equal(rc, -PX_EFORBIDDEN);
+    if (!strstr(err.message, "mysql: the egress policy refuses connections to 127.0.0.1 "
+                             "(denied by 127.0.0.0/8)"))
+        fail_msg("unexpected error: %s", err.message);
+    struct json_object *p = params(NULL, 0);
+    px_json_set_str(p, "host", "localhost");
+    struct px_probe_result r = probe("destination", p, 3000);
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_EFORBIDDEN);
+    /* verify-full connects by name (for the certificate) and checks the peer afterwards:
+     * refused all the same (by the policy or the untrusted test certificate). */
+    p = params(NULL, 0);
+    px_json_set_str(p, "sslmode", "verify-full");
+    r = probe("source", p, 3000);
+    assert_false(r.reachable);
+    setenv("PLANASONIX_EGRESS_ALLOW", "127.0.0.1/32", 1);
+    px_egress_reload();
+    p = params(NULL, 0);
+    px_json_set_str(p, "host", "localhost");
+    r = probe("destination", p, 3000);
+    if (!r.reachable)
+        fail_msg("allowed again: %s", r.error.message);
+    unsetenv("PLANASONIX_EGRESS_DENY");
+    unsetenv("PLANASONIX_EGRESS_ALLOW");
+    px_egress_reload();
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -834,12 +1048,23 @@ int main(void)
         return cmocka_run_group_tests(none, NULL, NULL);
     }
     g_port = atoi(port);
+    /* What a client library would use for "localhost" (see test_tcp_only). */
+    if (getenv("PX_TEST_MYSQL_SOCKET"))
+        setenv("MYSQL_UNIX_PORT", getenv("PX_TEST_MYSQL_SOCKET"), 1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_types),          cmocka_unit_test(test_query_and_columns),
-        cmocka_unit_test(test_pushdown),       cmocka_unit_test(test_append_replace_upsert),
-        cmocka_unit_test(test_csv_round_trip), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_connect_errors), cmocka_unit_test(test_tls),
-        cmocka_unit_test(test_probe),          cmocka_unit_test(test_bulk),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_query_and_columns),
+        cmocka_unit_test(test_pushdown),
+        cmocka_unit_test(test_append_replace_upsert),
+        cmocka_unit_test(test_csv_round_trip),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_connect_errors),
+        cmocka_unit_test(test_tcp_only),
+        cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_bulk),
+        cmocka_unit_test(test_readonly_corpus),
+        cmocka_unit_test(test_egress_policy),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     mysql_library_end();

@@ -12,9 +12,11 @@
 
 #include <cmocka.h>
 
+#include "corpus.h"
 #include "helpers.h"
 
 #include "base/buf.h"
+#include "base/egress.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "engine/batch.h"
@@ -888,6 +890,155 @@ static void test_probe(void **state)
     json_object_put(params);
 }
 
+/* ---- read-only sources: the attack corpus (issue 10 item 4) ---- */
+
+static void victim_fixture(void)
+{
+    sql("DROP TABLE IF EXISTS victim, victim_copy");
+    sql("DROP SEQUENCE IF EXISTS victim_seq");
+    sql("CREATE TABLE victim (id int PRIMARY KEY, v text)");
+    sql("INSERT INTO victim VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+    sql("CREATE SEQUENCE victim_seq");
+    sql("CREATE OR REPLACE FUNCTION victim_fn() RETURNS int LANGUAGE plpgsql AS "
+        "$$ BEGIN DELETE FROM victim; RETURN 1; END $$");
+}
+
+/* Everything a trick could change: the victim's rows, the sequence, the relations of the
+ * schema, large objects, and the server files the corpus names. Owned. */
+static char *victim_state(void)
+{
+    char *rows = query(admin, "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM victim");
+    char *seq = query(admin, "SELECT last_value, is_called FROM victim_seq");
+    char *rels = query(admin, "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class "
+                              "WHERE relnamespace = 'public'::regnamespace");
+    char *lo = query(admin, "SELECT count(*) FROM pg_largeobject_metadata");
+    struct px_buf b;
+    px_buf_init(&b, 1 << 20);
+    (void)px_buf_printf(&b, "rows %s seq %s rels %s lo %s files %d%d", rows, seq, rels, lo,
+                        access("/tmp/px_corpus_pg_lo", F_OK) == 0,
+                        access("/tmp/px_corpus_pg_prog", F_OK) == 0);
+    free(rows);
+    free(seq);
+    free(rels);
+    free(lo);
+    return px_buf_take(&b);
+}
+
+/* Each trick as a real source query: the run fails and nothing changed. Then each trick run
+ * with only the database's wall (a default_transaction_read_only session, one statement per
+ * call), to count what the read-only transaction blocks by itself: the entries marked "lexer:
+ * passes" must be among those. */
+static void test_readonly_corpus(void **state)
+{
+    (void)state;
+    struct corpus c;
+    corpus_load("tests/corpus/readonly/pg.sql", &c);
+    char root[] = "/tmp/px_pgro_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    victim_fixture();
+    char *before = victim_state();
+    for (size_t i = 0; i < c.n; i++) {
+        struct json_object *cfg = json_object_new_object();
+        px_json_set_str(cfg, "query", c.e[i].sql);
+        struct px_error err;
+        int rc = run(g2("postgres", "pg", json_object_to_json_string(cfg), "csv", "files",
+                        "{\"file\":\"out.csv\"}"),
+                     root, 100, &err, NULL);
+        json_object_put(cfg);
+        if (rc == 0)
+            fail_msg("'%s' ran as a source query:\n%s", c.e[i].name, c.e[i].sql);
+        char *after = victim_state();
+        if (strcmp(before, after) != 0)
+            fail_msg("'%s' changed the database:\n%s\n--- before\n%s\n--- after\n%s", c.e[i].name,
+                     c.e[i].sql, before, after);
+        free(after);
+    }
+    int refused = 0, ran = 0, changed = 0;
+    struct px_buf names, ran_names;
+    px_buf_init(&names, 1 << 16);
+    px_buf_init(&ran_names, 1 << 16);
+    const char *kw[] = {"host", "port", "user", "password", "dbname", "options", NULL};
+    const char *val[] = {H,
+                         PORT,
+                         USER,
+                         PASS,
+                         DB,
+                         "-c default_transaction_read_only=on -c standard_conforming_strings=on "
+                         "-c client_min_messages=error",
+                         NULL};
+    for (size_t i = 0; i < c.n; i++) {
+        PGconn *ro = PQconnectdbParams(kw, val, 0);
+        assert_int_equal(PQstatus(ro), CONNECTION_OK);
+        PGresult *r = PQexecParams(ro, c.e[i].sql, 0, NULL, NULL, NULL, NULL, 0);
+        ExecStatusType st = PQresultStatus(r);
+        bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+        PQclear(r);
+        PQfinish(ro);
+        char *after = victim_state();
+        if (strcmp(before, after) != 0) {
+            changed++;
+            (void)px_buf_printf(&names, " %s", c.e[i].name);
+            victim_fixture();
+            unlink("/tmp/px_corpus_pg_lo");
+            unlink("/tmp/px_corpus_pg_prog");
+        } else if (ok) {
+            ran++;
+            (void)px_buf_printf(&ran_names, " %s", c.e[i].name);
+        } else {
+            refused++;
+        }
+        free(after);
+        if (c.e[i].lexer_passes && ok)
+            fail_msg("'%s' is left to the database, which ran it", c.e[i].name);
+    }
+    print_message("pg corpus: %zu tricks, all refused as source queries; the read-only session "
+                  "alone refused %d, ran %d without a change (%s), let %d change something:%s\n",
+                  c.n, refused, ran, ran_names.data ? ran_names.data : "", changed,
+                  names.data ? names.data : "");
+    px_buf_cleanup(&names);
+    px_buf_cleanup(&ran_names);
+    free(before);
+    corpus_free(&c);
+    sql("DROP TABLE IF EXISTS victim, victim_copy");
+    sql("DROP SEQUENCE IF EXISTS victim_seq");
+    nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The egress policy (issue 10 item 5): with PLANASONIX_EGRESS_DENY=127.0.0.0/8 runs and the
+ * probe are refused with the policy's message, for an address and for a name ("localhost");
+ * a narrower PLANASONIX_EGRESS_ALLOW lets them through again. */
+static void test_egress_policy(void **state)
+{
+    (void)state;
+    setenv("PLANASONIX_EGRESS_DENY", "127.0.0.0/8,::1", 1);
+    px_egress_reload();
+    struct px_error err;
+    int rc = run(g2("postgres", "pg", "{\"query\":\"SELECT 1 AS x\"}", "postgres", "pg",
+                    "{\"table\":\"egress_out\"}"),
+                 NULL, 100, &err, NULL);
+    assert_int_equal(rc, -PX_EFORBIDDEN);
+    if (!strstr(err.message, "postgres: the egress policy refuses connections to 127.0.0.1 "
+                             "(denied by 127.0.0.0/8)"))
+        fail_msg("unexpected error: %s", err.message);
+    assert_false(err.retryable);
+    struct json_object *p = pg_params(PASS, NULL);
+    px_json_set_str(p, "host", "localhost");
+    struct px_probe_result r;
+    assert_int_equal(px_engine_probe("postgres", "source", p, "/nonexistent", 3000, &r), 0);
+    assert_false(r.reachable);
+    assert_int_equal(r.error.code, PX_EFORBIDDEN);
+    assert_non_null(strstr(r.error.message, "egress policy"));
+    setenv("PLANASONIX_EGRESS_ALLOW", "127.0.0.1/32", 1);
+    px_egress_reload();
+    assert_int_equal(px_engine_probe("postgres", "destination", p, "/nonexistent", 3000, &r), 0);
+    if (!r.reachable)
+        fail_msg("allowed again: %s", r.error.message);
+    json_object_put(p);
+    unsetenv("PLANASONIX_EGRESS_DENY");
+    unsetenv("PLANASONIX_EGRESS_ALLOW");
+    px_egress_reload();
+}
+
 int main(void)
 {
     H = getenv("PX_TEST_PG_HOST");
@@ -911,6 +1062,8 @@ int main(void)
         cmocka_unit_test(test_connection_errors),
         cmocka_unit_test(test_midway_failure),
         cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_readonly_corpus),
+        cmocka_unit_test(test_egress_policy),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

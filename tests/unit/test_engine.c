@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "corpus.h"
 #include "helpers.h"
 
 #include "base/buf.h"
@@ -25,6 +26,7 @@
 #include "base/json.h"
 #include "engine/batch.h"
 #include "engine/engine.h"
+#include "engine/exec_int.h"
 
 #include <dirent.h>
 #include <ftw.h>
@@ -490,6 +492,111 @@ static void test_disk_bounds(void **state)
             others += strcmp(e->d_name, "o.csv") != 0 && strcmp(e->d_name, "load.db") != 0;
     closedir(d);
     assert_int_equal(others, 0);
+/* What a trick could change: the victim's rows, the schema, and the files next to the
+ * database and in the working directory. Owned. */
+static char *lite_state(const char *root)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/victim.db", root);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    struct px_buf b;
+    px_buf_init(&b, 1 << 20);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT group_concat(id || ':' || v, ',') FROM "
+                                        "(SELECT * FROM victim ORDER BY id)), (SELECT "
+                                        "group_concat(name, ',') FROM sqlite_master)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    (void)px_buf_printf(&b, "rows %s schema %s", sqlite3_column_text(st, 0),
+                        sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    const char *files[] = {"px_corpus_attached.db", "px_corpus_copy.db", "px_corpus_written"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s", root, files[i]);
+        (void)px_buf_printf(&b, " %d%d", access(path, F_OK) == 0, access(files[i], F_OK) == 0);
+    }
+    return px_buf_take(&b);
+}
+
+/* Each trick of tests/corpus/readonly/sqlite.sql as a real source query fails and changes
+ * nothing; then each with only the database's walls (a read-only open with
+ * px__sqlite_read_only, one statement) must fail to prepare or run too. */
+static void test_sqlite_readonly_corpus(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/px_litero_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/victim.db", root);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE victim (id INTEGER PRIMARY KEY, v TEXT); INSERT "
+                                  "INTO victim VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    char *before = lite_state(root);
+    struct corpus c;
+    corpus_load("tests/corpus/readonly/sqlite.sql", &c);
+    struct conns conns = {
+        json_tokener_parse("{\"c\":{\"path\":\"victim.db\"},\"d\":{\"path\":\".\"}}")};
+    for (size_t i = 0; i < c.n; i++) {
+        struct json_object *graph = json_tokener_parse(
+            "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"sqlite\","
+            "\"connection_id\":\"c\",\"config\":{}},{\"id\":\"out\",\"kind\":\"destination\","
+            "\"type\":\"csv\",\"connection_id\":\"d\",\"config\":{\"file\":\"o.csv\"}}],"
+            "\"edges\":[{\"from\":\"src\",\"to\":\"out\"}]}");
+        struct json_object *cfg =
+            px_json_get(json_object_array_get_idx(px_json_get(graph, "nodes"), 0), "config");
+        px_json_set_str(cfg, "query", c.e[i].sql);
+        struct px_engine_opts opts = {.conn = resolve_conn, .conn_ctx = &conns, .files_root = root};
+        struct px_engine_result res;
+        struct px_error err;
+        px_error_clear(&err);
+        int rc = px_engine_run(graph, &opts, &res, &err);
+        px_engine_result_cleanup(&res);
+        json_object_put(graph);
+        if (rc == 0)
+            fail_msg("'%s' ran as a source query:\n%s", c.e[i].name, c.e[i].sql);
+        char *after = lite_state(root);
+        if (strcmp(before, after) != 0)
+            fail_msg("'%s' changed something:\n%s\n--- before\n%s\n--- after\n%s", c.e[i].name,
+                     c.e[i].sql, before, after);
+        free(after);
+    }
+    for (size_t i = 0; i < c.n; i++) {
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        struct px_error err;
+        assert_int_equal(px__sqlite_read_only(db, &err), 0);
+        sqlite3_stmt *st = NULL;
+        const char *tail = NULL;
+        bool ran = false;
+        if (sqlite3_prepare_v2(db, c.e[i].sql, -1, &st, &tail) == SQLITE_OK && st) {
+            int r;
+            while ((r = sqlite3_step(st)) == SQLITE_ROW)
+                ;
+            ran = r == SQLITE_DONE;
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        char *after = lite_state(root);
+        if (strcmp(before, after) != 0)
+            fail_msg("'%s' changed something past the read-only walls", c.e[i].name);
+        free(after);
+        /* Only the first statement runs (the source checks the tail): stacked entries whose
+         * first statement is a harmless SELECT may "run". */
+        if (ran && tail && tail[0] == '\0')
+            fail_msg("'%s' ran past the read-only walls:\n%s", c.e[i].name, c.e[i].sql);
+    }
+    print_message("sqlite corpus: %zu tricks, all refused and nothing changed\n", c.n);
+    corpus_free(&c);
+    json_object_put(conns.map);
+    free(before);
     rm_tree(root);
 }
 
@@ -598,9 +705,13 @@ int main(void)
 {
     find_cases();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_batch),          cmocka_unit_test(test_golden_cases),
-        cmocka_unit_test(test_symlink_escape), cmocka_unit_test(test_symlink_swap_race),
-        cmocka_unit_test(test_disk_bounds),    cmocka_unit_test(test_cancel_and_unavailable),
+        cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_golden_cases),
+        cmocka_unit_test(test_symlink_escape),
+        cmocka_unit_test(test_symlink_swap_race),
+        cmocka_unit_test(test_disk_bounds),
+        cmocka_unit_test(test_sqlite_readonly_corpus),
+        cmocka_unit_test(test_cancel_and_unavailable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -329,6 +329,34 @@ static void test_expressions(void **state)
           "graph.nodes[1].config.condition");
 }
 
+#define QUERY_SRC(type, conn, q)                                                                   \
+    "{\"nodes\": [{\"id\": \"src\", \"kind\": \"source\", \"type\": \"" type "\", "                \
+    "\"connection_id\": \"" conn "\", \"config\": {\"query\": \"" q "\"}}, " DST                   \
+    "], \"edges\": [" E("src", "load") "]}"
+
+/* A SQL source's query that could write is refused when the graph is stored, with the
+ * query's path (issue 10 item 4; the rules are engine/sqlcheck.c's). */
+static void test_source_queries(void **state)
+{
+    (void)state;
+    PASSES(QUERY_SRC("mysql", "conn_mysrc", "SELECT id FROM orders WHERE note = '; DROP'"));
+    PASSES(QUERY_SRC("postgres", "conn_pgsrc", "WITH a AS (SELECT 1 AS x) SELECT x FROM a;"));
+    FAILS(QUERY_SRC("mysql", "conn_mysrc", "/*!CREATE OR REPLACE TABLE victim AS */ SELECT 1"),
+          "graph.nodes[0].config.query: a source query must start with SELECT, WITH or VALUES, "
+          "not 'CREATE'",
+          "graph.nodes[0].config.query");
+    assert_string_not_equal(err.hint, "");
+    FAILS(QUERY_SRC("postgres", "conn_pgsrc",
+                    "WITH d AS (DELETE FROM orders RETURNING *) SELECT * FROM d"),
+          "graph.nodes[0].config.query: a source query cannot contain DELETE (a data-modifying "
+          "statement)",
+          "graph.nodes[0].config.query");
+    FAILS(QUERY_SRC("postgres", "conn_pgsrc", "SELECT 1; DROP TABLE orders"),
+          "graph.nodes[0].config.query: the query has more than one statement ('DROP' after the "
+          "';' at offset 8)",
+          "graph.nodes[0].config.query");
+}
+
 #define PG_DST(cfg)                                                                                \
     "{\"nodes\": [" SRC ", {\"id\": \"load\", \"kind\": \"destination\", \"type\": \"postgres\", " \
     "\"connection_id\": \"conn_pgdst\", \"config\": " cfg                                          \
@@ -554,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_connection_id_presence),
         cmocka_unit_test(test_configs),
         cmocka_unit_test(test_expressions),
+        cmocka_unit_test(test_source_queries),
         cmocka_unit_test(test_upsert_keys),
         cmocka_unit_test(test_join),
         cmocka_unit_test(test_edges),
