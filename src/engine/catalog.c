@@ -123,7 +123,17 @@ static int check_schema(const char *file, const char *what, struct json_object *
     return 0;
 }
 
-/* Collects the secret params (x-secret: true, which must also be writeOnly strings). */
+/* True for a secret that is a map of secret strings ("headers": name → value): its names are
+ * not secret and views list them; its values are. */
+static bool is_secret_map(struct json_object *sub)
+{
+    const char *type = px_json_get_str(sub, "type");
+    const char *item = px_json_get_str(px_json_get(sub, "additionalProperties"), "type");
+    return type && strcmp(type, "object") == 0 && item && strcmp(item, "string") == 0;
+}
+
+/* Collects the secret params (x-secret: true, which must also be writeOnly strings or maps
+ * of strings). */
 static int load_secrets(const char *file, struct json_object *params, const char ***out,
                         struct px_error *err)
 {
@@ -138,9 +148,11 @@ static int load_secrets(const char *file, struct json_object *params, const char
         if (!px_json_get_bool(sub, "x-secret", false))
             continue;
         const char *type = px_json_get_str(sub, "type");
-        if (!px_json_get_bool(sub, "writeOnly", false) || !type || strcmp(type, "string") != 0)
+        if (!px_json_get_bool(sub, "writeOnly", false) || !type ||
+            (strcmp(type, "string") != 0 && !is_secret_map(sub)))
             return px_error_set(err, PX_EINTERNAL,
-                                "catalog file %s: secret param '%s' must be a writeOnly string",
+                                "catalog file %s: secret param '%s' must be a writeOnly string "
+                                "or a writeOnly object of strings",
                                 file, name);
         names[used++] = name;
     }

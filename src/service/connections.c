@@ -3,6 +3,7 @@
 
 #include "auth/keyring.h"
 #include "base/clock.h"
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/id.h"
 #include "base/json.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static bool is_secret(const struct px_conn_type *ct, const char *key)
 {
@@ -22,6 +24,15 @@ static bool is_secret(const struct px_conn_type *ct, const char *key)
         if (strcmp(*s, key) == 0)
             return true;
     return false;
+}
+
+/* A secret that is a map of secret strings (http "headers": name → value): its member names
+ * are shown (<param>_set: [names]) and stored in clear, its values sealed. */
+static bool is_secret_map(const struct px_conn_type *ct, const char *key)
+{
+    struct json_object *sub = px_json_get(px_json_get(ct->params_schema, "properties"), key);
+    const char *type = px_json_get_str(sub, "type");
+    return type && strcmp(type, "object") == 0;
 }
 
 static int find_type(const char *type, const struct px_conn_type **out, struct px_error *err)
@@ -84,6 +95,33 @@ static bool listed(const char *list, const char *name)
     return false;
 }
 
+/* The names of a map secret s from the secret_names words "s:Name" (sorted when stored). */
+static struct json_object *map_names(const char *list, const char *s)
+{
+    struct json_object *arr = json_object_new_array();
+    size_t n = strlen(s);
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, " ");
+        if (len > n + 1 && strncmp(p, s, n) == 0 && p[n] == ':')
+            json_object_array_add(arr, json_object_new_string_len(p + n + 1, (int)(len - n - 1)));
+        p += len;
+        p += strspn(p, " ");
+    }
+    return arr;
+}
+
+/* A map's member names, in a new array. */
+static struct json_object *object_keys(struct json_object *o)
+{
+    struct json_object *arr = json_object_new_array();
+    json_object_object_foreach(o, key, val)
+    {
+        (void)val;
+        json_object_array_add(arr, json_object_new_string(key));
+    }
+    return arr;
+}
+
 static struct json_object *conn_view(struct px_rows *rows)
 {
     struct json_object *o = json_object_new_object();
@@ -100,10 +138,20 @@ static struct json_object *conn_view(struct px_rows *rows)
     /* Secret params show only whether they are set (from the names column); the sealed blob
      * is never decrypted for a view, so a view cannot leak a secret even by mistake. */
     const struct px_conn_type *ct = px_catalog_conn_type(type);
+    const char *names = px_rows_text(rows, 5);
     for (const char *const *s = ct ? ct->secret_params : NULL; s && *s; s++) {
         char key[80];
         snprintf(key, sizeof(key), "%s_set", *s);
-        px_json_set_bool(params, key, listed(px_rows_text(rows, 5), *s));
+        /* A row written before the param was secret holds it in clear: show it as a secret
+         * all the same (the next update seals it). */
+        struct json_object *clear = px_json_get(params, *s);
+        if (is_secret_map(ct, *s))
+            px_json_set(params, key,
+                        json_object_is_type(clear, json_type_object) ? object_keys(clear)
+                                                                     : map_names(names, *s));
+        else
+            px_json_set_bool(params, key, clear || listed(names, *s));
+        json_object_object_del(params, *s);
     }
     px_json_set(o, "params", params);
     px_json_set_time(o, "created_at", px_rows_int(rows, 6));
@@ -127,28 +175,104 @@ int px_connection_get(const struct px_tenant *t, const char *id, struct json_obj
     return rc ? rc : load(t, id, out, err);
 }
 
+static bool is_tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* The member names of a map secret are HTTP header names (tokens, at most 32 of 1-256 bytes):
+ * they are stored in clear as words of secret_names. Authorization is refused here, as a run
+ * would refuse it: the token belongs in auth_token. */
+static int check_secret_map(const char *param, struct json_object *map, struct px_error *err)
+{
+    int rc;
+    char field[80];
+    snprintf(field, sizeof(field), "params.%s", param);
+    if (json_object_object_length(map) > 32) {
+        rc = px_error_set(err, PX_EINVALID, "params.%s has more than 32 members", param);
+        px_error_field(err, field);
+        return rc;
+    }
+    json_object_object_foreach(map, name, val)
+    {
+        (void)val;
+        size_t n = strlen(name);
+        bool ok = n > 0 && n <= 256;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = is_tchar((unsigned char)name[i]);
+        if (!ok) {
+            rc = px_error_set(err, PX_EINVALID,
+                              "params.%s: '%.64s' is not a valid HTTP header name", param, name);
+            px_error_field(err, field);
+            px_error_hint(err, "a header name is 1-256 letters, digits or !#$%%&'*+-.^_`|~");
+            return rc;
+        }
+        if (strcasecmp(name, "Authorization") == 0) {
+            rc = px_error_set(err, PX_EINVALID,
+                              "params.%s must not contain an Authorization header", param);
+            px_error_field(err, field);
+            px_error_hint(err, "put the token in auth_token (sent as \"Authorization: Bearer "
+                               "<token>\")");
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int validate_params(const struct px_conn_type *ct, struct json_object *params,
                            struct px_error *err)
 {
     int rc = px_schema_validate(ct->params_schema, params, "params", err);
     if (rc && err && !err->hint[0])
         px_error_hint(err, "list_connection_types shows the params of each type");
+    for (const char *const *s = ct->secret_params; !rc && s && *s; s++) {
+        struct json_object *v = px_json_get(params, *s);
+        if (v && is_secret_map(ct, *s))
+            rc = check_secret_map(*s, v, err);
+    }
     return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* secret_names: the set secret params, space-separated, and for a map secret also one word
+ * "param:Name" per member, sorted (names are tokens: no spaces or colons). Owned. */
+static char *secret_names(const struct px_conn_type *ct, struct json_object *params)
+{
+    struct px_buf b;
+    px_buf_init(&b, 64 * 1024); /* 32 names of at most 256 bytes per map */
+    for (const char *const *s = ct->secret_params; s && *s; s++) {
+        struct json_object *v = px_json_get(params, *s);
+        if (!v)
+            continue;
+        px_buf_printf(&b, "%s%s", b.len ? " " : "", *s);
+        if (!is_secret_map(ct, *s) || !json_object_is_type(v, json_type_object))
+            continue;
+        size_t n = 0, cap = (size_t)json_object_object_length(v);
+        const char **keys = px_xcalloc(cap + 1, sizeof(*keys));
+        json_object_object_foreach(v, key, val)
+        {
+            (void)val;
+            keys[n++] = key;
+        }
+        qsort(keys, n, sizeof(*keys), cmp_str);
+        for (size_t i = 0; i < n; i++)
+            px_buf_printf(&b, " %s:%s", *s, keys[i]);
+        free(keys);
+    }
+    return px_buf_take(&b);
 }
 
 /* Writes params (public part, sealed secrets and secret names) for connection id. */
 static int store_params(const struct px_tenant *t, const struct px_conn_type *ct, const char *id,
                         struct json_object *params, struct px_error *err)
 {
-    char *pub, *sealed, names[256] = "";
+    char *pub, *sealed, *names = secret_names(ct, params);
     split_params(t, ct, id, params, &pub, &sealed);
-    for (const char *const *s = ct->secret_params; s && *s; s++) {
-        struct json_object *v = px_json_get(params, *s);
-        if (!v)
-            continue;
-        size_t used = strlen(names);
-        snprintf(names + used, sizeof(names) - used, "%s%s", used ? " " : "", *s);
-    }
     int rc = px_store_exec(t->store,
                            "UPDATE connections SET params = ?, secrets = ?, secret_names = ?,"
                            " updated_at = ? WHERE org_id = ? AND id = ?",
@@ -157,6 +281,7 @@ static int store_params(const struct px_tenant *t, const struct px_conn_type *ct
                            6, NULL, err);
     free(pub);
     free(sealed);
+    free(names);
     return rc;
 }
 

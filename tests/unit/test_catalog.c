@@ -129,7 +129,9 @@ static void test_secret_params(void **state)
     assert_int_equal(count_secrets(pg), 1);
     assert_true(has_secret(px_catalog_conn_type("mysql"), "password"));
     assert_true(has_secret(px_catalog_conn_type("http"), "auth_token"));
-    assert_int_equal(count_secrets(px_catalog_conn_type("http")), 1);
+    /* Header values are secrets too (a map: names shown, values sealed). */
+    assert_true(has_secret(px_catalog_conn_type("http"), "headers"));
+    assert_int_equal(count_secrets(px_catalog_conn_type("http")), 2);
     assert_int_equal(count_secrets(px_catalog_conn_type("csv")), 0);
     assert_int_equal(count_secrets(px_catalog_conn_type("sqlite")), 0);
 }
