@@ -199,9 +199,10 @@ static int schedules_view(const struct px_tenant *t, const char *id, struct json
 {
     struct px_rows *rows;
     int rc = px_store_query(t->store,
-                            "SELECT id, cron_expression, timezone, enabled, next_fire_at"
-                            " FROM schedules"
-                            " WHERE org_id = ? AND pipeline_id = ? ORDER BY created_at, id",
+                            "SELECT s.id, s.cron_expression, s.timezone, s.enabled,"
+                            " s.next_fire_at, p.status FROM schedules s JOIN pipelines p"
+                            " ON p.org_id = s.org_id AND p.id = s.pipeline_id"
+                            " WHERE s.org_id = ? AND s.pipeline_id = ? ORDER BY s.created_at, s.id",
                             PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
     if (rc)
         return rc;
@@ -214,10 +215,8 @@ static int schedules_view(const struct px_tenant *t, const char *id, struct json
         bool enabled = px_rows_int(rows, 3) != 0;
         px_json_set_bool(s, "enabled", enabled);
         int64_t next = px_rows_is_null(rows, 4) ? -1 : px_rows_int(rows, 4);
-        if (enabled && next < 0)
-            next =
-                px_schedule_next_after(px_rows_text(rows, 1), px_rows_text(rows, 2), px_now_ms());
-        px_schedule_add_next(s, px_rows_text(rows, 1), px_rows_text(rows, 2), enabled ? next : -1);
+        px_schedule_add_state(s, px_rows_text(rows, 1), px_rows_text(rows, 2), enabled,
+                              strcmp(px_rows_text(rows, 5), "paused") == 0, next);
         json_object_array_add(arr, s);
     }
     px_rows_free(rows);
