@@ -464,15 +464,17 @@ int px_connection_delete(const struct px_tenant *t, const char *id, struct json_
                         PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
     if (rc)
         return rc;
-    char users[600] = "";
-    int n = 0;
+    char users[600] = "", first_deleted[PX_ID_MAX] = "";
+    int n = 0, deleted = 0;
     while ((rc = px_rows_next(rows, err)) == 1) {
         size_t used = strlen(users);
         char *pname = px_text_clean(px_rows_text(rows, 1), 60, NULL);
+        bool gone = !px_rows_is_null(rows, 2);
         if (n < 10)
             snprintf(users + used, sizeof(users) - used, "%s%s (%s%s)", n ? ", " : "",
-                     px_rows_text(rows, 0), pname,
-                     px_rows_is_null(rows, 2) ? "" : ", deleted but restorable");
+                     px_rows_text(rows, 0), pname, gone ? ", deleted but restorable" : "");
+        if (gone && !deleted++)
+            snprintf(first_deleted, sizeof(first_deleted), "%s", px_rows_text(rows, 0));
         free(pname);
         n++;
     }
@@ -482,8 +484,30 @@ int px_connection_delete(const struct px_tenant *t, const char *id, struct json_
     if (n > 0) {
         rc = px_error_set(err, PX_EIN_USE, "connection is used by %d pipeline%s: %s%s", n,
                           n == 1 ? "" : "s", users, n > 10 ? ", ..." : "");
-        px_error_hint(err, "point those pipelines at another connection (update_pipeline) or "
-                           "delete them first");
+        /* Deleted pipelines keep it so that a restore works; only an operator's purge
+         * (`pipeline purge`, CLI) lets it go. */
+        char purge[200];
+        if (deleted == 1)
+            snprintf(purge, sizeof(purge), "planasonix-mcp pipeline purge %s --org %s",
+                     first_deleted, t->org_id);
+        else
+            snprintf(purge, sizeof(purge), "planasonix-mcp pipeline purge --all-deleted --org %s",
+                     t->org_id);
+        if (deleted == n)
+            px_error_hint(err,
+                          "%s deleted but kept restorable; an operator can remove %s for good "
+                          "with `%s`, then delete the connection",
+                          n == 1 ? "that pipeline is" : "those pipelines are",
+                          n == 1 ? "it" : "them", purge);
+        else if (deleted > 0)
+            px_error_hint(err,
+                          "point the live pipelines at another connection (update_pipeline) or "
+                          "delete them (delete_pipeline); the deleted ones are removed for good "
+                          "by an operator with `%s`",
+                          purge);
+        else
+            px_error_hint(err, "point those pipelines at another connection (update_pipeline) "
+                               "or delete them first");
         return rc;
     }
     if ((rc = px_store_exec(t->store, "DELETE FROM connections WHERE org_id = ? AND id = ?",
