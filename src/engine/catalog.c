@@ -396,3 +396,30 @@ struct json_object *px_catalog_conn_types_json(const char *category)
     }
     return arr;
 }
+
+struct json_object *px_catalog_node_types_json(const char *category)
+{
+    ensure();
+    struct json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < cat.nnodes; i++) {
+        const struct px_node_type *nt = &cat.nodes[i];
+        if (category && nt->kind != PX_NODE_TRANSFORM &&
+            strcmp(px_node_kind_name(nt->kind), category) != 0)
+            continue;
+        struct json_object *o = json_object_new_object();
+        px_json_set_str(o, "kind", px_node_kind_name(nt->kind));
+        px_json_set_str(o, "type", nt->type);
+        px_json_set_str(o, "title", nt->title);
+        px_json_set_str(o, "description", nt->description);
+        px_json_set_bool(o, "needs_connection", nt->needs_connection);
+        struct json_object *inputs = json_object_new_object();
+        px_json_set_int(inputs, "min", nt->min_inputs);
+        px_json_set_int(inputs, "max", nt->max_inputs);
+        px_json_set(o, "inputs", inputs);
+        struct json_object *schema = NULL; /* a deep copy, as in px_catalog_conn_types_json */
+        json_object_deep_copy(nt->config_schema, &schema, NULL);
+        px_json_set(o, "config_schema", schema);
+        json_object_array_add(arr, o);
+    }
+    return arr;
+}
