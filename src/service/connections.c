@@ -519,3 +519,61 @@ int px_connection_delete(const struct px_tenant *t, const char *id, struct json_
     *out = o;
     return 0;
 }
+
+/* Rows written before a param was secret (http headers before issue 10) hold it in clear in
+ * params: found by a LIKE on the member name (portable SQL; a false match only reseals a row
+ * whose params are unchanged) and rewritten through store_params, which seals it. */
+int px_connection_seal_clear(struct px_store *st, const struct px_keyring *keyring, int *sealed,
+                             struct px_error *err)
+{
+    *sealed = 0;
+    int rc = px_catalog_init(err);
+    struct json_object *all = rc ? NULL : px_catalog_conn_types_json(NULL);
+    for (size_t i = 0; !rc && i < json_object_array_length(all); i++) {
+        const struct px_conn_type *ct =
+            px_catalog_conn_type(px_json_get_str(json_object_array_get_idx(all, i), "type"));
+        for (const char *const *sp = ct->secret_params; !rc && sp && *sp; sp++) {
+            char like[96];
+            snprintf(like, sizeof(like), "%%\"%s\":%%", *sp);
+            struct px_rows *rows;
+            rc = px_store_query(st,
+                                "SELECT org_id, id FROM connections WHERE type = ?"
+                                " AND params LIKE ?",
+                                PX_PARAMS(PX_V_TEXT(ct->type), PX_V_TEXT(like)), 2, &rows, err);
+            if (rc)
+                break;
+            struct json_object *ids = json_object_new_array();
+            while ((rc = px_rows_next(rows, err)) == 1) {
+                json_object_array_add(ids, json_object_new_string(px_rows_text(rows, 0)));
+                json_object_array_add(ids, json_object_new_string(px_rows_text(rows, 1)));
+            }
+            px_rows_free(rows);
+            size_t n = json_object_array_length(ids);
+            if (rc > 0)
+                rc = 0; /* no more rows */
+            if (!rc && n > 0)
+                rc = px_store_begin(st, err);
+            bool open = rc == 0 && n > 0;
+            for (size_t k = 0; open && !rc && k + 1 < n; k += 2) {
+                struct px_tenant t = {
+                    .store = st,
+                    .keyring = keyring,
+                    .org_id = json_object_get_string(json_object_array_get_idx(ids, k)),
+                };
+                const char *id = json_object_get_string(json_object_array_get_idx(ids, k + 1));
+                struct json_object *merged = NULL;
+                rc = px_connection_secret_params(&t, id, &merged, err);
+                if (!rc && px_json_get(merged, *sp)) {
+                    rc = store_params(&t, ct, id, merged, err);
+                    (*sealed)++;
+                }
+                json_object_put(merged);
+            }
+            if (open)
+                rc = px_store_finish(st, rc, err);
+            json_object_put(ids);
+        }
+    }
+    json_object_put(all);
+    return rc;
+}

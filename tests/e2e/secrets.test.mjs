@@ -225,3 +225,41 @@ describe('secrets canary: HTTP header values', () => {
     }
   });
 });
+
+// A connection saved before header values were secret holds them in clear: the next start
+// seals them, and the view never showed the value in between.
+describe('secrets canary: headers saved in clear by an older version', { skip: !hasSqlite3 && 'sqlite3 CLI not installed' }, () => {
+  let world;
+  let org;
+  const LEGACY = `LEGACYHDR${unique('l').replace(/[^A-Za-z0-9]/g, '')}`;
+
+  before(() => {
+    world = new World('hdr-legacy');
+    org = world.tenant('legacy-org');
+  });
+  after(async () => { await world.finish(); });
+
+  const sql = (q) => {
+    const r = spawnSync('sqlite3', ['-json', `${world.home}/planasonix.db`, q], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout || '[]');
+  };
+
+  it('the next start seals them; views show names only before and after', async () => {
+    let s = await world.connect(org.key, { name: 'legacy-1' });
+    const c = await s.ok('create_connection', { name: 'old', type: 'http', category: 'source', params: { base_url: 'http://127.0.0.1:9/v1' } });
+    assert.equal(await s.close(), 0);
+    // What the old code stored: headers among the public params, nothing sealed.
+    sql(`UPDATE connections SET params = '{"base_url":"http://127.0.0.1:9/v1","headers":{"X-Api-Key":"${LEGACY}"}}', secrets = NULL, secret_names = '' WHERE id = '${c.connection_id}'`);
+    s = await world.connect(org.key, { name: 'legacy-2' });
+    const v = await s.ok('list_connectors', {});
+    const view = v.connectors.find((x) => x.connection_id === c.connection_id);
+    assert.deepEqual(view.params.headers_set, ['X-Api-Key']);
+    assert.ok(!JSON.stringify(v).includes(LEGACY));
+    assert.equal(await s.close(), 0);
+    const [row] = sql(`SELECT params, secrets, secret_names FROM connections WHERE id = '${c.connection_id}'`);
+    assert.ok(!row.params.includes(LEGACY), `params still hold the value: ${row.params}`);
+    assert.ok(row.secrets, 'the headers are sealed');
+    assert.equal(row.secret_names, 'headers headers:X-Api-Key');
+  });
+});
