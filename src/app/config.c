@@ -7,6 +7,7 @@
 #include "auth/audit.h"
 #include "sched/scheduler.h"
 #include "service/orgs.h"
+#include "service/connections.h"
 #include "service/runs.h"
 #include "store/store.h"
 
@@ -82,6 +83,14 @@ int px_app_open(struct px_app *app, struct px_error *err)
         px_keyring_wipe(&app->keyring);
         return rc;
     }
+    int sealed = 0;
+    if ((rc = px_connection_seal_clear(app->store, &app->keyring, &sealed, err))) {
+        px_store_close(app->store);
+        px_keyring_wipe(&app->keyring);
+        return rc;
+    }
+    if (sealed > 0)
+        px_log(PX_LOG_INFO, "sealed the clear-text secrets of %d connection(s)", sealed);
     app->rl = px_ratelimit_create();
     app->audit = px_audit_create();
     return 0;

@@ -40,7 +40,9 @@ static const char usage[] =
     "  planasonix-mcp key create --org ORG --scopes LIST|all [--name N] [--expires DAYS] [--json]\n"
     "  planasonix-mcp key list --org ORG [--json]\n"
     "  planasonix-mcp key revoke KEY_ID\n"
-    "  planasonix-mcp pipeline restore PIPELINE_ID --org ORG\n"
+    "  planasonix-mcp pipeline restore PIPELINE_ID --org ORG [--name NEW_NAME] [--json]\n"
+    "  planasonix-mcp pipeline purge PIPELINE_ID|--all-deleted --org ORG [--json]\n"
+    "                                          delete deleted pipelines for good\n"
     "  planasonix-mcp migrate | version | --help\n"
     "\n"
     "ORG is an organization id (org_…) or its unique name. Scopes: pipelines:read,\n"
@@ -68,7 +70,7 @@ static const char usage[] =
 /* Options shared by the subcommands; each command checks the ones it needs. */
 struct opts {
     const char *plan, *rate_limit, *org, *scopes, *name, *expires, *listen, *files_dir;
-    bool json;
+    bool json, all_deleted;
     const char *args[4]; /* positional arguments after the command words */
     int nargs;
 };
@@ -93,6 +95,10 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct px_error *er
         const char *a = argv[i];
         if (strcmp(a, "--json") == 0) {
             o->json = true;
+            continue;
+        }
+        if (strcmp(a, "--all-deleted") == 0) {
+            o->all_deleted = true;
             continue;
         }
         bool matched = false;
@@ -299,25 +305,63 @@ static int cmd_key(struct px_app *app, const char *sub, struct opts *o, struct p
     return px_error_set(err, PX_EINVALID, "unknown command 'key %s' (see --help)", sub);
 }
 
+static int pipeline_purge(struct px_app *app, const struct px_tenant *t, struct opts *o,
+                          struct px_error *err)
+{
+    if (o->nargs > 1 || (o->nargs == 1) == o->all_deleted) {
+        int rc = px_error_set(err, PX_EINVALID,
+                              "usage: pipeline purge PIPELINE_ID|--all-deleted --org ORG [--json]");
+        px_error_hint(err, "give one deleted pipeline's id, or --all-deleted for every deleted "
+                           "pipeline of the organization");
+        return rc;
+    }
+    struct json_object *r;
+    int rc = px_pipeline_purge(t, o->nargs ? o->args[0] : NULL, &r, err);
+    if (rc)
+        return rc;
+    struct json_object *list = px_json_get(r, "purged");
+    size_t n = json_object_array_length(list);
+    for (size_t i = 0; i < n; i++)
+        audit_cli(app, "pipeline purge", t->org_id,
+                  px_json_get_str(json_object_array_get_idx(list, i), "pipeline_id"));
+    if (o->json) {
+        print_json(r);
+    } else {
+        printf("purged %zu deleted pipeline%s\n", n, n == 1 ? "" : "s");
+        for (size_t i = 0; i < n; i++) {
+            struct json_object *p = json_object_array_get_idx(list, i);
+            printf("  %s  %s\n", px_json_get_str(p, "pipeline_id"), px_json_get_str(p, "name"));
+        }
+    }
+    json_object_put(r);
+    return 0;
+}
+
 static int cmd_pipeline(struct px_app *app, const char *sub, struct opts *o, struct px_error *err)
 {
     struct px_org org;
     int rc;
-    if (strcmp(sub, "restore") != 0)
+    bool restore = strcmp(sub, "restore") == 0, purge = strcmp(sub, "purge") == 0;
+    if (!restore && !purge)
         return px_error_set(err, PX_EINVALID, "unknown command 'pipeline %s' (see --help)", sub);
-    if (o->nargs != 1 || !o->org)
-        return px_error_set(err, PX_EINVALID, "usage: pipeline restore PIPELINE_ID --org ORG");
+    if (!o->org || (restore && (o->nargs != 1 || o->all_deleted)))
+        return px_error_set(err, PX_EINVALID, "usage: %s",
+                            restore ? "pipeline restore PIPELINE_ID --org ORG [--name NEW_NAME]"
+                                    : "pipeline purge PIPELINE_ID|--all-deleted --org ORG");
     if ((rc = px_org_find(app->store, o->org, &org, err)))
         return rc;
     struct px_tenant t = {.store = app->store, .keyring = &app->keyring, .org_id = org.id};
+    if (purge)
+        return pipeline_purge(app, &t, o, err);
     struct json_object *p;
-    if ((rc = px_pipeline_restore(&t, o->args[0], &p, err)))
+    if ((rc = px_pipeline_restore(&t, o->args[0], o->name, &p, err)))
         return rc;
     audit_cli(app, "pipeline restore", org.id, o->args[0]);
     if (o->json)
         print_json(p);
     else
-        printf("restored %s; its schedules stay disabled until you enable them\n", o->args[0]);
+        printf("restored %s%s%s; its schedules stay disabled until you enable them\n", o->args[0],
+               o->name ? " as " : "", o->name ? o->name : "");
     json_object_put(p);
     return 0;
 }

@@ -260,6 +260,18 @@ static bool is_secret_key(const char *key)
            (n > 6 && strcasecmp(key + n - 6, "_token") == 0);
 }
 
+/* The values of a map of secrets (an http connection's "headers": name → value); the names
+ * are kept, so the trail still says which headers were set. */
+static struct json_object *redact_values(struct json_object *v)
+{
+    struct json_object *out = json_object_new_object();
+    json_object_object_foreach(v, key, val)
+    {
+        px_json_set(out, key, val ? json_object_new_string("[redacted]") : NULL);
+    }
+    return out;
+}
+
 static struct json_object *redact(struct json_object *v)
 {
     if (json_object_is_type(v, json_type_object)) {
@@ -267,6 +279,10 @@ static struct json_object *redact(struct json_object *v)
         json_object_object_foreach(v, key, val)
         {
             if (is_secret_key(key) && val)
+                px_json_set_str(out, key, "[redacted]");
+            else if (strcasecmp(key, "headers") == 0 && json_object_is_type(val, json_type_object))
+                px_json_set(out, key, redact_values(val));
+            else if (strcasecmp(key, "headers") == 0 && val)
                 px_json_set_str(out, key, "[redacted]");
             else
                 px_json_set(out, key, val ? redact(val) : NULL);

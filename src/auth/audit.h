@@ -59,7 +59,8 @@ int px_audit_flush(struct px_audit *a, struct px_store *st);
 int px_audit_write(struct px_store *st, const struct px_audit_entry *e, struct px_error *err);
 /* Returns an owned JSON text of args with the values of secret-looking keys (password,
  * secret, token, auth_token, api_key, key, credentials, and every secret param of the
- * connection type catalog) replaced by "[redacted]", capped at 4 KiB. NULL args → NULL. */
+ * connection type catalog) replaced by "[redacted]", and every value of a "headers" object
+ * (http connection headers: the names stay), capped at 4 KiB. NULL args → NULL. */
 char *px_audit_redact(struct json_object *args);
 
 #endif

@@ -60,7 +60,66 @@ static struct json_tokener *thread_tokener(int max_depth)
     return slot->tok;
 }
 
+/* True when the n digits at d (no sign, no leading zeros: JSON has none) are an integer
+ * beyond what json-c keeps: above UINT64_MAX, or below INT64_MIN when negative. */
+static bool int_too_big(const char *d, size_t n, bool neg)
+{
+    static const char umax[] = "18446744073709551615", nmin[] = "9223372036854775808";
+    const char *lim = neg ? nmin : umax;
+    size_t ln = neg ? sizeof(nmin) - 1 : sizeof(umax) - 1;
+    return n > ln || (n == ln && memcmp(d, lim, n) > 0);
+}
+
+/* Refuses what json-c accepts but changes: a NUL (\u0000) in a string or member name (the C
+ * string would end there: "list_pipelines\u0000x" would call list_pipelines) and an integer
+ * outside 64 bits (json-c saturates it). text is valid JSON (json-c parsed it), so strings
+ * and numbers can be told apart by a plain scan. */
+static int check_text(const char *text, size_t len, unsigned flags, struct px_error *err)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '"') {
+                in_str = false;
+            } else if (c == '\\') {
+                if (!(flags & PX_JSON_ALLOW_NUL) && i + 5 < len && text[i + 1] == 'u' &&
+                    memcmp(text + i + 2, "0000", 4) == 0)
+                    return px_error_set(err, PX_EINVALID,
+                                        "a string contains a NUL character (\\u0000) at byte %zu; "
+                                        "names, ids and other strings must not contain NUL",
+                                        i);
+                i++; /* the escaped character: an escaped backslash before "u0000" is no NUL */
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t start = i, d = c == '-' ? i + 1 : i;
+            for (i = d; i < len && text[i] >= '0' && text[i] <= '9';)
+                i++;
+            bool integer = i >= len || (text[i] != '.' && text[i] != 'e' && text[i] != 'E');
+            if (integer && int_too_big(text + d, i - d, c == '-'))
+                return px_error_set(err, PX_EINVALID,
+                                    "the integer at byte %zu has %zu digits: it does not fit in "
+                                    "64 bits (send large ids and numbers as strings)",
+                                    start, i - d);
+            while (i < len && strchr("0123456789.eE+-", text[i]))
+                i++;
+            i--;
+        }
+    }
+    return 0;
+}
+
 struct json_object *px_json_parse(const char *text, size_t len, int max_depth, struct px_error *err)
+{
+    return px_json_parse_ex(text, len, max_depth, 0, err);
+}
+
+struct json_object *px_json_parse_ex(const char *text, size_t len, int max_depth, unsigned flags,
+                                     struct px_error *err)
 {
     if (len > (size_t)INT32_MAX) {
         px_error_set(err, PX_ETOOLARGE, "JSON text is too large");
@@ -91,6 +150,10 @@ struct json_object *px_json_parse(const char *text, size_t len, int max_depth, s
             json_object_put(obj);
             obj = NULL;
         }
+    }
+    if (obj && check_text(text, len, flags, err) < 0) {
+        json_object_put(obj);
+        obj = NULL;
     }
     if (len > TOK_KEEP_MAX) {
         struct tok_slot *slot = pthread_getspecific(tok_key);

@@ -14,9 +14,16 @@ struct px_buf;
 struct px_error;
 
 /* Parses text (exactly len bytes) with a nesting limit; returns an owned object or NULL with err
- * set (PX_EINVALID, saying where parsing failed). */
+ * set (PX_EINVALID, saying where parsing failed). Valid JSON that json-c would change is
+ * refused too: a NUL (\u0000) in any string or member name (C code would read a shorter
+ * string) and an integer beyond 64 bits (json-c saturates it to another number). */
 struct json_object *px_json_parse(const char *text, size_t len, int max_depth,
                                   struct px_error *err);
+/* px_json_parse with flags: PX_JSON_ALLOW_NUL keeps strings with NUL (to find the id of a
+ * request refused for one). */
+#define PX_JSON_ALLOW_NUL 1u
+struct json_object *px_json_parse_ex(const char *text, size_t len, int max_depth, unsigned flags,
+                                     struct px_error *err);
 /* Compact serialization, borrowed from obj (valid until obj changes or is freed). */
 const char *px_json_str(struct json_object *obj);
 /* Member accessors: NULL/def when missing or of another type. */

@@ -123,7 +123,17 @@ static int check_schema(const char *file, const char *what, struct json_object *
     return 0;
 }
 
-/* Collects the secret params (x-secret: true, which must also be writeOnly strings). */
+/* True for a secret that is a map of secret strings ("headers": name → value): its names are
+ * not secret and views list them; its values are. */
+static bool is_secret_map(struct json_object *sub)
+{
+    const char *type = px_json_get_str(sub, "type");
+    const char *item = px_json_get_str(px_json_get(sub, "additionalProperties"), "type");
+    return type && strcmp(type, "object") == 0 && item && strcmp(item, "string") == 0;
+}
+
+/* Collects the secret params (x-secret: true, which must also be writeOnly strings or maps
+ * of strings). */
 static int load_secrets(const char *file, struct json_object *params, const char ***out,
                         struct px_error *err)
 {
@@ -138,9 +148,11 @@ static int load_secrets(const char *file, struct json_object *params, const char
         if (!px_json_get_bool(sub, "x-secret", false))
             continue;
         const char *type = px_json_get_str(sub, "type");
-        if (!px_json_get_bool(sub, "writeOnly", false) || !type || strcmp(type, "string") != 0)
+        if (!px_json_get_bool(sub, "writeOnly", false) || !type ||
+            (strcmp(type, "string") != 0 && !is_secret_map(sub)))
             return px_error_set(err, PX_EINTERNAL,
-                                "catalog file %s: secret param '%s' must be a writeOnly string",
+                                "catalog file %s: secret param '%s' must be a writeOnly string "
+                                "or a writeOnly object of strings",
                                 file, name);
         names[used++] = name;
     }
@@ -380,6 +392,33 @@ struct json_object *px_catalog_conn_types_json(const char *category)
         for (const char *const *s = ct->secret_params; s && *s; s++)
             json_object_array_add(secrets, json_object_new_string(*s));
         px_json_set(o, "secret_params", secrets);
+        json_object_array_add(arr, o);
+    }
+    return arr;
+}
+
+struct json_object *px_catalog_node_types_json(const char *category)
+{
+    ensure();
+    struct json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < cat.nnodes; i++) {
+        const struct px_node_type *nt = &cat.nodes[i];
+        if (category && nt->kind != PX_NODE_TRANSFORM &&
+            strcmp(px_node_kind_name(nt->kind), category) != 0)
+            continue;
+        struct json_object *o = json_object_new_object();
+        px_json_set_str(o, "kind", px_node_kind_name(nt->kind));
+        px_json_set_str(o, "type", nt->type);
+        px_json_set_str(o, "title", nt->title);
+        px_json_set_str(o, "description", nt->description);
+        px_json_set_bool(o, "needs_connection", nt->needs_connection);
+        struct json_object *inputs = json_object_new_object();
+        px_json_set_int(inputs, "min", nt->min_inputs);
+        px_json_set_int(inputs, "max", nt->max_inputs);
+        px_json_set(o, "inputs", inputs);
+        struct json_object *schema = NULL; /* a deep copy, as in px_catalog_conn_types_json */
+        json_object_deep_copy(nt->config_schema, &schema, NULL);
+        px_json_set(o, "config_schema", schema);
         json_object_array_add(arr, o);
     }
     return arr;

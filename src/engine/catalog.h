@@ -47,6 +47,11 @@ const struct px_node_type *px_catalog_node_type(enum px_node_kind kind, const ch
  * {type, title, description, categories:[...], params_schema, secret_params:[...]}, filtered by
  * category ("source" or "destination"; NULL for all). */
 struct json_object *px_catalog_conn_types_json(const char *category);
+/* Every node type as the graph validator sees it, for list_connection_types: an owned JSON
+ * array of {kind, type, title, description, needs_connection, inputs: {min, max},
+ * config_schema}, in catalog order. category ("source" or "destination")
+ * keeps the transforms and the node types of that kind; NULL keeps all. */
+struct json_object *px_catalog_node_types_json(const char *category);
 /* Comma-separated names of every node type of a kind, for error hints. Borrowed. */
 const char *px_catalog_node_type_names(enum px_node_kind kind);
 /* "source", "transform", "destination"; px_node_kind_parse returns -1 when unknown. */

@@ -584,6 +584,34 @@ static struct json_object *handle_one(struct call *c, struct json_object *msg, b
     return do_request(c, method, id, params);
 }
 
+/* The answer to a message px_json_parse refused. Valid JSON with a NUL in a string is
+ * invalid params with the request's id, so the client can tell which request failed (an id
+ * that itself holds a NUL is an invalid request, id null); anything else is a parse error. */
+static struct json_object *parse_failure(const char *text, size_t len, const struct px_error *err)
+{
+    char m[600];
+    struct json_object *msg =
+        px_json_parse_ex(text, len, PX_MCP_MAX_DEPTH, PX_JSON_ALLOW_NUL, NULL);
+    if (!msg) {
+        snprintf(m, sizeof(m), "Parse error: %s", err->message);
+        return error_response(NULL, RPC_PARSE, m, NULL);
+    }
+    struct json_object *id = px_json_get(msg, "id"), *out;
+    if (json_object_is_type(msg, json_type_object) && px_json_get(msg, "method") &&
+        !json_object_object_get_ex(msg, "id", NULL))
+        out = NULL; /* a notification gets no answer, not even an error */
+    else if (json_object_is_type(id, json_type_string) &&
+             strlen(json_object_get_string(id)) != (size_t)json_object_get_string_len(id)) {
+        out = error_response(NULL, RPC_INVALID_REQUEST,
+                             "Invalid Request: the id contains a NUL character (\\u0000)", NULL);
+    } else {
+        snprintf(m, sizeof(m), "Invalid params: %s", err->message);
+        out = error_response(valid_id(id) ? id : NULL, RPC_INVALID_PARAMS, m, NULL);
+    }
+    json_object_put(msg);
+    return out;
+}
+
 char *px_mcp_handle(struct px_mcp_session *s, const char *text, size_t len)
 {
     return px_mcp_handle_call(s, s->deps.store, s->host.ctx, text, len);
@@ -594,11 +622,8 @@ char *px_mcp_handle_call(struct px_mcp_session *s, struct px_store *store, void 
 {
     struct px_error err;
     struct json_object *msg = px_json_parse(text, len, PX_MCP_MAX_DEPTH, &err);
-    if (!msg) {
-        char m[600];
-        snprintf(m, sizeof(m), "Parse error: %s", err.message);
-        return take_text(error_response(NULL, RPC_PARSE, m, NULL));
-    }
+    if (!msg)
+        return take_text(parse_failure(text, len, &err));
     char *reply = px_mcp_handle_msg(s, store, ctx, msg);
     json_object_put(msg);
     return reply;

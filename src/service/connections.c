@@ -3,6 +3,7 @@
 
 #include "auth/keyring.h"
 #include "base/clock.h"
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/id.h"
 #include "base/json.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static bool is_secret(const struct px_conn_type *ct, const char *key)
 {
@@ -23,6 +25,15 @@ static bool is_secret(const struct px_conn_type *ct, const char *key)
         if (strcmp(*s, key) == 0)
             return true;
     return false;
+}
+
+/* A secret that is a map of secret strings (http "headers": name → value): its member names
+ * are shown (<param>_set: [names]) and stored in clear, its values sealed. */
+static bool is_secret_map(const struct px_conn_type *ct, const char *key)
+{
+    struct json_object *sub = px_json_get(px_json_get(ct->params_schema, "properties"), key);
+    const char *type = px_json_get_str(sub, "type");
+    return type && strcmp(type, "object") == 0;
 }
 
 static int find_type(const char *type, const struct px_conn_type **out, struct px_error *err)
@@ -85,6 +96,33 @@ static bool listed(const char *list, const char *name)
     return false;
 }
 
+/* The names of a map secret s from the secret_names words "s:Name" (sorted when stored). */
+static struct json_object *map_names(const char *list, const char *s)
+{
+    struct json_object *arr = json_object_new_array();
+    size_t n = strlen(s);
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, " ");
+        if (len > n + 1 && strncmp(p, s, n) == 0 && p[n] == ':')
+            json_object_array_add(arr, json_object_new_string_len(p + n + 1, (int)(len - n - 1)));
+        p += len;
+        p += strspn(p, " ");
+    }
+    return arr;
+}
+
+/* A map's member names, in a new array. */
+static struct json_object *object_keys(struct json_object *o)
+{
+    struct json_object *arr = json_object_new_array();
+    json_object_object_foreach(o, key, val)
+    {
+        (void)val;
+        json_object_array_add(arr, json_object_new_string(key));
+    }
+    return arr;
+}
+
 static struct json_object *conn_view(struct px_rows *rows)
 {
     struct json_object *o = json_object_new_object();
@@ -101,10 +139,20 @@ static struct json_object *conn_view(struct px_rows *rows)
     /* Secret params show only whether they are set (from the names column); the sealed blob
      * is never decrypted for a view, so a view cannot leak a secret even by mistake. */
     const struct px_conn_type *ct = px_catalog_conn_type(type);
+    const char *names = px_rows_text(rows, 5);
     for (const char *const *s = ct ? ct->secret_params : NULL; s && *s; s++) {
         char key[80];
         snprintf(key, sizeof(key), "%s_set", *s);
-        px_json_set_bool(params, key, listed(px_rows_text(rows, 5), *s));
+        /* A row written before the param was secret holds it in clear: show it as a secret
+         * all the same (the next update seals it). */
+        struct json_object *clear = px_json_get(params, *s);
+        if (is_secret_map(ct, *s))
+            px_json_set(params, key,
+                        json_object_is_type(clear, json_type_object) ? object_keys(clear)
+                                                                     : map_names(names, *s));
+        else
+            px_json_set_bool(params, key, clear || listed(names, *s));
+        json_object_object_del(params, *s);
     }
     px_json_set(o, "params", params);
     px_json_set_time(o, "created_at", px_rows_int(rows, 6));
@@ -128,30 +176,106 @@ int px_connection_get(const struct px_tenant *t, const char *id, struct json_obj
     return rc ? rc : load(t, id, out, err);
 }
 
+static bool is_tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* The member names of a map secret are HTTP header names (tokens, at most 32 of 1-256 bytes):
+ * they are stored in clear as words of secret_names. Authorization is refused here, as a run
+ * would refuse it: the token belongs in auth_token. */
+static int check_secret_map(const char *param, struct json_object *map, struct px_error *err)
+{
+    int rc;
+    char field[80];
+    snprintf(field, sizeof(field), "params.%s", param);
+    if (json_object_object_length(map) > 32) {
+        rc = px_error_set(err, PX_EINVALID, "params.%s has more than 32 members", param);
+        px_error_field(err, field);
+        return rc;
+    }
+    json_object_object_foreach(map, name, val)
+    {
+        (void)val;
+        size_t n = strlen(name);
+        bool ok = n > 0 && n <= 256;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = is_tchar((unsigned char)name[i]);
+        if (!ok) {
+            rc = px_error_set(err, PX_EINVALID,
+                              "params.%s: '%.64s' is not a valid HTTP header name", param, name);
+            px_error_field(err, field);
+            px_error_hint(err, "a header name is 1-256 letters, digits or !#$%%&'*+-.^_`|~");
+            return rc;
+        }
+        if (strcasecmp(name, "Authorization") == 0) {
+            rc = px_error_set(err, PX_EINVALID,
+                              "params.%s must not contain an Authorization header", param);
+            px_error_field(err, field);
+            px_error_hint(err, "put the token in auth_token (sent as \"Authorization: Bearer "
+                               "<token>\")");
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int validate_params(const struct px_conn_type *ct, struct json_object *params,
                            struct px_error *err)
 {
     int rc = px_schema_validate(ct->params_schema, params, "params", err);
     if (rc && err && !err->hint[0])
         px_error_hint(err, "list_connection_types shows the params of each type");
+    for (const char *const *s = ct->secret_params; !rc && s && *s; s++) {
+        struct json_object *v = px_json_get(params, *s);
+        if (v && is_secret_map(ct, *s))
+            rc = check_secret_map(*s, v, err);
+    }
     if (!rc) /* what the connector itself refuses (an absolute or ".." path, …) */
         rc = px_engine_check_params(ct->type, params, err);
     return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* secret_names: the set secret params, space-separated, and for a map secret also one word
+ * "param:Name" per member, sorted (names are tokens: no spaces or colons). Owned. */
+static char *secret_names(const struct px_conn_type *ct, struct json_object *params)
+{
+    struct px_buf b;
+    px_buf_init(&b, 64 * 1024); /* 32 names of at most 256 bytes per map */
+    for (const char *const *s = ct->secret_params; s && *s; s++) {
+        struct json_object *v = px_json_get(params, *s);
+        if (!v)
+            continue;
+        px_buf_printf(&b, "%s%s", b.len ? " " : "", *s);
+        if (!is_secret_map(ct, *s) || !json_object_is_type(v, json_type_object))
+            continue;
+        size_t n = 0, cap = (size_t)json_object_object_length(v);
+        const char **keys = px_xcalloc(cap + 1, sizeof(*keys));
+        json_object_object_foreach(v, key, val)
+        {
+            (void)val;
+            keys[n++] = key;
+        }
+        qsort(keys, n, sizeof(*keys), cmp_str);
+        for (size_t i = 0; i < n; i++)
+            px_buf_printf(&b, " %s:%s", *s, keys[i]);
+        free(keys);
+    }
+    return px_buf_take(&b);
 }
 
 /* Writes params (public part, sealed secrets and secret names) for connection id. */
 static int store_params(const struct px_tenant *t, const struct px_conn_type *ct, const char *id,
                         struct json_object *params, struct px_error *err)
 {
-    char *pub, *sealed, names[256] = "";
+    char *pub, *sealed, *names = secret_names(ct, params);
     split_params(t, ct, id, params, &pub, &sealed);
-    for (const char *const *s = ct->secret_params; s && *s; s++) {
-        struct json_object *v = px_json_get(params, *s);
-        if (!v)
-            continue;
-        size_t used = strlen(names);
-        snprintf(names + used, sizeof(names) - used, "%s%s", used ? " " : "", *s);
-    }
     int rc = px_store_exec(t->store,
                            "UPDATE connections SET params = ?, secrets = ?, secret_names = ?,"
                            " updated_at = ? WHERE org_id = ? AND id = ?",
@@ -160,6 +284,7 @@ static int store_params(const struct px_tenant *t, const struct px_conn_type *ct
                            6, NULL, err);
     free(pub);
     free(sealed);
+    free(names);
     return rc;
 }
 
@@ -342,15 +467,17 @@ int px_connection_delete(const struct px_tenant *t, const char *id, struct json_
                         PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
     if (rc)
         return rc;
-    char users[600] = "";
-    int n = 0;
+    char users[600] = "", first_deleted[PX_ID_MAX] = "";
+    int n = 0, deleted = 0;
     while ((rc = px_rows_next(rows, err)) == 1) {
         size_t used = strlen(users);
         char *pname = px_text_clean(px_rows_text(rows, 1), 60, NULL);
+        bool gone = !px_rows_is_null(rows, 2);
         if (n < 10)
             snprintf(users + used, sizeof(users) - used, "%s%s (%s%s)", n ? ", " : "",
-                     px_rows_text(rows, 0), pname,
-                     px_rows_is_null(rows, 2) ? "" : ", deleted but restorable");
+                     px_rows_text(rows, 0), pname, gone ? ", deleted but restorable" : "");
+        if (gone && !deleted++)
+            snprintf(first_deleted, sizeof(first_deleted), "%s", px_rows_text(rows, 0));
         free(pname);
         n++;
     }
@@ -360,8 +487,30 @@ int px_connection_delete(const struct px_tenant *t, const char *id, struct json_
     if (n > 0) {
         rc = px_error_set(err, PX_EIN_USE, "connection is used by %d pipeline%s: %s%s", n,
                           n == 1 ? "" : "s", users, n > 10 ? ", ..." : "");
-        px_error_hint(err, "point those pipelines at another connection (update_pipeline) or "
-                           "delete them first");
+        /* Deleted pipelines keep it so that a restore works; only an operator's purge
+         * (`pipeline purge`, CLI) lets it go. */
+        char purge[200];
+        if (deleted == 1)
+            snprintf(purge, sizeof(purge), "planasonix-mcp pipeline purge %s --org %s",
+                     first_deleted, t->org_id);
+        else
+            snprintf(purge, sizeof(purge), "planasonix-mcp pipeline purge --all-deleted --org %s",
+                     t->org_id);
+        if (deleted == n)
+            px_error_hint(err,
+                          "%s deleted but kept restorable; an operator can remove %s for good "
+                          "with `%s`, then delete the connection",
+                          n == 1 ? "that pipeline is" : "those pipelines are",
+                          n == 1 ? "it" : "them", purge);
+        else if (deleted > 0)
+            px_error_hint(err,
+                          "point the live pipelines at another connection (update_pipeline) or "
+                          "delete them (delete_pipeline); the deleted ones are removed for good "
+                          "by an operator with `%s`",
+                          purge);
+        else
+            px_error_hint(err, "point those pipelines at another connection (update_pipeline) "
+                               "or delete them first");
         return rc;
     }
     if ((rc = px_store_exec(t->store, "DELETE FROM connections WHERE org_id = ? AND id = ?",
@@ -372,4 +521,62 @@ int px_connection_delete(const struct px_tenant *t, const char *id, struct json_
     px_json_set_bool(o, "deleted", true);
     *out = o;
     return 0;
+}
+
+/* Rows written before a param was secret (http headers before issue 10) hold it in clear in
+ * params: found by a LIKE on the member name (portable SQL; a false match only reseals a row
+ * whose params are unchanged) and rewritten through store_params, which seals it. */
+int px_connection_seal_clear(struct px_store *st, const struct px_keyring *keyring, int *sealed,
+                             struct px_error *err)
+{
+    *sealed = 0;
+    int rc = px_catalog_init(err);
+    struct json_object *all = rc ? NULL : px_catalog_conn_types_json(NULL);
+    for (size_t i = 0; !rc && i < json_object_array_length(all); i++) {
+        const struct px_conn_type *ct =
+            px_catalog_conn_type(px_json_get_str(json_object_array_get_idx(all, i), "type"));
+        for (const char *const *sp = ct->secret_params; !rc && sp && *sp; sp++) {
+            char like[96];
+            snprintf(like, sizeof(like), "%%\"%s\":%%", *sp);
+            struct px_rows *rows;
+            rc = px_store_query(st,
+                                "SELECT org_id, id FROM connections WHERE type = ?"
+                                " AND params LIKE ?",
+                                PX_PARAMS(PX_V_TEXT(ct->type), PX_V_TEXT(like)), 2, &rows, err);
+            if (rc)
+                break;
+            struct json_object *ids = json_object_new_array();
+            while ((rc = px_rows_next(rows, err)) == 1) {
+                json_object_array_add(ids, json_object_new_string(px_rows_text(rows, 0)));
+                json_object_array_add(ids, json_object_new_string(px_rows_text(rows, 1)));
+            }
+            px_rows_free(rows);
+            size_t n = json_object_array_length(ids);
+            if (rc > 0)
+                rc = 0; /* no more rows */
+            if (!rc && n > 0)
+                rc = px_store_begin(st, err);
+            bool open = rc == 0 && n > 0;
+            for (size_t k = 0; open && !rc && k + 1 < n; k += 2) {
+                struct px_tenant t = {
+                    .store = st,
+                    .keyring = keyring,
+                    .org_id = json_object_get_string(json_object_array_get_idx(ids, k)),
+                };
+                const char *id = json_object_get_string(json_object_array_get_idx(ids, k + 1));
+                struct json_object *merged = NULL;
+                rc = px_connection_secret_params(&t, id, &merged, err);
+                if (!rc && px_json_get(merged, *sp)) {
+                    rc = store_params(&t, ct, id, merged, err);
+                    (*sealed)++;
+                }
+                json_object_put(merged);
+            }
+            if (open)
+                rc = px_store_finish(st, rc, err);
+            json_object_put(ids);
+        }
+    }
+    json_object_put(all);
+    return rc;
 }

@@ -33,4 +33,11 @@ int px_connection_delete(const struct px_tenant *t, const char *id, struct json_
 int px_connection_secret_params(const struct px_tenant *t, const char *id, struct json_object **out,
                                 struct px_error *err);
 
+/* Seals the secret params that rows written before they were secret still hold in clear
+ * (http headers saved before issue 10), at start-up; *sealed counts the connections
+ * rewritten. Views already hide such values; this takes them out of the store's rows. */
+struct px_store;
+int px_connection_seal_clear(struct px_store *st, const struct px_keyring *keyring, int *sealed,
+                             struct px_error *err);
+
 #endif

@@ -199,9 +199,10 @@ static int schedules_view(const struct px_tenant *t, const char *id, struct json
 {
     struct px_rows *rows;
     int rc = px_store_query(t->store,
-                            "SELECT id, cron_expression, timezone, enabled, next_fire_at"
-                            " FROM schedules"
-                            " WHERE org_id = ? AND pipeline_id = ? ORDER BY created_at, id",
+                            "SELECT s.id, s.cron_expression, s.timezone, s.enabled,"
+                            " s.next_fire_at, p.status FROM schedules s JOIN pipelines p"
+                            " ON p.org_id = s.org_id AND p.id = s.pipeline_id"
+                            " WHERE s.org_id = ? AND s.pipeline_id = ? ORDER BY s.created_at, s.id",
                             PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, err);
     if (rc)
         return rc;
@@ -214,10 +215,8 @@ static int schedules_view(const struct px_tenant *t, const char *id, struct json
         bool enabled = px_rows_int(rows, 3) != 0;
         px_json_set_bool(s, "enabled", enabled);
         int64_t next = px_rows_is_null(rows, 4) ? -1 : px_rows_int(rows, 4);
-        if (enabled && next < 0)
-            next =
-                px_schedule_next_after(px_rows_text(rows, 1), px_rows_text(rows, 2), px_now_ms());
-        px_schedule_add_next(s, px_rows_text(rows, 1), px_rows_text(rows, 2), enabled ? next : -1);
+        px_schedule_add_state(s, px_rows_text(rows, 1), px_rows_text(rows, 2), enabled,
+                              strcmp(px_rows_text(rows, 5), "paused") == 0, next);
         json_object_array_add(arr, s);
     }
     px_rows_free(rows);
@@ -619,22 +618,102 @@ int px_pipeline_delete(const struct px_tenant *t, const char *id, struct json_ob
     return 0;
 }
 
-int px_pipeline_restore(const struct px_tenant *t, const char *id, struct json_object **out,
-                        struct px_error *err)
+/* The id of the live pipeline of the org named name, other than id, into holder ("" when
+ * none). */
+static int name_holder(const struct px_tenant *t, const char *name, const char *id,
+                       char holder[PX_ID_MAX], struct px_error *err)
+{
+    struct px_rows *rows;
+    holder[0] = '\0';
+    int rc = px_store_query(t->store,
+                            "SELECT id FROM pipelines WHERE org_id = ? AND name = ?"
+                            " AND deleted_at IS NULL AND id <> ?",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(name), PX_V_TEXT(id)), 3,
+                            &rows, err);
+    if (rc)
+        return rc;
+    if ((rc = px_rows_next(rows, err)) == 1)
+        snprintf(holder, PX_ID_MAX, "%s", px_rows_text(rows, 0));
+    px_rows_free(rows);
+    return rc < 0 ? rc : 0;
+}
+
+static int rename_conflict(const char *holder, struct px_error *err)
+{
+    int rc = px_error_set(err, PX_ECONFLICT, "a pipeline with this name already exists (%s)",
+                          holder[0] ? holder : "another pipeline");
+    px_error_field(err, "name");
+    px_error_hint(err, "choose another name (list_pipelines shows the names in use)");
+    return rc;
+}
+
+int px_pipeline_rename(const struct px_tenant *t, const char *id, const char *name, bool dry_run,
+                       bool *changed, struct px_error *err)
+{
+    *changed = false;
+    int rc = px_pipeline_check(t, id, err);
+    char holder[PX_ID_MAX];
+    if (!rc)
+        rc = name_holder(t, name, id, holder, err);
+    if (rc)
+        return rc;
+    if (holder[0])
+        return rename_conflict(holder, err);
+    int64_t n = 0;
+    if (dry_run) {
+        rc = px_store_query_int(t->store,
+                                "SELECT count(*) FROM pipelines WHERE org_id = ? AND id = ?"
+                                " AND name <> ?",
+                                PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_TEXT(name)), 3,
+                                &n, err);
+        *changed = n > 0;
+        return rc < 0 ? rc : 0;
+    }
+    rc = px_store_exec(t->store,
+                       "UPDATE pipelines SET name = ?, updated_at = ? WHERE org_id = ? AND id = ?"
+                       " AND deleted_at IS NULL AND name <> ?",
+                       PX_PARAMS(PX_V_TEXT(name), PX_V_INT(px_now_ms()), PX_V_TEXT(t->org_id),
+                                 PX_V_TEXT(id), PX_V_TEXT(name)),
+                       5, &n, err);
+    if (rc == -PX_ECONFLICT) /* taken meanwhile */
+        return rename_conflict("", err);
+    *changed = n > 0;
+    return rc;
+}
+
+int px_pipeline_restore(const struct px_tenant *t, const char *id, const char *new_name,
+                        struct json_object **out, struct px_error *err)
 {
     int rc = px_check_id(PX_ID_PIPELINE, "pipeline_id", id, err);
     if (rc)
         return rc;
     int64_t changed = 0;
-    rc = px_store_exec(t->store,
-                       "UPDATE pipelines SET deleted_at = NULL, updated_at = ? WHERE org_id = ?"
-                       " AND id = ? AND deleted_at IS NOT NULL",
-                       PX_PARAMS(PX_V_INT(px_now_ms()), PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 3,
-                       &changed, err);
+    rc = px_store_exec(
+        t->store,
+        "UPDATE pipelines SET deleted_at = NULL, name = coalesce(?, name),"
+        " updated_at = ? WHERE org_id = ? AND id = ? AND deleted_at IS NOT NULL",
+        PX_PARAMS(PX_V_TEXT(new_name), PX_V_INT(px_now_ms()), PX_V_TEXT(t->org_id), PX_V_TEXT(id)),
+        4, &changed, err);
     if (rc == -PX_ECONFLICT) {
+        /* The only caller is the CLI: the hint names CLI commands. */
+        char holder[PX_ID_MAX] = "";
+        struct px_rows *rows;
+        if (new_name) {
+            name_holder(t, new_name, id, holder, NULL);
+        } else if (!px_store_query(
+                       t->store, "SELECT name FROM pipelines WHERE org_id = ? AND id = ?",
+                       PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &rows, NULL)) {
+            if (px_rows_next(rows, NULL) == 1)
+                name_holder(t, px_rows_text(rows, 0), id, holder, NULL);
+            px_rows_free(rows);
+        }
         rc = px_error_set(err, PX_ECONFLICT,
-                          "cannot restore: another pipeline now has the same name");
-        px_error_hint(err, "rename or delete the other pipeline first");
+                          "cannot restore: the live pipeline %s has the same name",
+                          holder[0] ? holder : "of this organization");
+        px_error_hint(err,
+                      "restore it under another name: planasonix-mcp pipeline restore %s --org %s "
+                      "--name NEW_NAME",
+                      id, t->org_id);
         return rc;
     }
     if (rc)
@@ -644,4 +723,87 @@ int px_pipeline_restore(const struct px_tenant *t, const char *id, struct json_o
         return rc;
     }
     return load_view(t, id, false, out, err);
+}
+
+/* Purges one deleted pipeline: every row that belongs to it, runs included. Refused while
+ * one of its runs is queued or running. */
+static int purge_one(const struct px_tenant *t, const char *id, struct px_error *err)
+{
+    int64_t busy = 0;
+    int rc = px_store_query_int(t->store,
+                                "SELECT count(*) FROM runs WHERE org_id = ? AND pipeline_id = ?"
+                                " AND status IN ('queued', 'running')",
+                                PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &busy, err);
+    if (rc < 0)
+        return rc;
+    rc = 0;
+    if (busy > 0) {
+        rc = px_error_set(err, PX_ECONFLICT,
+                          "pipeline %s has %lld run(s) queued or running; purge it once they "
+                          "have ended",
+                          id, (long long)busy);
+        px_error_hint(err, "try again in a while: a run ends when it finishes or times out");
+        return rc;
+    }
+    static const char *const sql[] = {
+        "DELETE FROM pipeline_cursors WHERE org_id = ? AND pipeline_id = ?",
+        "DELETE FROM pipeline_connections WHERE org_id = ? AND pipeline_id = ?",
+        "DELETE FROM schedules WHERE org_id = ? AND pipeline_id = ?",
+        "DELETE FROM runs WHERE org_id = ? AND pipeline_id = ?",
+        "DELETE FROM pipeline_revisions WHERE org_id = ? AND pipeline_id = ?",
+        "DELETE FROM pipelines WHERE org_id = ? AND id = ? AND deleted_at IS NOT NULL",
+    };
+    for (size_t i = 0; !rc && i < sizeof(sql) / sizeof(sql[0]); i++)
+        rc = px_store_exec(t->store, sql[i], PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2,
+                           NULL, err);
+    return rc;
+}
+
+int px_pipeline_purge(const struct px_tenant *t, const char *id, struct json_object **out,
+                      struct px_error *err)
+{
+    *out = NULL;
+    int rc = id ? px_check_id(PX_ID_PIPELINE, "pipeline_id", id, err) : 0;
+    if (rc)
+        return rc;
+    struct px_rows *rows;
+    rc = px_store_query(t->store,
+                        "SELECT id, name, deleted_at FROM pipelines WHERE org_id = ?"
+                        " AND (? IS NULL AND deleted_at IS NOT NULL OR id = ?)"
+                        " ORDER BY deleted_at, id",
+                        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_TEXT(id)), 3, &rows,
+                        err);
+    if (rc)
+        return rc;
+    struct json_object *list = json_object_new_array();
+    bool live = false;
+    while ((rc = px_rows_next(rows, err)) == 1) {
+        live = live || px_rows_is_null(rows, 2);
+        struct json_object *p = json_object_new_object();
+        px_json_set_str(p, "pipeline_id", px_rows_text(rows, 0));
+        char *name = px_text_clean(px_rows_text(rows, 1), 200, NULL);
+        px_json_set_str(p, "name", name);
+        free(name);
+        json_object_array_add(list, p);
+    }
+    px_rows_free(rows);
+    if (!rc && id && json_object_array_length(list) == 0)
+        rc = px_error_set(err, PX_ENOTFOUND, "no pipeline %s in this organization", id);
+    else if (!rc && live)
+        rc = px_error_set(err, PX_EINVALID,
+                          "pipeline %s is not deleted: purge removes only deleted pipelines", id);
+    if (!rc && !(rc = px_store_begin(t->store, err))) {
+        for (size_t i = 0; !rc && i < json_object_array_length(list); i++)
+            rc = purge_one(t, px_json_get_str(json_object_array_get_idx(list, i), "pipeline_id"),
+                           err);
+        rc = px_store_finish(t->store, rc, err);
+    }
+    if (rc < 0) {
+        json_object_put(list);
+        return rc;
+    }
+    struct json_object *o = json_object_new_object();
+    px_json_set(o, "purged", list);
+    *out = o;
+    return 0;
 }

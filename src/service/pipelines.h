@@ -1,8 +1,8 @@
 /*
  * Pipelines of one organization: create from a graph, read, list, pause/resume, update
- * (a new graph revision), soft delete and restore. Graphs are validated (engine/graph.h)
- * before anything is stored. Results are JSON views that never include secrets and whose
- * untrusted text (names, descriptions) is cleaned and capped.
+ * (a new graph revision), rename, soft delete, restore and purge. Graphs are validated
+ * (engine/graph.h) before anything is stored. Results are JSON views that never include secrets and
+ * whose untrusted text (names, descriptions) is cleaned and capped.
  */
 #ifndef PX_SERVICE_PIPELINES_H
 #define PX_SERVICE_PIPELINES_H
@@ -41,8 +41,21 @@ int px_pipeline_update(const struct px_tenant *t, const char *id, const char *ch
                        struct json_object **out, struct px_error *err);
 int px_pipeline_delete(const struct px_tenant *t, const char *id, struct json_object **out,
                        struct px_error *err);
-int px_pipeline_restore(const struct px_tenant *t, const char *id, struct json_object **out,
-                        struct px_error *err);
+/* Brings a soft-deleted pipeline back (its schedules stay disabled), under new_name when
+ * not NULL. A name now taken by a live pipeline is a conflict whose hint names the CLI
+ * (`pipeline restore … --name`), restore's only caller. */
+int px_pipeline_restore(const struct px_tenant *t, const char *id, const char *new_name,
+                        struct json_object **out, struct px_error *err);
+/* Renames a live pipeline (no new revision). A name another live pipeline has is a conflict
+ * naming it; dry_run checks only. *changed: the name differs from the current one. */
+int px_pipeline_rename(const struct px_tenant *t, const char *id, const char *name, bool dry_run,
+                       bool *changed, struct px_error *err);
+/* Removes soft-deleted pipelines for good, with their revisions, schedules, runs, cursors and
+ * connection links (the audit trail keeps what happened): the one with id, or every deleted
+ * pipeline of the org when id is NULL. A live pipeline is refused (invalid), as is one with
+ * a queued or running run (conflict); all or nothing. *out = {purged: [{pipeline_id, name}]}. */
+int px_pipeline_purge(const struct px_tenant *t, const char *id, struct json_object **out,
+                      struct px_error *err);
 /* Sets the freshness SLA (a success within `minutes`; <= 0 clears it) that
  * get_pipeline_health measures against. */
 int px_pipeline_set_sla(const struct px_tenant *t, const char *id, int64_t minutes,

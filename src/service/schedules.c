@@ -54,6 +54,77 @@ static const char *example_for(const char *frequency)
     return "any valid expression";
 }
 
+/* Zone names that load but rarely mean what their user wants (fixed offsets, POSIX-style
+ * rule zones, deprecated aliases), and abbreviations that are no zone at all: each with the
+ * IANA zone to suggest. The first kind is accepted with a warning, the second refused with
+ * the suggestion as the hint. */
+static const struct legacy_zone {
+    const char *name;
+    const char *zone;
+    const char *what; /* NULL: not a zone in the tz database */
+} legacy_zones[] = {
+    {"EST", "America/New_York", "a fixed UTC-05:00 offset with no daylight saving time"},
+    {"MST", "America/Denver",
+     "a fixed UTC-07:00 offset with no daylight saving time (America/Phoenix keeps that all "
+     "year)"},
+    {"HST", "Pacific/Honolulu", "a fixed UTC-10:00 offset kept for compatibility"},
+    {"EST5EDT", "America/New_York", "a POSIX-style legacy zone (current US rules only)"},
+    {"CST6CDT", "America/Chicago", "a POSIX-style legacy zone (current US rules only)"},
+    {"MST7MDT", "America/Denver", "a POSIX-style legacy zone (current US rules only)"},
+    {"PST8PDT", "America/Los_Angeles", "a POSIX-style legacy zone (current US rules only)"},
+    {"CET", "Europe/Paris", "a legacy zone name"},
+    {"MET", "Europe/Paris", "a legacy zone name"},
+    {"EET", "Europe/Athens", "a legacy zone name"},
+    {"WET", "Europe/Lisbon", "a legacy zone name"},
+    {"US/Eastern", "America/New_York", "a deprecated alias"},
+    {"US/Central", "America/Chicago", "a deprecated alias"},
+    {"US/Mountain", "America/Denver", "a deprecated alias"},
+    {"US/Pacific", "America/Los_Angeles", "a deprecated alias"},
+    {"US/Alaska", "America/Anchorage", "a deprecated alias"},
+    {"US/Hawaii", "Pacific/Honolulu", "a deprecated alias"},
+    {"US/Arizona", "America/Phoenix", "a deprecated alias"},
+    {"PST", "America/Los_Angeles", NULL},
+    {"PDT", "America/Los_Angeles", NULL},
+    {"EDT", "America/New_York", NULL},
+    {"CST", "America/Chicago", NULL},
+    {"CDT", "America/Chicago", NULL},
+    {"MDT", "America/Denver", NULL},
+    {"BST", "Europe/London", NULL},
+    {"IST", "Asia/Kolkata", NULL},
+    {"JST", "Asia/Tokyo", NULL},
+    {"AEST", "Australia/Sydney", NULL},
+};
+
+static const struct legacy_zone *legacy_zone(const char *name)
+{
+    for (size_t i = 0; i < sizeof(legacy_zones) / sizeof(legacy_zones[0]); i++)
+        if (strcmp(legacy_zones[i].name, name) == 0)
+            return &legacy_zones[i];
+    return NULL;
+}
+
+/* A warning for a zone that loads but is a legacy or fixed-offset name (Etc/GMT+5 is
+ * UTC-05:00); "" for a regular IANA zone. */
+static void zone_warning(const char *zone, char *out, size_t size)
+{
+    out[0] = '\0';
+    const struct legacy_zone *lz = legacy_zone(zone);
+    int hours;
+    char sign, end;
+    if (lz && lz->what)
+        snprintf(out, size,
+                 "timezone '%s' is %s; if you mean the local time of a place, use its "
+                 "IANA zone, e.g. %s",
+                 zone, lz->what, lz->zone);
+    else if (sscanf(zone, "Etc/GMT%c%d%c", &sign, &hours, &end) == 2 &&
+             (sign == '+' || sign == '-') && hours != 0)
+        snprintf(out, size,
+                 "timezone '%s' is a fixed UTC%c%02d:00 offset (Etc/GMT names reverse the sign) "
+                 "with no daylight saving time; if you mean the local time of a place, use its "
+                 "IANA zone, e.g. America/New_York",
+                 zone, sign == '+' ? '-' : '+', hours);
+}
+
 /* Validates expression, zone and label together; *label_out gets the frequency to store. */
 static int check_fields(const char *expr, const char *frequency, const char *zone,
                         const char **label_out, struct px_error *err)
@@ -67,7 +138,13 @@ static int check_fields(const char *expr, const char *frequency, const char *zon
     struct px_tz *tz = NULL;
     if ((rc = px_tz_load(zone, &tz, err))) {
         px_error_field(err, "timezone");
-        if (!err || !err->hint[0])
+        const struct legacy_zone *lz = legacy_zone(zone);
+        if (lz && !lz->what)
+            px_error_hint(err,
+                          "'%s' is an abbreviation, not a zone: use an IANA zone name such "
+                          "as %s (it follows daylight saving time)",
+                          zone, lz->zone);
+        else if (!err || !err->hint[0])
             px_error_hint(err, "use an IANA zone name such as UTC, America/New_York or "
                                "Europe/Berlin");
         return rc;
@@ -94,7 +171,7 @@ static int check_fields(const char *expr, const char *frequency, const char *zon
 
 #define SCHEDULE_COLUMNS                                                                           \
     "s.id, s.pipeline_id, s.cron_expression, s.frequency, s.timezone, s.enabled, s.misfire,"       \
-    " s.created_at, s.updated_at, s.next_fire_at, s.overlap"
+    " s.created_at, s.updated_at, s.next_fire_at, s.overlap, p.status"
 #define LIVE_JOIN                                                                                  \
     " FROM schedules s JOIN pipelines p ON p.org_id = s.org_id AND p.id = s.pipeline_id"           \
     " AND p.deleted_at IS NULL"
@@ -176,6 +253,22 @@ void px_schedule_add_next(struct json_object *o, const char *expr, const char *z
     px_json_set(o, "preview", preview);
 }
 
+void px_schedule_add_state(struct json_object *o, const char *expr, const char *zone, bool enabled,
+                           bool paused, int64_t next_fire_ms)
+{
+    bool fires = enabled && !paused;
+    if (fires && next_fire_ms < 0) /* not computed yet (a row older than the scheduler) */
+        next_fire_ms = px_schedule_next_after(expr, zone, px_now_ms());
+    px_json_set_bool(o, "fires", fires);
+    px_json_set_str(o, "note",
+                    !enabled ? "the schedule is disabled: nothing fires until enable_schedule "
+                               "(slots missed meanwhile are not run)"
+                    : paused ? "the pipeline is paused: this schedule does not fire until "
+                               "resume_pipeline (slots missed meanwhile are not run)"
+                             : NULL);
+    px_schedule_add_next(o, expr, zone, fires ? next_fire_ms : -1);
+}
+
 static struct json_object *schedule_view(struct px_rows *rows)
 {
     struct json_object *o = json_object_new_object();
@@ -188,10 +281,9 @@ static struct json_object *schedule_view(struct px_rows *rows)
     px_json_set_str(o, "misfire", px_rows_text(rows, 6));
     px_json_set_str(o, "overlap", px_rows_text(rows, 10));
     bool enabled = px_rows_int(rows, 5) != 0;
+    bool paused = strcmp(px_rows_text(rows, 11), "paused") == 0;
     int64_t next = px_rows_is_null(rows, 9) ? -1 : px_rows_int(rows, 9);
-    if (enabled && next < 0) /* not computed yet (a row older than the scheduler) */
-        next = px_schedule_next_after(px_rows_text(rows, 2), px_rows_text(rows, 4), px_now_ms());
-    px_schedule_add_next(o, px_rows_text(rows, 2), px_rows_text(rows, 4), enabled ? next : -1);
+    px_schedule_add_state(o, px_rows_text(rows, 2), px_rows_text(rows, 4), enabled, paused, next);
     px_json_set_time(o, "created_at", px_rows_int(rows, 7));
     px_json_set_time(o, "updated_at", px_rows_int(rows, 8));
     return o;
@@ -211,6 +303,70 @@ static int find(const struct px_tenant *t, const char *id, struct json_object **
 {
     int rc = px_check_id(PX_ID_SCHEDULE, "schedule_id", id, err);
     return rc ? rc : load(t, id, out, err);
+}
+
+#define DUP_SLOTS 8 /* next fires compared to call two schedules identical */
+/* At most 100 other schedules of the pipeline are compared (LIMIT 100 below). */
+
+/* Fills slots with the next DUP_SLOTS fires after now; returns how many there are. */
+static int next_slots(const char *expr, const char *zone, int64_t now, int64_t *slots)
+{
+    int n = 0;
+    for (int64_t at = now; n < DUP_SLOTS && (at = px_schedule_next_after(expr, zone, at)) >= 0;)
+        slots[n++] = at;
+    return n;
+}
+
+/* Appends a warning when another schedule of the pipeline fires at the same instants (same
+ * expression and zone, or one that comes to the same fires: '0 6 * * *' in UTC and Etc/UTC). */
+static int warn_duplicate(const struct px_tenant *t, const char *pipeline_id, const char *self_id,
+                          const char *expr, const char *zone, struct json_object *warnings,
+                          struct px_error *err)
+{
+    int64_t now = px_now_ms(), mine[DUP_SLOTS], theirs[DUP_SLOTS];
+    int n = next_slots(expr, zone, now, mine);
+    if (n == 0)
+        return 0;
+    struct px_rows *rows;
+    int rc = px_store_query(
+        t->store,
+        "SELECT id, cron_expression, timezone FROM schedules"
+        " WHERE org_id = ? AND pipeline_id = ? AND id <> ?"
+        " ORDER BY created_at, id LIMIT 100",
+        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(pipeline_id), PX_V_TEXT(self_id)), 3, &rows, err);
+    if (rc)
+        return rc;
+    while ((rc = px_rows_next(rows, err)) == 1) {
+        if (next_slots(px_rows_text(rows, 1), px_rows_text(rows, 2), now, theirs) != n ||
+            memcmp(mine, theirs, (size_t)n * sizeof(*mine)) != 0)
+            continue;
+        char w[400];
+        snprintf(w, sizeof(w),
+                 "schedule %s of this pipeline already fires at the same times ('%s' in %s): "
+                 "each slot starts the pipeline once per schedule (with overlap skip the second "
+                 "is recorded as skipped); delete one with delete_schedule unless that is meant",
+                 px_rows_text(rows, 0), px_rows_text(rows, 1), px_rows_text(rows, 2));
+        json_object_array_add(warnings, json_object_new_string(w));
+        break;
+    }
+    px_rows_free(rows);
+    return rc < 0 ? rc : 0;
+}
+
+/* Adds "warnings" (legacy zone, duplicate schedule) to a created or updated schedule view. */
+static int add_warnings(const struct px_tenant *t, struct json_object *view, struct px_error *err)
+{
+    struct json_object *warnings = json_object_new_array();
+    const char *zone = px_json_get_str(view, "timezone");
+    char w[400];
+    zone_warning(zone, w, sizeof(w));
+    if (w[0])
+        json_object_array_add(warnings, json_object_new_string(w));
+    int rc = warn_duplicate(t, px_json_get_str(view, "pipeline_id"),
+                            px_json_get_str(view, "schedule_id"),
+                            px_json_get_str(view, "cron_expression"), zone, warnings, err);
+    px_json_set(view, "warnings", warnings);
+    return rc;
 }
 
 int px_schedule_create(const struct px_tenant *t, const char *pipeline_id,
@@ -238,7 +394,9 @@ int px_schedule_create(const struct px_tenant *t, const char *pipeline_id,
                                  next >= 0 ? PX_V_INT(next) : PX_V_NULL, PX_V_INT(now),
                                  PX_V_INT(now)),
                        11, NULL, err);
-    return rc ? rc : load(t, id, out, err);
+    if (!rc)
+        rc = load(t, id, out, err);
+    return rc ? rc : add_warnings(t, *out, err);
 }
 
 int px_schedule_update(const struct px_tenant *t, const char *id,
@@ -282,7 +440,9 @@ int px_schedule_update(const struct px_tenant *t, const char *id,
                                      PX_V_TEXT(t->org_id), PX_V_TEXT(id)),
                            10, NULL, err);
     json_object_put(cur);
-    return rc ? rc : load(t, id, out, err);
+    if (!rc)
+        rc = load(t, id, out, err);
+    return rc ? rc : add_warnings(t, *out, err);
 }
 
 int px_schedule_list(const struct px_tenant *t, const char *pipeline_id, int enabled, int64_t limit,

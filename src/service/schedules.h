@@ -12,6 +12,7 @@
 #include "service/tenant.h"
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct px_error;
@@ -34,6 +35,14 @@ int64_t px_schedule_next_after(const char *expr, const char *zone, int64_t after
 void px_schedule_add_next(struct json_object *o, const char *expr, const char *zone,
                           int64_t next_fire_ms);
 
+/* Sets fires (enabled and the pipeline not paused), note (why it does not fire, or null)
+ * and, through px_schedule_add_next, next_run_at/preview (null and [] when it does not
+ * fire) on a schedule view o. next_fire_ms < 0: not computed yet. */
+void px_schedule_add_state(struct json_object *o, const char *expr, const char *zone, bool enabled,
+                           bool paused, int64_t next_fire_ms);
+
+/* Create and update return the view with "warnings": [text] (a legacy or fixed-offset zone
+ * name, another schedule of the pipeline firing at the same times); they do not refuse. */
 int px_schedule_create(const struct px_tenant *t, const char *pipeline_id,
                        const struct px_schedule_fields *f, struct json_object **out,
                        struct px_error *err);

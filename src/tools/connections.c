@@ -74,8 +74,9 @@ PX_TOOL(list_connection_types)
     if (rc)
         return rc;
     struct json_object *o = json_object_new_object();
-    px_json_set(o, "connection_types",
-                px_catalog_conn_types_json(px_json_get_str(args, "category")));
+    const char *category = px_json_get_str(args, "category");
+    px_json_set(o, "connection_types", px_catalog_conn_types_json(category));
+    px_json_set(o, "node_types", px_catalog_node_types_json(category));
     *out = o;
     return 0;
 }

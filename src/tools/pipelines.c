@@ -63,6 +63,25 @@ PX_TOOL(create_pipeline)
     return dry_run ? 0 : apply_sla(ctx, args, id, *out, err);
 }
 
+/* name renames the pipeline (no new revision); in the same transaction as a graph change,
+ * so a name clash leaves the graph alone too. */
+static int apply_name(struct px_tool_ctx *ctx, struct json_object *args, const char *id,
+                      bool dry_run, struct json_object *out, struct px_error *err)
+{
+    const char *name = px_json_get_str(args, "name");
+    bool renamed;
+    if (!name)
+        return 0;
+    int rc = px_pipeline_rename(&ctx->tenant, id, name, dry_run, &renamed, err);
+    if (rc || !renamed)
+        return rc;
+    px_json_set_bool(out, "changed", true);
+    struct json_object *view;
+    if (!dry_run && !(rc = px_pipeline_get(&ctx->tenant, id, &view, err)))
+        px_json_set(out, "pipeline", view);
+    return rc;
+}
+
 PX_TOOL(update_pipeline)
 {
     const char *id = px_json_get_str(args, "pipeline_id");
@@ -70,19 +89,24 @@ PX_TOOL(update_pipeline)
     bool dry_run = px_json_get_bool(args, "dry_run", false);
     int rc;
     if (!px_json_get(args, "graph") &&
-        json_object_object_get_ex(args, "freshness_sla_minutes", NULL)) {
-        /* Only the SLA changes: no new revision, no planner. */
+        (json_object_object_get_ex(args, "freshness_sla_minutes", NULL) ||
+         px_json_get(args, "name"))) {
+        /* Only the name and/or the SLA change: no new revision, no planner. */
         struct json_object *view;
         if ((rc = px_pipeline_get(&ctx->tenant, id, &view, err)))
             return rc;
         *out = json_object_new_object();
         px_json_set(*out, "pipeline", view);
         px_json_set_bool(*out, "dry_run", dry_run);
-        return dry_run ? 0 : apply_sla(ctx, args, id, *out, err);
+        px_json_set_bool(*out, "changed", false);
+        rc = apply_name(ctx, args, id, dry_run, *out, err);
+        return rc || dry_run ? rc : apply_sla(ctx, args, id, *out, err);
     }
     rc = px_pipeline_update(&ctx->tenant, id, px_json_get_str(args, "description"),
                             px_json_get(args, "graph"), px_json_get_int(args, "base_revision", -1),
                             dry_run, out, err);
+    if (!rc)
+        rc = apply_name(ctx, args, id, dry_run, *out, err);
     return rc || dry_run ? rc : apply_sla(ctx, args, id, *out, err);
 }
 

@@ -159,6 +159,63 @@ describe('oversized and deeply nested messages', () => {
   });
 });
 
+// What json-c would quietly change is refused instead (issue 10 item 20): a NUL inside any
+// string (json-c keeps it, C code then reads a shorter name) and an integer beyond 64 bits
+// (json-c saturates it, so a 400-digit id came back as another number).
+describe('NUL characters and oversized integers', () => {
+  let r;
+  before(async () => {
+    r = world.raw(org.key, { name: 'nul' });
+    await r.initialize();
+  });
+  after(async () => { if (r) await r.end(); });
+
+  async function rawReply(text) {
+    const before = r.lines.length;
+    await r.write(`${text}\n`);
+    const m = await r.response();
+    return { m, line: r.lines[before] };
+  }
+
+  it('a NUL in a tool name, a string argument or a member name is invalid params, with the request id', async () => {
+    const lines = [
+      '{"jsonrpc":"2.0","id":61,"method":"tools/call","params":{"name":"list_pipelines\\u0000x","arguments":{}}}',
+      '{"jsonrpc":"2.0","id":62,"method":"tools/call","params":{"name":"list_pipelines","arguments":{"query":"a\\u0000b"}}}',
+      '{"jsonrpc":"2.0","id":63,"method":"tools/call","params":{"name":"list_pipelines","arguments":{"li\\u0000mit":5}}}',
+      '{"jsonrpc":"2.0","id":"s\\u0000","method":"ping"}',
+    ];
+    for (const [i, text] of lines.entries()) {
+      const { m } = await rawReply(text);
+      assert.ok(m.error, `${text} → an error: ${JSON.stringify(m)}`);
+      assert.equal(m.error.code, i === 3 ? -32600 : -32602, JSON.stringify(m));
+      assert.match(m.error.message, /NUL/, JSON.stringify(m));
+      assert.equal(m.id, i === 3 ? null : 61 + i, JSON.stringify(m));
+    }
+    // A backslash before "u0000" is text, not a NUL.
+    const { m } = await rawReply('{"jsonrpc":"2.0","id":65,"method":"tools/call","params":{"name":"list_pipelines","arguments":{"query":"a\\\\u0000b"}}}');
+    assert.equal(m.result.isError, undefined, JSON.stringify(m));
+  });
+
+  it('a 400-digit id is refused with a clear error; a 64-bit id comes back exactly', async () => {
+    const big = `9${'1'.repeat(399)}`;
+    const { m, line } = await rawReply(`{"jsonrpc":"2.0","id":${big},"method":"ping"}`);
+    assert.ok(m.error, `an error: ${line}`);
+    assert.equal(m.id, null, line);
+    assert.match(m.error.message, /64/, line);
+    assert.ok(!line.includes('18446744073709551615'), `no saturated id: ${line}`);
+    const neg = await rawReply(`{"jsonrpc":"2.0","id":-${big},"method":"ping"}`);
+    assert.ok(neg.m.error, neg.line);
+    const inArgs = await rawReply(`{"jsonrpc":"2.0","id":66,"method":"tools/call","params":{"name":"list_pipelines","arguments":{"limit":${big}}}}`);
+    assert.ok(inArgs.m.error || inArgs.m.result?.isError, inArgs.line);
+    assert.ok(!inArgs.line.includes('18446744073709551615'), inArgs.line);
+    for (const id of ['18446744073709551614', '-9223372036854775808', '9223372036854775807']) {
+      const ok = await rawReply(`{"jsonrpc":"2.0","id":${id},"method":"ping"}`);
+      assert.ok(ok.line.includes(`"id":${id}`), `id ${id} echoed exactly: ${ok.line}`);
+    }
+    assert.deepEqual((await r.request('ping')).result, {});
+  });
+});
+
 describe('plans and keys', () => {
   async function expectRefusedConnect(key, re, code) {
     const err = await world.connect(key, { name: 'refused' }).then(

@@ -145,3 +145,68 @@ describe('schedules: the embedded scheduler fires a slot (real clock)', () => {
     await ctx.s.ok('delete_schedule', { schedule_id: sc.schedule_id });
   });
 });
+
+// Silent surprises made loud (issue 10 item 20): a legacy zone name, a paused pipeline's
+// schedule, and a second identical schedule each come back with what they mean.
+describe('schedules: warnings and paused pipelines', () => {
+  let world;
+  let ctx;
+  before(async () => {
+    world = new World('sched-warn');
+    ctx = await setup(world, 'warn', { PLANASONIX_SCHEDULER: 'off' });
+  });
+  after(async () => {
+    try {
+      if (ctx?.s) assert.equal(await ctx.s.close(), 0);
+    } finally {
+      await world.finish();
+    }
+  });
+
+  it('legacy zones are accepted with a warning naming the IANA zone; IANA zones get none', async () => {
+    const est = await ctx.s.ok('create_schedule', { pipeline_id: ctx.pipeline, cron_expression: '0 6 * * *', timezone: 'EST' });
+    assert.equal(est.timezone, 'EST');
+    assert.equal(est.warnings.length, 1, JSON.stringify(est.warnings));
+    assert.match(est.warnings[0], /America\/New_York/);
+    assert.match(est.warnings[0], /fixed|daylight/i);
+    const pst = await ctx.s.ok('update_schedule', { schedule_id: est.schedule_id, timezone: 'PST8PDT' });
+    assert.match(pst.warnings.join(' '), /America\/Los_Angeles/);
+    const ny = await ctx.s.ok('update_schedule', { schedule_id: est.schedule_id, timezone: 'America/New_York' });
+    assert.deepEqual(ny.warnings, []);
+    await ctx.s.ok('delete_schedule', { schedule_id: est.schedule_id });
+  });
+
+  it('a second identical schedule on one pipeline is accepted with a warning naming the first', async () => {
+    const a = await ctx.s.ok('create_schedule', { pipeline_id: ctx.pipeline, cron_expression: '15 * * * *', timezone: 'UTC' });
+    assert.deepEqual(a.warnings, []);
+    const b = await ctx.s.ok('create_schedule', { pipeline_id: ctx.pipeline, cron_expression: '15 * * * *', timezone: 'Etc/UTC' });
+    assert.equal(b.warnings.length, 1, JSON.stringify(b.warnings));
+    assert.ok(b.warnings[0].includes(a.schedule_id), b.warnings[0]);
+    // A different time is no duplicate.
+    const c = await ctx.s.ok('update_schedule', { schedule_id: b.schedule_id, cron_expression: '45 * * * *' });
+    assert.deepEqual(c.warnings, []);
+    await ctx.s.ok('delete_schedule', { schedule_id: b.schedule_id });
+    ctx.sched = a.schedule_id;
+  });
+
+  it('a paused pipeline\'s schedule says it will not fire; resuming brings next_run_at back', async () => {
+    const live = (await ctx.s.ok('list_schedules', { pipeline_id: ctx.pipeline })).schedules[0];
+    assert.equal(live.fires, true);
+    assert.ok(live.next_run_at);
+    await ctx.s.ok('pause_pipeline', { pipeline_id: ctx.pipeline });
+    const paused = (await ctx.s.ok('list_schedules', { pipeline_id: ctx.pipeline })).schedules[0];
+    assert.equal(paused.enabled, true);
+    assert.equal(paused.fires, false);
+    assert.equal(paused.next_run_at, null);
+    assert.match(paused.note, /paused/);
+    assert.match(paused.note, /resume_pipeline/);
+    const disabled = (await ctx.s.ok('disable_schedule', { schedule_id: ctx.sched })).schedule;
+    assert.equal(disabled.fires, false);
+    await ctx.s.ok('enable_schedule', { schedule_id: ctx.sched });
+    await ctx.s.ok('resume_pipeline', { pipeline_id: ctx.pipeline });
+    const back = (await ctx.s.ok('list_schedules', { pipeline_id: ctx.pipeline })).schedules[0];
+    assert.equal(back.fires, true);
+    assert.equal(back.note, null);
+    assert.ok(back.next_run_at);
+  });
+});

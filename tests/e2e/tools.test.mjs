@@ -2,9 +2,11 @@
 // validates each structuredContent against the tool's outputSchema. One server, one story:
 // connections → pipelines → schedules → delete → restore → delete the connection.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { PG_PARAMS, World, fakeId, makeConnections, ordersGraph } from './lib.mjs';
+import { PG_PARAMS, REPO, World, fakeId, makeConnections, ordersGraph } from './lib.mjs';
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
@@ -44,6 +46,46 @@ describe('tools: happy paths', () => {
       assert.ok(some.length > 0);
       for (const t of some) assert.ok(t.categories.includes(category), `${t.type} is a ${category}`);
     }
+  });
+
+  it('list_connection_types publishes every node type with its config schema, straight from the catalog', async () => {
+    const catalog = path.join(REPO, 'src/engine/catalog');
+    const files = fs.readdirSync(catalog).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(catalog, f), 'utf8')));
+    const r = await s.ok('list_connection_types');
+    assert.ok(Array.isArray(r.node_types), `node_types published: ${Object.keys(r)}`);
+    const key = (n) => `${n.kind}/${n.type}`;
+    const want = [];
+    for (const f of files) {
+      if (f.kind === 'transform') want.push({ kind: 'transform', type: f.type, config: f.config, inputs: f.inputs ?? { min: 1, max: 1 } });
+      if (f.kind === 'connection' && f.source_config) want.push({ kind: 'source', type: f.type, config: f.source_config, inputs: { min: 0, max: 0 } });
+      if (f.kind === 'connection' && f.destination_config) want.push({ kind: 'destination', type: f.type, config: f.destination_config, inputs: { min: 1, max: 1 } });
+    }
+    assert.deepEqual(r.node_types.map(key).sort(), want.map(key).sort());
+    for (const w of want) {
+      const n = r.node_types.find((x) => key(x) === key(w));
+      assert.deepEqual(n.config_schema, w.config, `${key(w)}: the catalog's config schema`);
+      assert.deepEqual(n.inputs, { min: w.inputs.min ?? 1, max: w.inputs.max ?? 1 }, `${key(w)} inputs`);
+      assert.equal(n.needs_connection, w.kind !== 'transform');
+      assert.equal(typeof n.title, 'string');
+      assert.ok(n.description.length > 10, `${key(w)} description`);
+    }
+    const join = r.node_types.find((n) => key(n) === 'transform/join');
+    assert.deepEqual(join.inputs, { min: 2, max: 2 });
+    assert.deepEqual(join.config_schema.required, ['left_keys', 'right_keys']);
+    // The category filter narrows the sources and destinations; transforms always come.
+    const src = await s.ok('list_connection_types', { category: 'source' });
+    assert.ok(src.node_types.every((n) => n.kind !== 'destination'));
+    assert.ok(src.node_types.some((n) => n.kind === 'transform'));
+    assert.ok(src.node_types.some((n) => key(n) === 'source/postgres'));
+    // What is published is what the validator enforces: a required config field it lists is
+    // the one a graph without it is refused for.
+    const filter = r.node_types.find((n) => key(n) === 'transform/filter');
+    const missing = filter.config_schema.required[0];
+    const e = await s.fail('create_pipeline', {
+      name: 'probe', description: 'x', dry_run: true,
+      graph: { nodes: [{ id: 'f', kind: 'transform', type: 'filter', config: {} }], edges: [] },
+    }, 'invalid_argument');
+    assert.ok(e.message.includes(missing), e.message);
   });
 
   it('create_connection: a postgres source with a password; a csv destination', async () => {

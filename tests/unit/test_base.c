@@ -167,6 +167,41 @@ static void check_json_string(const char *s, size_t max)
     px_buf_cleanup(&b);
 }
 
+/* 1 when px_json_parse accepts text, 0 when it refuses it. */
+static int parses(const char *text, unsigned flags)
+{
+    struct px_error err;
+    px_error_clear(&err);
+    struct json_object *o = px_json_parse_ex(text, strlen(text), 64, flags, &err);
+    json_object_put(o);
+    return o != NULL;
+}
+
+/* What json-c accepts but changes is refused: a NUL in a string or a member name, and an
+ * integer outside 64 bits; the edges of the 64-bit range and escaped backslashes pass. */
+static void json_nul_and_big_integers_are_refused(void **state)
+{
+    (void)state;
+    assert_int_equal(parses("{\"name\":\"a\\u0000b\"}", 0), 0);
+    assert_int_equal(parses("{\"na\\u0000me\":1}", 0), 0);
+    assert_int_equal(parses("[\"\\u0000\"]", 0), 0);
+    assert_int_equal(parses("{\"name\":\"a\\u0000b\"}", PX_JSON_ALLOW_NUL), 1);
+    assert_int_equal(parses("{\"name\":\"a\\\\u0000b\"}", 0), 1); /* backslash, "u0000" */
+    assert_int_equal(parses("{\"name\":\"\\u00001\\u0001\"}", 0), 0);
+    assert_int_equal(parses("{\"name\":\"\\u0001\"}", 0), 1);
+    assert_int_equal(parses("[18446744073709551615]", 0), 1);
+    assert_int_equal(parses("[18446744073709551616]", 0), 0);
+    assert_int_equal(parses("{\"id\":123456789012345678901234567890}", 0), 0);
+    assert_int_equal(parses("[-9223372036854775808]", 0), 1);
+    assert_int_equal(parses("[-9223372036854775809]", 0), 0);
+    assert_int_equal(parses("[1, -2, 0, 123456789012345678901234567890.5, 1e30]", 0), 1);
+    assert_int_equal(parses("{\"a\":\"123456789012345678901234567890\"}", 0), 1);
+    struct px_error err;
+    px_error_clear(&err);
+    assert_null(px_json_parse("{\"x\":\"\\u0000\"}", 14, 64, &err));
+    assert_non_null(strstr(err.message, "NUL"));
+}
+
 static void json_strings_match_json_c(void **state)
 {
     (void)state;
@@ -340,10 +375,15 @@ static void egress_cidrs_match(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(time_format_matches_gmtime),  cmocka_unit_test(buffers_are_bounded),
-        cmocka_unit_test(text_is_cleaned_and_capped),  cmocka_unit_test(ids_have_kinds),
-        cmocka_unit_test(lines_are_framed_and_capped), cmocka_unit_test(json_strings_match_json_c),
-        cmocka_unit_test(libraries_load_on_first_use), cmocka_unit_test(egress_cidrs_match),
+        cmocka_unit_test(time_format_matches_gmtime),
+        cmocka_unit_test(buffers_are_bounded),
+        cmocka_unit_test(text_is_cleaned_and_capped),
+        cmocka_unit_test(ids_have_kinds),
+        cmocka_unit_test(lines_are_framed_and_capped),
+        cmocka_unit_test(json_strings_match_json_c),
+        cmocka_unit_test(json_nul_and_big_integers_are_refused),
+        cmocka_unit_test(libraries_load_on_first_use),
+        cmocka_unit_test(egress_cidrs_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

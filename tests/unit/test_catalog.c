@@ -129,7 +129,9 @@ static void test_secret_params(void **state)
     assert_int_equal(count_secrets(pg), 1);
     assert_true(has_secret(px_catalog_conn_type("mysql"), "password"));
     assert_true(has_secret(px_catalog_conn_type("http"), "auth_token"));
-    assert_int_equal(count_secrets(px_catalog_conn_type("http")), 1);
+    /* Header values are secrets too (a map: names shown, values sealed). */
+    assert_true(has_secret(px_catalog_conn_type("http"), "headers"));
+    assert_int_equal(count_secrets(px_catalog_conn_type("http")), 2);
     assert_int_equal(count_secrets(px_catalog_conn_type("csv")), 0);
     assert_int_equal(count_secrets(px_catalog_conn_type("sqlite")), 0);
 }
@@ -196,6 +198,36 @@ static size_t count_with_type(struct json_object *arr, const char *type)
         if (strcmp(px_json_get_str(json_object_array_get_idx(arr, i), "type"), type) == 0)
             n++;
     return n;
+}
+
+/* The published node types are the validator's own entries: each config_schema equals the
+ * schema px_catalog_node_type returns, and it is a copy. */
+static void test_node_types_json(void **state)
+{
+    (void)state;
+    struct json_object *all = px_catalog_node_types_json(NULL);
+    size_t n = json_object_array_length(all), kinds[3] = {0, 0, 0};
+    assert_true(n > 10);
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *o = json_object_array_get_idx(all, i);
+        int kind = px_node_kind_parse(px_json_get_str(o, "kind"));
+        assert_true(kind >= 0);
+        kinds[kind]++;
+        const struct px_node_type *nt =
+            px_catalog_node_type((enum px_node_kind)kind, px_json_get_str(o, "type"));
+        assert_non_null(nt);
+        assert_true(px_json_equal(px_json_get(o, "config_schema"), nt->config_schema));
+        assert_true(px_json_get(o, "config_schema") != nt->config_schema);
+        assert_int_equal(px_json_get_int(px_json_get(o, "inputs"), "max", -1), nt->max_inputs);
+        assert_int_equal(px_json_get_bool(o, "needs_connection", false), nt->needs_connection);
+    }
+    assert_int_equal(kinds[PX_NODE_SOURCE], 6);
+    assert_int_equal(kinds[PX_NODE_DESTINATION], 5);
+    json_object_put(all);
+    struct json_object *src = px_catalog_node_types_json("source");
+    assert_int_equal(json_object_array_length(src),
+                     kinds[PX_NODE_SOURCE] + kinds[PX_NODE_TRANSFORM]);
+    json_object_put(src);
 }
 
 static void test_conn_types_json(void **state)
@@ -330,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_init_loads_everything),
         cmocka_unit_test(test_connection_types),
         cmocka_unit_test(test_secret_params),
+        cmocka_unit_test(test_node_types_json),
         cmocka_unit_test(test_node_types),
         cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_conn_types_json),

@@ -304,8 +304,12 @@ static void redaction_hides_secret_values(void **state)
     (void)state;
     struct json_object *args =
         json_tokener_parse("{\"name\":\"x\",\"params\":{\"host\":\"h\",\"password\":\"canary-123\","
-                           "\"auth_token\":\"tok-9\",\"nested\":[{\"db_password\":\"p2\"}]}}");
+                           "\"auth_token\":\"tok-9\",\"nested\":[{\"db_password\":\"p2\"}],"
+                           "\"headers\":{\"X-Api-Key\":\"hdr-77\"}}}");
     char *r = px_audit_redact(args);
+    /* Header values are secrets; their names stay in the trail. */
+    assert_null(strstr(r, "hdr-77"));
+    assert_non_null(strstr(r, "\"headers\":{\"X-Api-Key\":\"[redacted]\"}"));
     assert_null(strstr(r, "canary-123"));
     assert_null(strstr(r, "tok-9"));
     assert_null(strstr(r, "p2"));
