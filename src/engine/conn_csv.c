@@ -502,6 +502,15 @@ static int csvsrc_open(const struct px_node_ctx *ctx, void **state_out, struct p
         csvsrc_close(s);
         return rc;
     }
+    if (rc == 1 && s->nf > PX_BATCH_MAX_COLS) {
+        /* The cap every source enforces: a batch holds PX_BATCH_MAX_COLS columns at most. */
+        rc = px_error_set(err, PX_EINVALID, "line %lld: %zu columns; at most %d are supported",
+                          (long long)line, s->nf, PX_BATCH_MAX_COLS);
+        px_error_hint(err, "split the file into narrower files, or keep only the columns the "
+                           "pipeline needs");
+        csvsrc_close(s);
+        return rc;
+    }
     if (rc == 0) {
         s->eof = true;
     } else {

@@ -35,7 +35,11 @@ struct px_engine_opts {
     /* Incremental sources (engine/cursor.h): {node_id: position} stored after the last
      * successful run, borrowed; NULL on a first run. */
     struct json_object *cursors;
+    /* Bytes the run may hold in memory (engine/budget.h); 0: PX_ENGINE_MEMORY_DEFAULT. */
+    int64_t memory_budget;
 };
+
+#define PX_ENGINE_MEMORY_DEFAULT ((int64_t)512 << 20)
 
 struct px_engine_result {
     int64_t rows_read;         /* rows produced by all sources */
