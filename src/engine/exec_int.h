@@ -14,6 +14,7 @@
 struct px_batch;
 struct px_error;
 struct px_engine_opts;
+struct px_mem;
 
 /* What a node's callbacks get at open time; everything is borrowed for the run. */
 struct px_node_ctx {
@@ -34,6 +35,11 @@ struct px_node_ctx {
     const char *push_where;
     const char *const *push_columns;
     int push_ncols;
+    /* The node's memory account (engine/budget.h): batches it makes are charged by the
+     * executor; state that grows with the data (hash tables, held rows, parse buffers, a
+     * page's JSON) the node charges itself, with px_mem_reserve for large steps. NULL outside
+     * a run (probes): charges nothing. */
+    struct px_mem *mem;
 };
 
 /* How a SQL connector quotes identifiers and writes literals (pushdown, engine/sqlgen). */

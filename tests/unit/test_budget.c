@@ -135,10 +135,132 @@ static void test_csv_column_cap(void **state)
     run_teardown(&r);
 }
 
+/* A CSV of nrows rows "id,payload" whose payloads are distinct strings of len bytes. */
+static void write_big_rows(struct run *r, const char *name, int nrows, size_t len)
+{
+    FILE *f = open_in(r, name);
+    char *v = malloc(len + 1);
+    fputs("id,payload\n", f);
+    for (int k = 0; k < nrows; k++) {
+        memset(v, 'a' + k % 26, len);
+        snprintf(v, len, "%08d", k); /* distinct */
+        v[8] = 'x';
+        v[len] = '\0';
+        fprintf(f, "%d,%s\n", k, v);
+    }
+    free(v);
+    fclose(f);
+}
+
+static void assert_has(const char *s, const char *sub)
+{
+    if (!strstr(s, sub))
+        fail_msg("'%s' lacks '%s'", s, sub);
+}
+
+/* 1 MB records pass through a run whose budget is far below the file's size: sources end a
+ * batch at PX_BATCH_TARGET_BYTES of strings, so what is held at once stays small. */
+static void test_big_records_stream(void **state)
+{
+    (void)state;
+    struct run r;
+    run_setup(&r);
+    write_big_rows(&r, "big.csv", 80, 1000000);
+    if (run_graph(&r, CSV_TO_CSV("big.csv"), 48) != 0)
+        fail_msg("run failed: %s", r.err.message);
+    assert_int_equal(r.res.rows_written, 80);
+    assert_true(r.res.memory_peak > 0);
+    assert_true(r.res.memory_peak <= (int64_t)48 << 20);
+    run_teardown(&r);
+}
+
+#define CSV_DEDUPE_CSV(file, dedupe_config)                                                        \
+    "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"csv\",\"connection_id\":\"in\","   \
+    "\"config\":{\"file\":\"" file "\"}},"                                                         \
+    "{\"id\":\"dd\",\"kind\":\"transform\",\"type\":\"dedupe\",\"config\":" dedupe_config "},"     \
+    "{\"id\":\"load\",\"kind\":\"destination\",\"type\":\"csv\",\"connection_id\":\"out\","        \
+    "\"config\":{\"file\":\"o.csv\"}}],\"edges\":[{\"from\":\"src\",\"to\":\"dd\"},"               \
+    "{\"from\":\"dd\",\"to\":\"load\"}]}"
+
+/* A run that must fail on the budget of mb MiB at node, naming its type. */
+static void expect_budget_fail(struct run *r, const char *graph, int64_t mb, const char *node,
+                               const char *type)
+{
+    if (run_graph(r, graph, mb) == 0)
+        fail_msg("the run should fail on its memory budget (peak %lld bytes)",
+                 (long long)r->res.memory_peak);
+    assert_int_equal(r->rc, -PX_ETOOLARGE);
+    assert_string_equal(r->res.failed_node, node);
+    char want[128];
+    snprintf(want, sizeof(want), "node '%s': ", node);
+    assert_true(strncmp(r->err.message, want, strlen(want)) == 0);
+    snprintf(want, sizeof(want), "run memory budget of %lld MiB reached (%s holds ", (long long)mb,
+             type);
+    assert_has(r->err.message, want);
+    assert_has(r->err.hint, "raise PLANASONIX_RUN_MEMORY_MB");
+    assert_false(r->err.retryable);
+    /* What was accounted stayed near the budget: at most one step past it. */
+    assert_true(r->res.memory_peak <= ((int64_t)mb << 20) + ((int64_t)16 << 20));
+}
+
+/* 1 MB distinct keys into a dedupe: the keys it keeps pass the budget and the run fails
+ * naming the dedupe, long before the input is read. */
+static void test_dedupe_budget(void **state)
+{
+    (void)state;
+    struct run r;
+    run_setup(&r);
+    write_big_rows(&r, "big.csv", 80, 1000000);
+    expect_budget_fail(&r, CSV_DEDUPE_CSV("big.csv", "{\"keys\":[\"payload\"]}"), 48, "dd",
+                       "dedupe");
+    assert_has(r.err.message, "for distinct keys)");
+    assert_has(r.err.hint, "SELECT DISTINCT");
+    px_engine_result_cleanup(&r.res);
+    /* The same run within a large enough budget succeeds. */
+    if (run_graph(&r, CSV_DEDUPE_CSV("big.csv", "{\"keys\":[\"payload\"]}"), 512) != 0)
+        fail_msg("run failed: %s", r.err.message);
+    assert_int_equal(r.res.rows_written, 80);
+    run_teardown(&r);
+}
+
+#define JSONL_TO_CSV(file)                                                                         \
+    "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"jsonl\",\"connection_id\":\"in\"," \
+    "\"config\":{\"file\":\"" file "\"}},"                                                         \
+    "{\"id\":\"load\",\"kind\":\"destination\",\"type\":\"csv\",\"connection_id\":\"out\","        \
+    "\"config\":{\"file\":\"o.csv\"}}],\"edges\":[{\"from\":\"src\",\"to\":\"load\"}]}"
+
+/* JSON Lines whose lines parse into far more memory than their text (a line of 65,000 empty
+ * objects is ~50 MB of json-c DOM): the DOM is reserved before it is built. */
+static void test_jsonl_dom_budget(void **state)
+{
+    (void)state;
+    struct run r;
+    run_setup(&r);
+    FILE *f = open_in(&r, "dom.jsonl");
+    for (int k = 0; k < 3; k++) {
+        fputs("{\"a\":[", f);
+        for (int i = 0; i < 65000; i++)
+            fputs(i ? ",{}" : "{}", f);
+        fputs("]}\n", f);
+    }
+    fclose(f);
+    expect_budget_fail(&r, JSONL_TO_CSV("dom.jsonl"), 32, "src", "jsonl");
+    assert_has(r.err.message, "line 1: ");
+    assert_has(r.err.message, "MiB more for parsed JSON lines)");
+    px_engine_result_cleanup(&r.res);
+    if (run_graph(&r, JSONL_TO_CSV("dom.jsonl"), 512) != 0)
+        fail_msg("run failed: %s", r.err.message);
+    assert_int_equal(r.res.rows_written, 3);
+    run_teardown(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_column_cap),
+        cmocka_unit_test(test_big_records_stream),
+        cmocka_unit_test(test_dedupe_budget),
+        cmocka_unit_test(test_jsonl_dom_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
