@@ -402,8 +402,8 @@ static void *src_thread(void *arg)
             if (got < 0)
                 rc = got;
             else if (got == 0)
-                break; /* trailer */
-            if (rc == 0 && got > 0 && b->nrows == b->cap) {
+                break;                                    /* trailer */
+            if (rc == 0 && got > 0 && px_batch_full(b)) { /* rows or bytes (batch.h) */
                 if (!src_enqueue(s, b)) {
                     b = NULL;
                     stopped = true;

@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 
 #include <ftw.h>
+#include <sqlite3.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
@@ -174,6 +175,39 @@ static void test_big_records_stream(void **state)
     run_teardown(&r);
 }
 
+/* The same from a SQLite table: the source ends a batch at PX_BATCH_TARGET_BYTES too. */
+static void test_big_rows_sqlite(void **state)
+{
+    (void)state;
+    struct run r;
+    run_setup(&r);
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/in/big.db", r.root);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE t(id INTEGER, payload TEXT);"
+                                  "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g "
+                                  "WHERE i < 80) INSERT INTO t SELECT i, printf('%08d', i) || "
+                                  "hex(zeroblob(499996)) FROM g;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    json_object_put(r.conns.map);
+    r.conns.map =
+        json_tokener_parse("{\"db\":{\"path\":\"in/big.db\"},\"out\":{\"path\":\"out\"}}");
+    const char *g =
+        "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"sqlite\",\"connection_id\":"
+        "\"db\",\"config\":{\"table\":\"t\"}},{\"id\":\"load\",\"kind\":\"destination\",\"type\":"
+        "\"csv\",\"connection_id\":\"out\",\"config\":{\"file\":\"o.csv\"}}],\"edges\":[{\"from\":"
+        "\"src\",\"to\":\"load\"}]}";
+    if (run_graph(&r, g, 48) != 0)
+        fail_msg("run failed: %s", r.err.message);
+    assert_int_equal(r.res.rows_written, 80);
+    assert_true(r.res.memory_peak <= (int64_t)48 << 20);
+    run_teardown(&r);
+}
+
 #define CSV_DEDUPE_CSV(file, dedupe_config)                                                        \
     "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"csv\",\"connection_id\":\"in\","   \
     "\"config\":{\"file\":\"" file "\"}},"                                                         \
@@ -315,9 +349,9 @@ static void test_blocking_ops_budget(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_csv_column_cap),      cmocka_unit_test(test_big_records_stream),
-        cmocka_unit_test(test_dedupe_budget),       cmocka_unit_test(test_jsonl_dom_budget),
-        cmocka_unit_test(test_blocking_ops_budget),
+        cmocka_unit_test(test_csv_column_cap),   cmocka_unit_test(test_big_records_stream),
+        cmocka_unit_test(test_big_rows_sqlite),  cmocka_unit_test(test_dedupe_budget),
+        cmocka_unit_test(test_jsonl_dom_budget), cmocka_unit_test(test_blocking_ops_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
