@@ -5,6 +5,7 @@
 #include "engine/batch.h"
 
 #include "base/buf.h"
+#include "engine/budget.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "engine/expr.h"
@@ -58,7 +59,46 @@ struct px_batch *px_batch_create(int64_t cap)
     struct px_batch *b = px_xcalloc(1, sizeof(*b));
     b->cap = cap > 0 ? cap : PX_BATCH_DEFAULT_ROWS;
     b->first_row = 1;
+    b->bytes = (int64_t)sizeof(*b);
     return b;
+}
+
+/* Bytes a column of type t allocates in a batch of cap rows (name aside). */
+static int64_t column_bytes(int64_t cap, enum px_col_type t)
+{
+    return (cap + 7) / 8 + cap * (int64_t)elem_size(t);
+}
+
+void px_batch_account(struct px_batch *b, struct px_mem *m)
+{
+    if (!b->mem) {
+        if (!m)
+            return;
+        b->mem = m;
+    }
+    int64_t d = b->bytes - b->charged;
+    if (d) {
+        px_mem_add(b->mem, d);
+        b->charged = b->bytes;
+    }
+}
+
+void px_batch_rehome(struct px_batch *b, struct px_mem *m)
+{
+    if (m && b->mem && b->mem != m) {
+        px_mem_sub(b->mem, b->charged);
+        b->charged = 0;
+        b->mem = m;
+    }
+    px_batch_account(b, m);
+}
+
+int64_t px_batch_rows_for(int ncols, int64_t rows)
+{
+    int64_t per = ncols > 0 ? PX_BATCH_TARGET_BYTES / ((int64_t)ncols * 9) : rows;
+    if (per < 64)
+        per = 64;
+    return rows < per ? rows : per;
 }
 
 static void column_cleanup(struct px_column *c)
@@ -81,13 +121,17 @@ void px_batch_destroy(struct px_batch *b)
         free(a);
         a = next;
     }
+    if (b->mem)
+        px_mem_sub(b->mem, b->charged);
     free(b);
 }
 
 int px_batch_add_column(struct px_batch *b, const char *name, enum px_col_type type)
 {
     if (b->ncols == b->cols_cap) {
-        b->cols_cap = b->cols_cap ? b->cols_cap * 2 : 8;
+        int ncap = b->cols_cap ? b->cols_cap * 2 : 8;
+        b->bytes += (int64_t)(ncap - b->cols_cap) * (int64_t)sizeof(*b->cols);
+        b->cols_cap = ncap;
         b->cols = px_xrealloc(b->cols, (size_t)b->cols_cap * sizeof(*b->cols));
     }
     struct px_column *c = &b->cols[b->ncols];
@@ -98,6 +142,7 @@ int px_batch_add_column(struct px_batch *b, const char *name, enum px_col_type t
     c->nulls = px_xmalloc(nb);
     memset(c->nulls, 0xff, nb);
     c->v.i = px_xcalloc((size_t)b->cap, elem_size(type));
+    b->bytes += column_bytes(b->cap, type) + (int64_t)strlen(name) + 1;
     return b->ncols++;
 }
 
@@ -111,6 +156,7 @@ int px_batch_find(const struct px_batch *b, const char *name)
 
 void px_batch_remove_column(struct px_batch *b, int i)
 {
+    b->bytes -= column_bytes(b->cap, b->cols[i].type) + (int64_t)strlen(b->cols[i].name) + 1;
     column_cleanup(&b->cols[i]);
     memmove(&b->cols[i], &b->cols[i + 1], (size_t)(b->ncols - i - 1) * sizeof(*b->cols));
     b->ncols--;
@@ -126,6 +172,8 @@ const char *px_batch_strdup(struct px_batch *b, const char *s, size_t len)
         a->used = 0;
         a->next = b->arena;
         b->arena = a;
+        b->bytes += (int64_t)(sizeof(*a) + size);
+        b->arena_bytes += (int64_t)(sizeof(*a) + size);
     }
     char *p = a->data + a->used;
     memcpy(p, s, len);
@@ -398,6 +446,9 @@ struct px_batch *px_batch_take(struct px_batch *b)
     b->cols_cap = 0;
     b->arena = NULL;
     b->nrows = 0;
+    b->bytes = (int64_t)sizeof(*b);
+    b->arena_bytes = 0;
+    b->charged = 0;
     return own;
 }
 

@@ -4,6 +4,12 @@
  * µs since the epoch UTC), with a null bitmap per column. Strings live in the batch's own
  * arena, so a batch owns everything it points to and is freed in one call. Operators edit a
  * batch in place (compact rows, add, drop, reorder or rename columns).
+ *
+ * Memory: a batch counts the bytes it has allocated (bytes) and, once accounted to a node's
+ * memory account (engine/budget.h), keeps that account charged with them: px_batch_account
+ * brings the charge up to date, px_batch_rehome moves it to another node, and destroying the
+ * batch releases it. Sources end a batch early when its strings pass PX_BATCH_TARGET_BYTES
+ * (px_batch_full), so that a batch of very long values stays small.
  */
 #ifndef PX_ENGINE_BATCH_H
 #define PX_ENGINE_BATCH_H
@@ -26,6 +32,7 @@ enum px_col_type {
 
 #define PX_BATCH_MAX_COLS 1000
 #define PX_BATCH_DEFAULT_ROWS 4096
+#define PX_BATCH_TARGET_BYTES ((int64_t)8 << 20) /* string bytes after which a batch is full */
 
 struct px_column {
     char *name; /* owned */
@@ -40,6 +47,7 @@ struct px_column {
 };
 
 struct px_arena_block;
+struct px_mem;
 
 struct px_batch {
     int ncols;
@@ -48,7 +56,11 @@ struct px_batch {
     int64_t nrows; /* rows in use */
     int64_t cap;   /* rows allocated per column */
     struct px_arena_block *arena;
-    int64_t first_row; /* 1-based number of the first row in its source, for messages */
+    int64_t first_row;   /* 1-based number of the first row in its source, for messages */
+    int64_t bytes;       /* allocated: the struct, column arrays, names and arena blocks */
+    int64_t arena_bytes; /* of which in string arena blocks */
+    struct px_mem *mem;  /* the account charged, or NULL */
+    int64_t charged;     /* bytes charged to mem */
 };
 
 const char *px_col_type_name(enum px_col_type t);
@@ -60,6 +72,18 @@ void px_batch_destroy(struct px_batch *b);
 struct px_batch *px_batch_clone(const struct px_batch *b);
 /* Adds an empty column (all rows NULL); returns its index. */
 int px_batch_add_column(struct px_batch *b, const char *name, enum px_col_type type);
+/* Charges b's bytes to m (once b has an account: to that account) as they are now. */
+void px_batch_account(struct px_batch *b, struct px_mem *m);
+/* Moves b's charge to account m (NULL: keeps its account) and brings it up to date. */
+void px_batch_rehome(struct px_batch *b, struct px_mem *m);
+/* Whether a source should end b: cap rows, or PX_BATCH_TARGET_BYTES of strings. */
+static inline bool px_batch_full(const struct px_batch *b)
+{
+    return b->nrows >= b->cap || b->arena_bytes >= PX_BATCH_TARGET_BYTES;
+}
+/* Rows per batch for ncols columns: rows, or fewer so that the column arrays of a wide batch
+ * stay within about PX_BATCH_TARGET_BYTES (at least 64). */
+int64_t px_batch_rows_for(int ncols, int64_t rows);
 /* Index of the column named name, or -1. */
 int px_batch_find(const struct px_batch *b, const char *name);
 /* Removes column i. */

@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/mem.h"
 #include "engine/batch.h"
+#include "engine/budget.h"
 #include "engine/conn_file.h"
 #include "engine/engine.h"
 #include "engine/exec_int.h"
@@ -220,9 +221,11 @@ struct csvsrc {
     size_t nf, fcap;
     char **names;
     int ncols;
-    int *types; /* inferred, or NULL before the first batch */
+    int *types;         /* inferred, or NULL before the first batch */
+    int64_t infer_rows; /* rows of the first batch, which the types come from */
     int64_t batch_rows;
     bool eof;
+    struct px_mem *mem; /* the node's account: buf, and the batches queued */
     /* Read-ahead: a thread runs csv_produce and queues up to CSV_QUEUE batches, so that
      * reading and parsing overlap the transforms and the destination downstream. Errors are
      * delivered after the batches queued before them, as without the thread. */
@@ -255,6 +258,7 @@ static void csvsrc_close(void *state)
     }
     if (s->fd >= 0)
         close(s->fd);
+    px_mem_sub(s->mem, (int64_t)s->cap);
     free(s->buf);
     free(s->fv);
     free(s->flen);
@@ -278,6 +282,7 @@ static int csv_fill(struct csvsrc *s, struct px_error *err)
         s->pos = 0;
     }
     if (s->cap - s->len < CSV_READ + 1) {
+        px_mem_add(s->mem, (int64_t)(s->len + CSV_READ + 1) - (int64_t)s->cap);
         s->cap = s->len + CSV_READ + 1;
         s->buf = px_xrealloc(s->buf, s->cap);
     }
@@ -485,6 +490,7 @@ static int csvsrc_open(const struct px_node_ctx *ctx, void **state_out, struct p
     s->delim = d && *d ? d[0] : ',';
     s->line = 1;
     s->batch_rows = ctx->batch_rows;
+    s->mem = ctx->mem;
     s->fd = px__files_open(&t, O_RDONLY, 0, err);
     px__files_target_close(&t);
     if (s->fd < 0) {
@@ -500,11 +506,21 @@ static int csvsrc_open(const struct px_node_ctx *ctx, void **state_out, struct p
         csvsrc_close(s);
         return rc;
     }
+    if (rc == 1 && s->nf > PX_BATCH_MAX_COLS) {
+        /* The cap every source enforces: a batch holds PX_BATCH_MAX_COLS columns at most. */
+        rc = px_error_set(err, PX_EINVALID, "line %lld: %zu columns; at most %d are supported",
+                          (long long)line, s->nf, PX_BATCH_MAX_COLS);
+        px_error_hint(err, "split the file into narrower files, or keep only the columns the "
+                           "pipeline needs");
+        csvsrc_close(s);
+        return rc;
+    }
     if (rc == 0) {
         s->eof = true;
     } else {
         bool header = px_json_get_bool(ctx->params, "header", true);
         s->ncols = (int)s->nf;
+        s->batch_rows = px_batch_rows_for(s->ncols, s->batch_rows);
         s->names = px_xcalloc(s->nf, sizeof(char *));
         for (size_t i = 0; i < s->nf; i++) {
             char name[32];
@@ -547,7 +563,7 @@ static int csv_type_error(struct csvsrc *s, struct px_batch *b, int i, int64_t l
                         "line %lld: column '%s': '%.64s' is not a valid %s (the type was "
                         "inferred from the first %lld rows)",
                         (long long)line, s->names[i], v, px_col_type_name(b->cols[i].type),
-                        (long long)s->batch_rows);
+                        (long long)s->infer_rows);
 }
 
 static int csv_produce(struct csvsrc *s, struct px_batch **out, struct px_error *err)
@@ -567,7 +583,7 @@ static int csv_produce(struct csvsrc *s, struct px_batch **out, struct px_error 
     int rc = 0;
     bool type_err = false;
     struct px_error terr;
-    while (b->nrows < s->batch_rows) {
+    while (!px_batch_full(b)) {
         int64_t line = 0;
         rc = csv_record(s, &line, err);
         if (rc <= 0) {
@@ -609,6 +625,7 @@ static int csv_produce(struct csvsrc *s, struct px_batch **out, struct px_error 
         rc = -PX_EINVALID;
     }
     if (rc >= 0 && !typed) {
+        s->infer_rows = b->nrows;
         s->types = px_xcalloc((size_t)s->ncols, sizeof(int));
         for (int i = 0; i < s->ncols; i++) {
             int t = K_UNKNOWN;
@@ -657,6 +674,8 @@ static void *csv_reader(void *arg)
         struct px_error e;
         px_error_clear(&e);
         int rc = csv_produce(s, &b, &e);
+        if (b)
+            px_batch_account(b, s->mem); /* queued batches count against the budget */
         pthread_mutex_lock(&s->mu);
         while (b && s->qcount == CSV_QUEUE && !s->qstop)
             pthread_cond_wait(&s->cv, &s->mu);

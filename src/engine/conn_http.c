@@ -52,6 +52,7 @@
 #include "base/json.h"
 #include "base/mem.h"
 #include "engine/batch.h"
+#include "engine/budget.h"
 #include "engine/conn_http.h"
 #include "engine/engine.h"
 #include "engine/exec_int.h"
@@ -279,6 +280,7 @@ struct httpsrc {
     bool done; /* no further page */
     /* the current page */
     struct json_object *doc;
+    int64_t doc_charged;      /* its estimated DOM, reserved in cf.mem */
     struct json_object *recs; /* borrowed from doc, or NULL */
     size_t nrecs, idx;
     /* columns */
@@ -296,6 +298,7 @@ static void httpsrc_close(void *state)
         return;
     if (s->curl)
         curl_easy_cleanup(s->curl);
+    px_mem_sub(s->cf.mem, s->doc_charged);
     px__http_conf_cleanup(&s->cf);
     free(s->cursor);
     free(s->next_url);
@@ -320,6 +323,7 @@ static int httpsrc_open(const struct px_node_ctx *ctx, void **state_out, struct 
         return rc;
     }
     s->opts = ctx->opts;
+    s->cf.mem = ctx->mem;
     s->batch_rows = ctx->batch_rows > 0 ? ctx->batch_rows : PX_BATCH_DEFAULT_ROWS;
     *state_out = s;
     return 0;
@@ -430,6 +434,8 @@ static int fetch_page(struct httpsrc *s, struct px_error *err)
     const struct px_http_conf *cf = &s->cf;
     json_object_put(s->doc);
     s->doc = NULL;
+    px_mem_sub(s->cf.mem, s->doc_charged);
+    s->doc_charged = 0;
     s->recs = NULL;
     s->nrecs = s->idx = 0;
     char num[32], size[32];
@@ -481,6 +487,8 @@ static int fetch_page(struct httpsrc *s, struct px_error *err)
     if (rc == 0) {
         s->doc = x->doc;
         x->doc = NULL;
+        s->doc_charged = x->charged; /* the charge goes with the document */
+        x->charged = 0;
         rc = find_records(s->doc, cf->records_path, what, &s->recs, err);
     }
     if (rc == 0) {

@@ -9,15 +9,17 @@
 
 #include "base/buf.h"
 #include "base/curl_api.h"
+#include "base/err.h"
+#include "engine/jsonval.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct px_error;
 struct px_node_ctx;
 struct px_engine_opts;
+struct px_mem;
 
 #define PX_HTTP_BODY_MAX ((size_t)64 << 20) /* decoded bytes per response */
 #define PX_HTTP_ERRBODY_MAX 4096            /* bytes kept of a non-2xx body (or a probe's) */
@@ -38,9 +40,20 @@ struct px_http_conf {
     const char *page_param, *offset_param, *size_param, *cursor_param, *cursor_path;
     int64_t page_size; /* 0: not sent */
     int64_t max_pages;
+    /* The node's memory account (engine/budget.h), or NULL: a parsed body's estimated DOM
+     * (px_json_cost) is reserved in it as the body arrives, so a page whose JSON would not fit
+     * the run's budget is refused before it is built. */
+    struct px_mem *mem;
 };
 
-enum px_http_abort { PX_AB_NONE, PX_AB_TOO_LARGE, PX_AB_NOT_JSON, PX_AB_ENOUGH, PX_AB_CANCELLED };
+enum px_http_abort {
+    PX_AB_NONE,
+    PX_AB_TOO_LARGE,
+    PX_AB_NOT_JSON,
+    PX_AB_ENOUGH,
+    PX_AB_CANCELLED,
+    PX_AB_BUDGET
+};
 
 struct px_http_xfer {
     CURL *curl;
@@ -66,6 +79,10 @@ struct px_http_xfer {
      * first URL or a redirect's): why. */
     bool egress_refused;
     struct px_error *egress; /* owned; NULL until refused */
+    struct px_mem *mem;         /* cf->mem */
+    struct px_json_cost cost;   /* of the body parsed so far */
+    int64_t charged;            /* bytes reserved in mem for doc (released by xfer_free) */
+    struct px_error budget_err; /* PX_AB_BUDGET: the budget's message */
 };
 
 #define PX_HTTP_HASH_INIT 14695981039346656037ULL

@@ -13,6 +13,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/mem.h"
+#include "engine/budget.h"
 #include "engine/engine.h"
 #include "engine/exec_int.h"
 
@@ -333,6 +334,17 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
         x->abort = PX_AB_NOT_JSON;
         return 0;
     }
+    if (x->mem) { /* reserve the DOM these bytes will build before json-c builds it */
+        px__json_cost_feed(&x->cost, p, n);
+        int64_t more = x->cost.cost - x->charged;
+        if (more > 0) {
+            if (px_mem_reserve(x->mem, more, "a page's parsed JSON", &x->budget_err) < 0) {
+                x->abort = PX_AB_BUDGET;
+                return 0;
+            }
+            x->charged += more;
+        }
+    }
     for (size_t off = 0; off < n;) {
         int chunk = n - off > 1 << 20 ? 1 << 20 : (int)(n - off);
         struct json_object *o = json_tokener_parse_ex(x->tok, p + off, chunk);
@@ -410,6 +422,7 @@ CURL *px__http_handle(void)
 
 void px__http_xfer_free(struct px_http_xfer *x)
 {
+    px_mem_sub(x->mem, x->charged);
     if (x->tok)
         json_tokener_free(x->tok);
     json_object_put(x->doc);
@@ -449,6 +462,7 @@ CURLcode px__http_get(CURL *c, const struct px_http_conf *cf, const char *url, b
     x->parse = parse;
     x->cap = cap;
     x->hash = PX_HTTP_HASH_INIT;
+    x->mem = parse ? cf->mem : NULL;
     px_buf_init(&x->link, PX_HTTP_LINK_MAX);
     if (parse) {
         x->tok = json_tokener_new_ex(HTTP_JSON_DEPTH);
@@ -565,6 +579,11 @@ int px__http_check(const struct px_http_conf *cf, const struct px_http_xfer *x, 
     int rc;
     if (x->abort == PX_AB_CANCELLED)
         return px_error_set(err, PX_EUNAVAILABLE, "cancelled");
+    if (x->abort == PX_AB_BUDGET) {
+        rc = px_error_set(err, PX_ETOOLARGE, "%s: %s", what, x->budget_err.message);
+        px_error_hint(err, "%s", x->budget_err.hint);
+        return rc;
+    }
     if (x->away[0] || x->redirects > HTTP_MAX_REDIRS) {
         if (x->away[0])
             rc = px_error_set(err, PX_EINVALID,

@@ -9,6 +9,7 @@
 #include "base/json.h"
 #include "base/mem.h"
 #include "engine/batch.h"
+#include "engine/budget.h"
 #include "engine/conn_file.h"
 #include "engine/engine.h"
 #include "engine/exec_int.h"
@@ -41,6 +42,7 @@ struct jsonlsrc {
     bool typed;
     int64_t batch_rows;
     struct json_tokener *tok;
+    struct px_mem *mem; /* the node's account: the line buffer and a batch's parsed lines */
 };
 
 static void jsonlsrc_close(void *state)
@@ -50,6 +52,7 @@ static void jsonlsrc_close(void *state)
         return;
     if (s->f)
         fclose(s->f);
+    px_mem_sub(s->mem, PX_FILE_MAX_LINE);
     px_buf_cleanup(&s->buf);
     for (int i = 0; i < s->ncols; i++)
         free(s->names[i]);
@@ -72,6 +75,8 @@ static int jsonlsrc_open(const struct px_node_ctx *ctx, void **state_out, struct
         return fd;
     struct jsonlsrc *s = px_xcalloc(1, sizeof(*s));
     s->batch_rows = ctx->batch_rows;
+    s->mem = ctx->mem;
+    px_mem_add(s->mem, PX_FILE_MAX_LINE); /* the line buffer, at its largest */
     px_buf_init(&s->buf, PX_FILE_MAX_LINE);
     s->tok = json_tokener_new_ex(64);
     s->f = fdopen(fd, "rb");
@@ -117,10 +122,22 @@ static int jsonlsrc_next(void *state, struct px_batch **out, struct px_error *er
     int64_t *lines = px_xcalloc((size_t)s->batch_rows, sizeof(int64_t));
     int64_t n = 0;
     int rc = 0;
-    while (n < s->batch_rows) {
+    /* The parsed lines' DOM (estimated from the text, px_json_cost) is reserved before json-c
+     * builds it, and ends the batch early once it passes PX_BATCH_TARGET_BYTES. */
+    int64_t dom = 0;
+    while (n < s->batch_rows && dom < PX_BATCH_TARGET_BYTES) {
         rc = jsonl_line(s, err);
         if (rc <= 0)
             break;
+        struct px_json_cost cost = {0};
+        px__json_cost_feed(&cost, s->buf.data, s->buf.len);
+        if ((rc = px_mem_reserve(s->mem, cost.cost, "parsed JSON lines", err)) < 0) {
+            char msg[sizeof(err->message)];
+            snprintf(msg, sizeof(msg), "line %lld: %.480s", (long long)s->line, err->message);
+            snprintf(err->message, sizeof(err->message), "%s", msg);
+            break;
+        }
+        dom += cost.cost;
         json_tokener_reset(s->tok);
         struct json_object *o = json_tokener_parse_ex(s->tok, s->buf.data, (int)s->buf.len);
         enum json_tokener_error je = json_tokener_get_error(s->tok);
@@ -178,6 +195,7 @@ static int jsonlsrc_next(void *state, struct px_batch **out, struct px_error *er
     }
     for (int64_t r = 0; r < n; r++)
         json_object_put(objs[r]);
+    px_mem_sub(s->mem, dom);
     free(objs);
     free(lines);
     if (rc < 0) {

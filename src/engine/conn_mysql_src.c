@@ -365,7 +365,7 @@ int px__my_src_next(void *state, struct px_batch **out, struct px_error *err)
         px_batch_add_column(b, s->names[i], kind_type(s->kinds[i]));
     int64_t n = 0;
     int rc = 0;
-    while (n < s->batch_rows && rc == 0) {
+    while (n < s->batch_rows && b->arena_bytes < PX_BATCH_TARGET_BYTES && rc == 0) {
         MYSQL_ROW row = mysql_fetch_row(s->res);
         if (!row) {
             if (mysql_errno(s->m))

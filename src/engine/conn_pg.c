@@ -34,6 +34,7 @@
 #include "base/json.h"
 #include "base/mem.h"
 #include "engine/batch.h"
+#include "engine/budget.h"
 #include "engine/engine.h"
 #include "engine/exec_int.h"
 #include "engine/pq_api.h"
@@ -343,11 +344,13 @@ struct pgsrc {
     bool done, stop, reported;
     int rc;
     struct px_error err;
+    struct px_mem *mem; /* the node's account: queued batches count against the budget */
 };
 
 /* Hands b to the consumer; false (b destroyed) when the consumer has stopped. */
 static bool src_enqueue(struct pgsrc *s, struct px_batch *b)
 {
+    px_batch_account(b, s->mem);
     pthread_mutex_lock(&s->mu);
     while (s->qlen == QUEUE_CAP && !s->stop)
         pthread_cond_wait(&s->cv, &s->mu);
@@ -427,8 +430,8 @@ static void *src_thread(void *arg)
             if (got < 0)
                 rc = got;
             else if (got == 0)
-                break; /* trailer */
-            if (rc == 0 && got > 0 && b->nrows == b->cap) {
+                break;                                    /* trailer */
+            if (rc == 0 && got > 0 && px_batch_full(b)) { /* rows or bytes (batch.h) */
                 if (!src_enqueue(s, b)) {
                     b = NULL;
                     stopped = true;
@@ -559,6 +562,7 @@ static int src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
         return -PX_EINVALID;
     struct pgsrc *s = px_xcalloc(1, sizeof(*s));
     s->batch_rows = ctx->batch_rows > 0 ? ctx->batch_rows : PX_BATCH_DEFAULT_ROWS;
+    s->mem = ctx->mem;
     struct px_buf inner, q;
     px_buf_init(&inner, 400000);
     px_buf_init(&q, 500000);

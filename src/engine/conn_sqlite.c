@@ -329,6 +329,11 @@ static int sqlsrc_open(const struct px_node_ctx *ctx, void **state_out, struct p
         goto out;
     }
     s->ncols = sqlite3_column_count(s->st);
+    if (s->ncols > PX_BATCH_MAX_COLS) {
+        rc = px_error_set(err, PX_EINVALID, "sqlite: the query returns %d columns (at most %d)",
+                          s->ncols, PX_BATCH_MAX_COLS);
+        goto out;
+    }
     s->types = px_xcalloc((size_t)s->ncols + 1, sizeof(int));
     for (int i = 0; i < s->ncols; i++)
         s->types[i] = decl_type(sqlite3_column_decltype(s->st, i));
@@ -407,9 +412,10 @@ static int sqlsrc_next(void *state, struct px_batch **out, struct px_error *err)
         return 0;
     int nc = s->ncols;
     sqlite3_value **vals = px_xcalloc((size_t)(s->batch_rows * nc) + 1, sizeof(*vals));
-    int64_t n = 0;
+    int64_t n = 0, bytes = 0;
     int rc = 0;
-    while (n < s->batch_rows) {
+    /* A batch ends at batch_rows rows or PX_BATCH_TARGET_BYTES of text and blobs (batch.h). */
+    while (n < s->batch_rows && bytes < PX_BATCH_TARGET_BYTES) {
         int src = sqlite3_step(s->st);
         if (src == SQLITE_DONE) {
             s->eof = true;
@@ -419,8 +425,13 @@ static int sqlsrc_next(void *state, struct px_batch **out, struct px_error *err)
             rc = db_error(s->db, src, err);
             break;
         }
-        for (int i = 0; i < nc; i++)
-            vals[n * nc + i] = sqlite3_value_dup(sqlite3_column_value(s->st, i));
+        for (int i = 0; i < nc; i++) {
+            sqlite3_value *v = sqlite3_value_dup(sqlite3_column_value(s->st, i));
+            int t = sqlite3_value_type(v); /* only text and blobs: bytes() converts numbers */
+            if (t == SQLITE_TEXT || t == SQLITE_BLOB)
+                bytes += sqlite3_value_bytes(v);
+            vals[n * nc + i] = v;
+        }
         n++;
     }
     if (rc == 0 && !s->typed) {

@@ -38,7 +38,11 @@ struct px_engine_opts {
     /* Incremental sources (engine/cursor.h): {node_id: position} stored after the last
      * successful run, borrowed; NULL on a first run. */
     struct json_object *cursors;
+    /* Bytes the run may hold in memory (engine/budget.h); 0: PX_ENGINE_MEMORY_DEFAULT. */
+    int64_t memory_budget;
 };
+
+#define PX_ENGINE_MEMORY_DEFAULT ((int64_t)512 << 20)
 
 struct px_engine_result {
     int64_t rows_read;         /* rows produced by all sources */
@@ -49,6 +53,7 @@ struct px_engine_result {
     /* On success: {node_id: position} of every source with a cursor_column that has one
      * (owned; NULL when no source has a cursor). Store it only for a successful run. */
     struct json_object *cursors;
+    int64_t memory_peak; /* the most bytes the run's budget had charged at once */
 };
 
 /* Runs graph. Returns 0, or a negative code with err set (a sanitized, length-capped message
@@ -58,7 +63,9 @@ struct px_engine_result {
  * supports it. out->nodes is filled in both cases; free it with px_engine_result_cleanup.
  * SQL sources get the simple predicates of a filter right below them and the columns the
  * graph needs pushed into their query (engine/pushdown.h); rows_read counts what the sources
- * returned after that. */
+ * returned after that. A run that would hold more than opts->memory_budget bytes fails with
+ * too_large naming the node holding the most (engine/budget.h); the memory a run freed is
+ * handed back to the system when it ends (malloc_trim). */
 int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
                   struct px_engine_result *out, struct px_error *err);
 void px_engine_result_cleanup(struct px_engine_result *r);

@@ -6,6 +6,11 @@
  * temporary file, and are committed only after every source has been drained without error;
  * on any failure they are closed uncommitted, which undoes their writes. Cancellation is polled
  * before each source batch; progress is reported after each destination batch.
+ *
+ * Memory (engine/budget.h): each node has an account in the run's budget. A batch is charged
+ * to the node that last produced or processed it (px_batch_rehome in push), and the budget is
+ * checked after every callback: over it, the run fails naming the node that holds the most.
+ * When the run ends, malloc_trim hands the freed memory back to the system.
  */
 #include "engine/engine.h"
 
@@ -14,12 +19,14 @@
 #include "base/json.h"
 #include "base/mem.h"
 #include "engine/batch.h"
+#include "engine/budget.h"
 #include "engine/catalog.h"
 #include "engine/cursor.h"
 #include "engine/exec_int.h"
 #include "engine/graph.h"
 #include "engine/pushdown.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +48,7 @@ struct xnode {
     int input;                /* the input of the batch being processed (px_node_ctx.input) */
     struct px_cursor *cursor; /* sources with a cursor_column, owned */
     int64_t rows_in, rows_out, dur_us;
+    struct px_mem mem; /* its memory account */
 };
 
 struct exec {
@@ -52,6 +60,7 @@ struct exec {
     int64_t batch_rows;
     struct json_object *graph;
     struct px_files_usage files_usage;
+    struct px_budget budget;
 };
 
 /* Prefixes err's message with the node id and records the node as the failed one. */
@@ -64,6 +73,33 @@ static int fail_node(struct exec *x, int i, int rc, struct px_error *err)
         err->code = -rc;
     snprintf(x->out->failed_node, sizeof(x->out->failed_node), "%s", x->n[i].id);
     return rc < 0 ? rc : -PX_EINTERNAL;
+}
+
+/* What a node of this kind holds, for the budget message. */
+static const char *held_what(const struct xnode *n)
+{
+    static const struct {
+        const char *type, *what;
+    } tab[] = {{"aggregate", "groups"}, {"dedupe", "keys and rows"}, {"join", "rows"},
+               {"sort", "rows"},        {"union", "rows"},           {"http", "pages and rows"}};
+    for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+        if (strcmp(n->type, tab[i].type) == 0)
+            return tab[i].what;
+    return "rows in batches";
+}
+
+/* 0 while the run is within its budget; else fails the run at the node holding the most. */
+static int check_budget(struct exec *x, struct px_error *err)
+{
+    if (!px_budget_over(&x->budget))
+        return 0;
+    int k = 0;
+    for (int i = 1; i < x->count; i++)
+        if (atomic_load(&x->n[i].mem.held) > atomic_load(&x->n[k].mem.held))
+            k = i;
+    px_error_clear(err);
+    int rc = px_mem_error(&x->n[k].mem, held_what(&x->n[k]), err);
+    return fail_node(x, k, rc, err);
 }
 
 static int find_id(struct exec *x, const char *id)
@@ -88,6 +124,7 @@ static int build(struct exec *x, struct json_object *graph, struct px_error *err
         n->kind = (enum px_node_kind)px_node_kind_parse(px_json_get_str(jn, "kind"));
         n->type = px_json_get_str(jn, "type");
         n->config = px_json_get(jn, "config");
+        px_mem_init(&n->mem, &x->budget, n->id, n->type);
         n->children = px_xcalloc((size_t)x->count, sizeof(int));
         n->parents = px_xcalloc((size_t)x->count, sizeof(int));
         if (n->kind == PX_NODE_TRANSFORM)
@@ -149,7 +186,8 @@ static int open_node(struct exec *x, int i, struct px_error *err)
                               .opts = x->opts,
                               .batch_rows = x->batch_rows,
                               .input = &n->input,
-                              .files_usage = &x->files_usage};
+                              .files_usage = &x->files_usage,
+                              .mem = &n->mem};
     int rc;
     int64_t t0 = px_mono_us();
     if (n->op) {
@@ -190,7 +228,7 @@ static int open_node(struct exec *x, int i, struct px_error *err)
     if (rc < 0)
         return fail_node(x, i, rc, err);
     n->opened = true;
-    return 0;
+    return check_budget(x, err);
 }
 
 static int deliver(struct exec *x, int i, struct px_batch *b, struct px_error *err);
@@ -202,17 +240,31 @@ static int push(struct exec *x, int i, struct px_batch *b, struct px_error *err)
     n->rows_out += b->nrows;
     if (b->nrows == 0 || n->nchildren == 0) {
         px_batch_destroy(b);
-        return 0;
+        return check_budget(x, err);
+    }
+    px_batch_rehome(b, &n->mem);
+    int rc = check_budget(x, err);
+    if (rc < 0) {
+        px_batch_destroy(b);
+        return rc;
     }
     for (int c = 0; c < n->nchildren; c++) {
         struct px_batch *cb = c + 1 < n->nchildren ? px_batch_clone(b) : b;
+        if (cb != b) {
+            px_batch_account(cb, &n->mem);
+            if ((rc = check_budget(x, err)) < 0) {
+                px_batch_destroy(cb);
+                px_batch_destroy(b);
+                return rc;
+            }
+        }
         struct xnode *child = &x->n[n->children[c]];
         for (int k = 0; k < child->nparents; k++)
             if (child->parents[k] == i) {
                 child->input = k;
                 break;
             }
-        int rc = deliver(x, n->children[c], cb, err);
+        rc = deliver(x, n->children[c], cb, err);
         if (rc < 0) {
             if (cb != b)
                 px_batch_destroy(b);
@@ -247,7 +299,7 @@ static int deliver(struct exec *x, int i, struct px_batch *b, struct px_error *e
     px_batch_destroy(b);
     if (x->opts->progress)
         x->opts->progress(x->opts->progress_ctx, x->out->rows_written);
-    return 0;
+    return check_budget(x, err);
 }
 
 /* Pulls batches from node i until it has no more and pushes them on: a source (drained,
@@ -329,6 +381,8 @@ int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
     atomic_init(&x.files_usage.written, 0);
     atomic_init(&x.files_usage.used_at_start, -1);
     x.batch_rows = opts->batch_rows > 0 ? opts->batch_rows : PX_BATCH_DEFAULT_ROWS;
+    px_budget_init(&x.budget,
+                   opts->memory_budget > 0 ? opts->memory_budget : PX_ENGINE_MEMORY_DEFAULT);
     if (x.batch_rows > 1000000)
         x.batch_rows = 1000000;
     int rc = px_catalog_init(err);
@@ -394,6 +448,10 @@ int px_engine_run(struct json_object *graph, const struct px_engine_opts *opts,
     free(empties);
     free(x.n);
     free(x.order);
+    out->memory_peak = atomic_load(&x.budget.peak);
+    /* glibc keeps freed memory in its arenas (and raises its mmap threshold after large
+     * frees): hand it back, so that a server's RSS drops back after a big run. */
+    malloc_trim(0);
     return rc;
 }
 

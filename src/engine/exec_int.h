@@ -15,6 +15,7 @@
 struct px_batch;
 struct px_error;
 struct px_engine_opts;
+struct px_mem;
 
 /* What one run has written into its files directory (the file destinations charge it, see
  * px__files_charge), shared by the run's nodes. */
@@ -44,6 +45,11 @@ struct px_node_ctx {
     int push_ncols;
     /* The run's file usage (destinations: px__files_charge); NULL outside a run. */
     struct px_files_usage *files_usage;
+    /* The node's memory account (engine/budget.h): batches it makes are charged by the
+     * executor; state that grows with the data (hash tables, held rows, parse buffers, a
+     * page's JSON) the node charges itself, with px_mem_reserve for large steps. NULL outside
+     * a run (probes): charges nothing. */
+    struct px_mem *mem;
 };
 
 /* How a SQL connector quotes identifiers and writes literals (pushdown, engine/sqlgen). */

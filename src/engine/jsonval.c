@@ -133,3 +133,86 @@ void px__json_cols_free(struct px_json_cols *c)
     c->types = NULL;
     c->n = 0;
 }
+
+/* ---- DOM cost estimate ---- */
+
+static bool cost_top_obj(const struct px_json_cost *c)
+{
+    int d = c->depth - 1;
+    return d >= 0 && d < 128 && ((c->obj[d >> 3] >> (d & 7)) & 1);
+}
+
+static void cost_push(struct px_json_cost *c, bool obj)
+{
+    int d = c->depth++;
+    if (d < 128) {
+        if (obj)
+            c->obj[d >> 3] |= (uint8_t)(1u << (d & 7));
+        else
+            c->obj[d >> 3] &= (uint8_t) ~(1u << (d & 7));
+    }
+}
+
+void px__json_cost_feed(struct px_json_cost *c, const char *p, size_t n)
+{
+    int64_t cost = c->cost;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (c->in_str) {
+            cost++;
+            if (c->esc)
+                c->esc = false;
+            else if (ch == '\\')
+                c->esc = true;
+            else if (ch == '"')
+                c->in_str = false;
+            continue;
+        }
+        if (c->in_lit) {
+            if (!strchr(" \t\r\n,]}:", ch) || ch == '\0')
+                continue;
+            c->in_lit = false;
+        }
+        /* An element of an array also costs its slot in the array. */
+        int64_t slot = c->depth > 0 && !cost_top_obj(c) ? 8 : 0;
+        switch (ch) {
+        case '{':
+            cost += 784 + slot;
+            cost_push(c, true);
+            c->key_next = true;
+            break;
+        case '[':
+            cost += 144 + slot;
+            cost_push(c, false);
+            c->key_next = false;
+            break;
+        case '}':
+        case ']':
+            if (c->depth > 0)
+                c->depth--;
+            c->key_next = false;
+            break;
+        case ',':
+            c->key_next = cost_top_obj(c);
+            break;
+        case ':':
+            c->key_next = false;
+            break;
+        case '"':
+            c->in_str = true;
+            cost += c->key_next ? 48 : 72 + slot;
+            c->key_next = false;
+            break;
+        case ' ':
+        case '\t':
+        case '\r':
+        case '\n':
+            break;
+        default:
+            c->in_lit = true;
+            cost += 80 + slot;
+            break;
+        }
+    }
+    c->cost = cost;
+}

@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "base/mem.h"
 #include "engine/batch.h"
+#include "engine/budget.h"
 #include "engine/engine.h"
 #include "engine/exec_int.h"
 #include "engine/expr.h"
@@ -484,6 +485,8 @@ struct dedupeop {
     int int_type; /* -1 until the first batch */
     int64_t *ints;
     size_t icap, icount;
+    struct px_mem *mem;   /* the slots, key blocks and ints are charged here */
+    struct px_error *err; /* where a refused reservation is reported, during process */
 };
 
 #define DEDUPE_MAX_KEYS 50000000
@@ -507,6 +510,8 @@ static int dedupe_open(const struct px_node_ctx *ctx, void **state_out, struct p
     s->cap = 1024;
     s->slots = px_xcalloc(s->cap, sizeof(*s->slots));
     s->max_keys = DEDUPE_MAX_KEYS;
+    s->mem = ctx->mem;
+    px_mem_add(s->mem, (int64_t)(s->cap * sizeof(*s->slots)));
     *state_out = s;
     return 0;
 }
@@ -551,11 +556,14 @@ static uint64_t hash(const char *p, size_t n)
     return h ? h : 1;
 }
 
+/* The stored copy of a key, or NULL when its block does not fit the memory budget. */
 static const char *key_store(struct dedupeop *s, const char *key, size_t len)
 {
     struct dblock *b = s->keys;
     if (!b || b->size - b->used < len + 4) {
         size_t size = len + 4 > DEDUPE_BLOCK ? len + 4 : DEDUPE_BLOCK;
+        if (px_mem_reserve(s->mem, (int64_t)(sizeof(*b) + size), "distinct keys", s->err) < 0)
+            return NULL;
         b = px_xmalloc(sizeof(*b) + size);
         b->size = size;
         b->used = 0;
@@ -570,9 +578,13 @@ static const char *key_store(struct dedupeop *s, const char *key, size_t len)
     return k;
 }
 
-static void set_grow(struct dedupeop *s)
+static int set_grow(struct dedupeop *s)
 {
     size_t ncap = s->cap * 2;
+    int rc =
+        px_mem_reserve(s->mem, (int64_t)(ncap * sizeof(struct dslot)), "distinct keys", s->err);
+    if (rc < 0)
+        return rc;
     struct dslot *ns = px_xcalloc(ncap, sizeof(*ns));
     for (size_t i = 0; i < s->cap; i++) {
         if (!s->slots[i].h)
@@ -583,29 +595,36 @@ static void set_grow(struct dedupeop *s)
         ns[j] = s->slots[i];
     }
     free(s->slots);
+    px_mem_sub(s->mem, (int64_t)(s->cap * sizeof(struct dslot)));
     s->slots = ns;
     s->cap = ncap;
+    return 0;
 }
 
-/* Inserts a key of hash h: true when it was not in the set yet. */
-static bool set_insert(struct dedupeop *s, uint64_t h, const char *key, size_t len)
+/* Inserts a key of hash h: 1 when it was not in the set yet, 0 when it was, or -PX_ETOOLARGE
+ * (s->err set) when the set would pass the memory budget. */
+static int set_insert(struct dedupeop *s, uint64_t h, const char *key, size_t len)
 {
-    if ((s->count + 1) * 4 > s->cap * 3) /* load factor at most 3/4 */
-        set_grow(s);
+    int rc;
+    if ((s->count + 1) * 4 > s->cap * 3 && (rc = set_grow(s)) < 0) /* load factor <= 3/4 */
+        return rc;
     size_t j = h & (s->cap - 1);
     while (s->slots[j].h) {
         if (s->slots[j].h == h) {
             uint32_t l;
             memcpy(&l, s->slots[j].k, 4);
             if (l == len && memcmp(s->slots[j].k + 4, key, len) == 0)
-                return false;
+                return 0;
         }
         j = (j + 1) & (s->cap - 1);
     }
+    const char *k = key_store(s, key, len);
+    if (!k)
+        return -PX_ETOOLARGE;
     s->slots[j].h = h;
-    s->slots[j].k = key_store(s, key, len);
+    s->slots[j].k = k;
     s->count++;
-    return true;
+    return 1;
 }
 
 static uint64_t mix64(uint64_t x)
@@ -618,9 +637,12 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static void iset_grow(struct dedupeop *s)
+static int iset_grow(struct dedupeop *s)
 {
     size_t ncap = s->icap ? s->icap * 2 : 1024;
+    int rc = px_mem_reserve(s->mem, (int64_t)(ncap * sizeof(int64_t)), "distinct keys", s->err);
+    if (rc < 0)
+        return rc;
     int64_t *ni = px_xcalloc(ncap, sizeof(*ni));
     for (size_t i = 0; i < s->icap; i++) {
         if (!s->ints[i])
@@ -631,11 +653,14 @@ static void iset_grow(struct dedupeop *s)
         ni[j] = s->ints[i];
     }
     free(s->ints);
+    px_mem_sub(s->mem, (int64_t)(s->icap * sizeof(int64_t)));
     s->ints = ni;
     s->icap = ncap;
+    return 0;
 }
 
-static bool iset_insert(struct dedupeop *s, int64_t v, uint64_t h)
+/* 1 when v was not in the set yet, 0 when it was, or -PX_ETOOLARGE (budget). */
+static int iset_insert(struct dedupeop *s, int64_t v, uint64_t h)
 {
     if (v == 0) {
         bool fresh = !s->has_zero;
@@ -643,23 +668,24 @@ static bool iset_insert(struct dedupeop *s, int64_t v, uint64_t h)
         s->count += fresh;
         return fresh;
     }
-    if ((s->icount + 1) * 4 > s->icap * 3)
-        iset_grow(s);
+    int rc;
+    if ((s->icount + 1) * 4 > s->icap * 3 && (rc = iset_grow(s)) < 0)
+        return rc;
     size_t j = h & (s->icap - 1);
     while (s->ints[j]) {
         if (s->ints[j] == v)
-            return false;
+            return 0;
         j = (j + 1) & (s->icap - 1);
     }
     s->ints[j] = v;
     s->icount++;
     s->count++;
-    return true;
+    return 1;
 }
 
 /* Leaves integer mode: every value goes into the general set, encoded as px_batch_row_key
- * would encode it. */
-static void iset_migrate(struct dedupeop *s)
+ * would encode it. 0, or -PX_ETOOLARGE (budget). */
+static int iset_migrate(struct dedupeop *s)
 {
     s->int_mode = false;
     s->count = 0;
@@ -675,12 +701,16 @@ static void iset_migrate(struct dedupeop *s)
             continue;
         }
         memcpy(key + 1, &v, 8);
-        (void)set_insert(s, hash(key, 9), key, 9);
+        int rc = set_insert(s, hash(key, 9), key, 9);
+        if (rc < 0)
+            return rc;
     }
     free(s->ints);
+    px_mem_sub(s->mem, (int64_t)(s->icap * sizeof(int64_t)));
     s->ints = NULL;
     s->icap = s->icount = 0;
     s->has_zero = false;
+    return 0;
 }
 
 /* Dedupes b on its integer key column c in integer mode. */
@@ -691,10 +721,12 @@ static int iset_process(struct dedupeop *s, struct px_batch *b, const struct px_
     uint64_t *hs = px_xcalloc(n + 1, sizeof(*hs));
     for (size_t r = 0; r < n; r++)
         hs[r] = mix64((uint64_t)c->v.i[r]);
-    if (!s->ints)
-        iset_grow(s);
-    enum { AHEAD = 8 };
     int rc = 0;
+    if (!s->ints && (rc = iset_grow(s)) < 0) {
+        free(hs);
+        return rc;
+    }
+    enum { AHEAD = 8 };
     for (size_t r = 0; r < n; r++) {
         if (r + AHEAD < n)
             __builtin_prefetch(&s->ints[hs[r + AHEAD] & (s->icap - 1)]);
@@ -702,7 +734,12 @@ static int iset_process(struct dedupeop *s, struct px_batch *b, const struct px_
             rc = px_error_set(err, PX_ETOOLARGE, "more than %zu distinct keys", s->max_keys);
             break;
         }
-        keep[r] = iset_insert(s, c->v.i[r], hs[r]);
+        int in = iset_insert(s, c->v.i[r], hs[r]);
+        if (in < 0) {
+            rc = in;
+            break;
+        }
+        keep[r] = in;
     }
     free(hs);
     return rc;
@@ -747,6 +784,7 @@ static int dedupe_process(void *state, struct px_batch *b, struct px_error *err)
     struct dedupeop *s = state;
     if (s->last)
         return px__dedupe_last_process(s->last, b, err);
+    s->err = err;
     size_t nk = json_object_array_length(s->columns);
     int *idx = px_xcalloc(nk, sizeof(int));
     int rc = 0;
@@ -776,8 +814,11 @@ static int dedupe_process(void *state, struct px_batch *b, struct px_error *err)
             free(idx);
             return rc;
         }
-        if (s->int_type >= 0)
-            iset_migrate(s);
+        if (s->int_type >= 0 && (rc = iset_migrate(s)) < 0) {
+            free(keep);
+            free(idx);
+            return rc;
+        }
         s->int_mode = false;
     }
     /* Keys are encoded and hashed for the whole batch first, so that the slot of a row a few
@@ -820,7 +861,12 @@ static int dedupe_process(void *state, struct px_batch *b, struct px_error *err)
             rc = px_error_set(err, PX_ETOOLARGE, "more than %zu distinct keys", s->max_keys);
             break;
         }
-        keep[r] = set_insert(s, hs[r], keys.data + offs[r], offs[r + 1] - offs[r]);
+        int in = set_insert(s, hs[r], keys.data + offs[r], offs[r + 1] - offs[r]);
+        if (in < 0) {
+            rc = in;
+            break;
+        }
+        keep[r] = in;
     }
     free(hs);
     free(offs);

@@ -22,6 +22,7 @@
 #include "base/json.h"
 #include "base/mem.h"
 #include "engine/batch.h"
+#include "engine/budget.h"
 #include "engine/engine.h"
 #include "engine/exec_int.h"
 #include "engine/expr.h"
@@ -50,7 +51,8 @@ struct rowbuf {
     int ncols;
     struct rowref *refs;
     int64_t nrefs, emitted;
-    bool ordered; /* refs built */
+    bool ordered;       /* refs built */
+    struct px_mem *mem; /* the held batches and refs are charged here */
 };
 
 static void rowbuf_cleanup(struct rowbuf *rb)
@@ -97,6 +99,7 @@ static int rowbuf_take(struct rowbuf *rb, struct px_batch *b, struct px_error *e
         rb->colmap = px_xrealloc(rb->colmap, (size_t)rb->nb_cap * sizeof(*rb->colmap));
     }
     struct px_batch *own = px_batch_take(b);
+    px_batch_rehome(own, rb->mem); /* held here from now on */
     rb->batches[rb->nb] = own;
     rb->colmap[rb->nb] = NULL;
     rb->nb++;
@@ -104,9 +107,14 @@ static int rowbuf_take(struct rowbuf *rb, struct px_batch *b, struct px_error *e
     return 0;
 }
 
-/* Column maps for the final schema, and refs in input order. */
-static void rowbuf_seal(struct rowbuf *rb)
+/* Column maps for the final schema, and refs in input order: 0, or -PX_ETOOLARGE when the
+ * refs do not fit the memory budget. */
+static int rowbuf_seal(struct rowbuf *rb, struct px_error *err)
 {
+    int rc = px_mem_reserve(rb->mem, (rb->rows + 1) * (int64_t)sizeof(*rb->refs),
+                            "the order of the rows held", err);
+    if (rc < 0)
+        return rc;
     rb->refs = px_xcalloc((size_t)rb->rows + 1, sizeof(*rb->refs));
     rb->nrefs = 0;
     for (int i = 0; i < rb->nb; i++) {
@@ -117,13 +125,15 @@ static void rowbuf_seal(struct rowbuf *rb)
             rb->refs[rb->nrefs++] = (struct rowref){i, r};
     }
     rb->ordered = true;
+    return 0;
 }
 
-static int rowbuf_emit(struct rowbuf *rb, struct px_batch **out)
+static int rowbuf_emit(struct rowbuf *rb, struct px_batch **out, struct px_error *err)
 {
     *out = NULL;
-    if (!rb->ordered)
-        rowbuf_seal(rb);
+    int rc;
+    if (!rb->ordered && (rc = rowbuf_seal(rb, err)) < 0)
+        return rc;
     if (rb->emitted >= rb->nrefs)
         return 0;
     int64_t n = rb->nrefs - rb->emitted;
@@ -175,6 +185,7 @@ static int sort_open(const struct px_node_ctx *ctx, void **state_out, struct px_
     }
     s->rb.max_rows = PX_BLOCK_MAX_ROWS;
     s->rb.batch_rows = ctx->batch_rows;
+    s->rb.mem = ctx->mem;
     *state_out = s;
     return 0;
 }
@@ -251,10 +262,14 @@ static void merge_sort(const struct sortop *s, struct rowref *a, struct rowref *
 
 static int sort_finish(void *state, struct px_batch **out, struct px_error *err)
 {
-    (void)err;
     struct sortop *s = state;
     if (!s->rb.ordered) {
-        rowbuf_seal(&s->rb);
+        int rc = rowbuf_seal(&s->rb, err);
+        if (rc == 0)
+            rc = px_mem_reserve(s->rb.mem, (s->rb.rows + 1) * (int64_t)sizeof(struct rowref),
+                                "sorting", err);
+        if (rc < 0)
+            return rc;
         for (int k = 0; k < s->nkeys; k++)
             for (int c = 0; c < s->rb.ncols; c++)
                 if (strcmp(s->rb.names[c], s->keys[k].column) == 0)
@@ -262,8 +277,9 @@ static int sort_finish(void *state, struct px_batch **out, struct px_error *err)
         struct rowref *tmp = px_xcalloc((size_t)s->rb.nrefs + 1, sizeof(*tmp));
         merge_sort(s, s->rb.refs, tmp, s->rb.nrefs);
         free(tmp);
+        px_mem_sub(s->rb.mem, (s->rb.rows + 1) * (int64_t)sizeof(struct rowref));
     }
-    return rowbuf_emit(&s->rb, out);
+    return rowbuf_emit(&s->rb, out, err);
 }
 
 /* ---- union ---- */
@@ -278,6 +294,7 @@ static int union_open(const struct px_node_ctx *ctx, void **state_out, struct px
     struct unionop *s = px_xcalloc(1, sizeof(*s));
     s->rb.max_rows = PX_BLOCK_MAX_ROWS;
     s->rb.batch_rows = ctx->batch_rows;
+    s->rb.mem = ctx->mem;
     *state_out = s;
     return 0;
 }
@@ -299,9 +316,8 @@ static int union_process(void *state, struct px_batch *b, struct px_error *err)
 
 static int union_finish(void *state, struct px_batch **out, struct px_error *err)
 {
-    (void)err;
     struct unionop *s = state;
-    return rowbuf_emit(&s->rb, out);
+    return rowbuf_emit(&s->rb, out, err);
 }
 
 const struct px_operator px__op_sort = {
@@ -347,6 +363,8 @@ struct aggop {
     int64_t emitted;
     int64_t batch_rows;
     bool finished;
+    struct px_mem *mem; /* groups: keys, values, accumulators, slots */
+    int64_t pending;    /* bytes of new groups not charged yet (charged per batch) */
 };
 
 static int agg_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
@@ -391,6 +409,7 @@ static int agg_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
     s->nslots = 1024;
     s->slots = px_xcalloc(s->nslots, sizeof(int64_t));
     s->batch_rows = ctx->batch_rows;
+    s->mem = ctx->mem;
     *state_out = s;
     return 0;
 }
@@ -485,9 +504,19 @@ static int64_t agg_group(struct aggop *s, const char *key, size_t len, const str
             v->s = px_xstrdup(v->s);
     }
     memset(&s->accs[gi * s->naggs], 0, (size_t)s->naggs * sizeof(struct acc));
+    /* The group's key, values and accumulators, their slot (arrays grow by doubling) and
+     * malloc's overhead; min/max strings are counted as they are kept. */
+    s->pending +=
+        (int64_t)(len + 4 + 16) + 32 +
+        (int64_t)(s->ngroup * sizeof(struct px_value) + s->naggs * sizeof(struct acc)) * 2;
+    for (int g = 0; g < s->ngroup; g++)
+        if (s->gvals[gi * s->ngroup + g].type == PX_VAL_STRING)
+            s->pending += (int64_t)strlen(s->gvals[gi * s->ngroup + g].s) + 17;
     s->slots[j] = gi + 1;
-    if ((size_t)s->ngroups * 2 > s->nslots)
+    if ((size_t)s->ngroups * 2 > s->nslots) {
+        s->pending += (int64_t)(s->nslots * sizeof(int64_t)); /* the table doubles */
         grow_slots(&s->slots, &s->nslots, s->keys, s->ngroups);
+    }
     return gi;
 }
 
@@ -551,6 +580,14 @@ static int agg_process(void *state, struct px_batch *b, struct px_error *err)
             break;
         }
         int64_t gi = agg_group(s, key.data ? key.data : "", key.len, b, gidx, r);
+        if (s->pending >= (1 << 20) && s->mem) { /* long keys: check within the batch */
+            px_mem_add(s->mem, s->pending);
+            s->pending = 0;
+            if (px_budget_over(s->mem->run)) {
+                rc = px_mem_error(s->mem, "groups", err);
+                break;
+            }
+        }
         for (int a = 0; a < s->naggs && rc == 0; a++) {
             struct acc *ac = &s->accs[gi * s->naggs + a];
             struct aggdef *d = &s->aggs[a];
@@ -581,10 +618,14 @@ static int agg_process(void *state, struct px_batch *b, struct px_error *err)
                 px_batch_get(b, aidx[a], r, &v);
                 int cmp = ac->count == 1 ? 0 : cmp_values(&v, &ac->mm);
                 if (ac->count == 1 || (d->fn == AGG_MIN ? cmp < 0 : cmp > 0)) {
+                    if (ac->mm.type == PX_VAL_STRING)
+                        s->pending -= (int64_t)strlen(ac->mm.s) + 17;
                     px_value_clear(&ac->mm);
                     ac->mm = v;
-                    if (v.type == PX_VAL_STRING)
+                    if (v.type == PX_VAL_STRING) {
                         ac->mm.s = px_xstrdup(v.s);
+                        s->pending += (int64_t)strlen(v.s) + 17;
+                    }
                 }
             }
         }
@@ -592,6 +633,8 @@ static int agg_process(void *state, struct px_batch *b, struct px_error *err)
     px_buf_cleanup(&key);
     free(gidx);
     free(aidx);
+    px_mem_add(s->mem, s->pending); /* the executor checks the budget after this call */
+    s->pending = 0;
     if (rc == 0)
         b->nrows = 0; /* consumed: the executor drops the empty batch */
     return rc;
@@ -699,6 +742,7 @@ struct dlast {
     int nchunks;
     int64_t chunk_rows;
     int emitted;
+    struct px_mem *mem; /* keys, slots and the winning rows' chunks */
 };
 
 int px__dedupe_last_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
@@ -718,6 +762,7 @@ int px__dedupe_last_open(const struct px_node_ctx *ctx, void **state_out, struct
     s->nslots = 1024;
     s->slots = px_xcalloc(s->nslots, sizeof(int64_t));
     s->chunk_rows = ctx->batch_rows;
+    s->mem = ctx->mem;
     *state_out = s;
     return 0;
 }
@@ -767,8 +812,10 @@ static int64_t dlast_group(struct dlast *s, const char *key, size_t len, bool *c
     s->keys[gi] = k;
     s->slots[j] = gi + 1;
     *created = true;
-    if ((size_t)s->ngroups * 2 > s->nslots)
+    if ((size_t)s->ngroups * 2 > s->nslots) {
+        px_mem_add(s->mem, (int64_t)(s->nslots * sizeof(int64_t))); /* the table doubles */
         grow_slots(&s->slots, &s->nslots, s->keys, s->ngroups);
+    }
     return gi;
 }
 
@@ -826,8 +873,11 @@ int px__dedupe_last_process(void *state, struct px_batch *b, struct px_error *er
             for (int i = 0; i < s->schema->ncols; i++)
                 px_batch_add_column(nb, s->schema->cols[i].name, s->schema->cols[i].type);
             nb->first_row = gi + 1;
+            px_batch_account(nb, s->mem);
             s->chunks[s->nchunks++] = nb;
         }
+        if (created) /* the key (twice: the keys array doubles) and its slot */
+            px_mem_add(s->mem, (int64_t)(key.len + 4 + 16) + 32);
         struct px_batch *dst = s->chunks[ch];
         if (!created) {
             bool win;
@@ -846,6 +896,7 @@ int px__dedupe_last_process(void *state, struct px_batch *b, struct px_error *er
             px_batch_set_null(&dst->cols[i], cr, true);
             px_batch_copy_cell(dst, i, cr, b, i, r);
         }
+        px_batch_account(dst, s->mem);
     }
     px_buf_cleanup(&key);
     free(kidx);

@@ -20,6 +20,7 @@
 #include "base/json.h"
 #include "base/mem.h"
 #include "engine/batch.h"
+#include "engine/budget.h"
 #include "engine/exec_int.h"
 
 #include <math.h>
@@ -54,19 +55,20 @@ struct joinop {
     int out_right0; /* output index of the first right column */
     char **out_names;
     /* hash table over the right rows: heads[h] / next[] are indexes into rrefs, or -1 */
-    int32_t *rb;     /* right row ref: batch */
-    int64_t *rr;     /* right row ref: row */
-    uint64_t *rhash; /* per right row */
-    int64_t *next;   /* chain, in right input order */
-    int64_t *heads;  /* nslots */
-    uint64_t nslots; /* a power of two */
-    int lb;          /* cursor: left batch */
-    int64_t lr;      /* cursor: left row */
-    bool probing;    /* the cursor's row has been hashed */
-    bool matched;    /* the cursor's row has matched at least once */
-    int64_t j;       /* next right candidate for the cursor's row, or -1 */
-    uint64_t lhash;  /* the cursor's row's key hash */
-    int64_t emitted; /* rows handed on */
+    int32_t *rb;        /* right row ref: batch */
+    int64_t *rr;        /* right row ref: row */
+    uint64_t *rhash;    /* per right row */
+    int64_t *next;      /* chain, in right input order */
+    int64_t *heads;     /* nslots */
+    uint64_t nslots;    /* a power of two */
+    int lb;             /* cursor: left batch */
+    int64_t lr;         /* cursor: left row */
+    bool probing;       /* the cursor's row has been hashed */
+    bool matched;       /* the cursor's row has matched at least once */
+    int64_t j;          /* next right candidate for the cursor's row, or -1 */
+    uint64_t lhash;     /* the cursor's row's key hash */
+    int64_t emitted;    /* rows handed on */
+    struct px_mem *mem; /* both inputs' batches and the hash table are charged here */
 };
 
 static int join_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
@@ -87,6 +89,7 @@ static int join_open(const struct px_node_ctx *ctx, void **state_out, struct px_
     s->left_join = type && strcmp(type, "left") == 0;
     s->nkeys = (int)nl;
     s->batch_rows = ctx->batch_rows;
+    s->mem = ctx->mem;
     for (int i = 0; i < 2; i++) {
         struct json_object *a = i ? rk : lk;
         s->s[i].keys = px_xcalloc(nl, sizeof(char *));
@@ -192,6 +195,7 @@ static int join_process(void *state, struct px_batch *b, struct px_error *err)
         d->keymap = px_xrealloc(d->keymap, (size_t)d->nb_cap * sizeof(*d->keymap));
     }
     struct px_batch *own = px_batch_take(b);
+    px_batch_rehome(own, s->mem); /* held by the join from now on */
     d->batches[d->nb] = own;
     d->colmap[d->nb] = NULL;
     d->keymap[d->nb] = keymap;
@@ -349,6 +353,13 @@ static int build(struct joinop *s, struct px_error *err)
     }
     /* The hash table: chains built back to front so each lists rows in input order. */
     size_t rows = (size_t)r->rows;
+    uint64_t nslots = 16;
+    while (nslots < 2 * (uint64_t)rows)
+        nslots *= 2;
+    int rc = px_mem_reserve(s->mem, (int64_t)((rows + 1) * 28 + nslots * 8),
+                            "the right input's hash table", err);
+    if (rc < 0)
+        return rc;
     s->rb = px_xcalloc(rows + 1, sizeof(*s->rb));
     s->rr = px_xcalloc(rows + 1, sizeof(*s->rr));
     s->rhash = px_xcalloc(rows + 1, sizeof(*s->rhash));

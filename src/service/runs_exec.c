@@ -334,6 +334,8 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         .cancel_ctx = &x,
         .progress = exec_progress,
         .progress_ctx = &x,
+        /* PLANASONIX_RUN_MEMORY_MB: the run's memory budget (engine/budget.h), default 512. */
+        .memory_budget = (int64_t)env_long("PLANASONIX_RUN_MEMORY_MB", 512, 16, 1L << 22) << 20,
     };
     int max_attempts = env_long("PLANASONIX_RUN_MAX_ATTEMPTS", MAX_ATTEMPTS_DEFAULT, 1, 100);
     int64_t base_ms = env_long("PLANASONIX_RETRY_BASE_MS", RETRY_BASE_MS_DEFAULT, 0, RETRY_CAP_MS);

@@ -204,11 +204,12 @@ export class World {
 
 /** An MCP session through the official SDK client (it validates structuredContent). */
 export class Session {
-  constructor(world, key, { name = 'sdk', env = {} } = {}) {
+  constructor(world, key, { name = 'sdk', env = {}, bin = BIN } = {}) {
     this.world = world;
     this.key = key;
     this.name = name;
     this.extraEnv = env;
+    this.bin = bin;
     this.received = []; // every JSON-RPC message the server sent, as parsed objects
     this.closed = false;
   }
@@ -218,7 +219,7 @@ export class Session {
     const fd = fs.openSync(this.stderrPath, 'w');
     const env = this.world.env({ ...this.extraEnv });
     if (this.key !== undefined) env.PLANASONIX_API_KEY = this.key;
-    this.transport = new StdioClientTransport({ command: BIN, args: ['--stdio'], env, stderr: fd });
+    this.transport = new StdioClientTransport({ command: this.bin, args: ['--stdio'], env, stderr: fd });
     // Record every message the server sends (the Protocol sets onmessage during connect).
     let inner;
     const received = this.received;

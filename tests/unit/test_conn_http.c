@@ -46,7 +46,8 @@ static int port;
 static volatile int stopping;
 static char root[PATH_MAX];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static int hits; /* requests to /api/... since the last reset */
+static int hits;          /* requests to /api/... since the last reset */
+static int64_t budget_mb; /* the runs' memory budget in MiB (0: the default) */
 
 /* ---- the server ---- */
 
@@ -255,6 +256,19 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url)
         MHD_destroy_response(r);
         return ret;
     }
+    if (strcmp(url, "/api/objects") == 0) { /* [{"a":1},...] of about mb MiB */
+        size_t n = (size_t)num_arg(c, "mb", 1) << 17, len = n * 8 + 1;
+        char *body = malloc(len + 1);
+        body[0] = '[';
+        for (size_t i = 0; i < n; i++)
+            memcpy(body + 1 + i * 8, "{\"a\":1},", 8);
+        body[len - 1] = ']';
+        struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        enum MHD_Result ret = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     if (strcmp(url, "/api") == 0)
         return reply(c, 200, "application/json", "{\"ok\":true}", "Server", "TestAPI/1.2");
     return reply(c, 404, "application/json", "{\"error\":\"not found\"}", NULL, NULL);
@@ -330,7 +344,8 @@ static int run(const char *config, const char *params_extra, const char *conditi
                                   .conn_ctx = &conns,
                                   .files_root = root,
                                   .now_us = 1717243200000000,
-                                  .batch_rows = batch_rows};
+                                  .batch_rows = batch_rows,
+                                  .memory_budget = budget_mb << 20};
     struct px_engine_result res;
     px_error_clear(err);
     reset_hits();
@@ -649,6 +664,33 @@ static void test_cancel(void **state)
     json_object_put(conns.map);
 }
 
+/* A page whose parsed JSON would pass the run's memory budget is refused while it arrives,
+ * before json-c builds it (2 MiB of {"a":1} is ~230 MB of DOM); within the budget the same
+ * page runs, and the run's accounted peak stays under the budget. */
+static void test_page_memory_budget(void **state)
+{
+    (void)state;
+    budget_mb = 32;
+    struct px_error err = run_fail("{\"path\":\"objects?mb=2\"}", NULL, 0);
+    assert_int_equal(err.code, PX_ETOOLARGE);
+    assert_has(err.message, "page 1 (GET /api/objects): run memory budget of 32 MiB reached");
+    assert_has(err.message, "MiB more for a page's parsed JSON)");
+    assert_has(err.hint, "PLANASONIX_RUN_MEMORY_MB");
+    assert_has(err.hint, "page_size");
+    budget_mb = 512;
+    struct px_engine_result res;
+    char *csv = NULL;
+    int rc = run("{\"path\":\"objects?mb=2\"}", NULL, "true", 0, &err, &csv, &res);
+    if (rc != 0)
+        fail_msg("within the budget: %s", err.message);
+    assert_int_equal(res.rows_read, 2 << 17);
+    assert_true(res.memory_peak > (int64_t)200 << 20); /* the page's DOM was accounted */
+    assert_true(res.memory_peak < (int64_t)512 << 20);
+    free(csv);
+    px_engine_result_cleanup(&res);
+    budget_mb = 0;
+}
+
 static int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -819,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_http_errors),
         cmocka_unit_test(test_network_errors),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_page_memory_budget),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_egress_policy),
     };

@@ -424,6 +424,36 @@ static void test_query_and_columns(void **state)
     px__conn_mysql.close_source(st);
 }
 
+/* Rows of 1 MB: the source ends a batch at PX_BATCH_TARGET_BYTES of strings instead of
+ * holding batch_rows of them (60 MB here) in one batch. */
+static void test_big_rows(void **state)
+{
+    (void)state;
+    struct px_error err;
+    int rc;
+    void *st = open_src("{\"query\":\"SELECT seq AS id, REPEAT(MD5(seq), 31250) AS payload FROM "
+                        "seq_1_to_60\"}",
+                        NULL, NULL, 0, 4096, &err, &rc);
+    if (rc != 0)
+        fail_msg("open: %s", err.message);
+    int n = 0;
+    int64_t rows = 0;
+    for (;;) {
+        struct px_batch *b = NULL;
+        if (px__conn_mysql.next_batch(st, &b, &err) < 0)
+            fail_msg("next_batch: %s", err.message);
+        if (!b)
+            break;
+        n++;
+        rows += b->nrows;
+        assert_true(b->arena_bytes <= PX_BATCH_TARGET_BYTES + ((int64_t)1 << 20));
+        px_batch_destroy(b);
+    }
+    assert_int_equal(rows, 60);
+    assert_true(n >= 7);
+    px__conn_mysql.close_source(st);
+}
+
 /* push_where and push_columns, on a table and on a query. */
 static void test_pushdown(void **state)
 {
@@ -1055,6 +1085,7 @@ int main(void)
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_query_and_columns),
         cmocka_unit_test(test_pushdown),
+        cmocka_unit_test(test_big_rows),
         cmocka_unit_test(test_append_replace_upsert),
         cmocka_unit_test(test_csv_round_trip),
         cmocka_unit_test(test_errors),

@@ -428,6 +428,37 @@ static void test_source_close_midstream(void **state)
     json_object_put(params);
 }
 
+/* Rows of 1 MB: the source ends a batch at PX_BATCH_TARGET_BYTES of strings instead of
+ * holding batch_rows of them (60 MB here) in one batch. */
+static void test_source_big_rows(void **state)
+{
+    (void)state;
+    struct json_object *params = pg_params(PASS, NULL);
+    struct json_object *config = json_tokener_parse(
+        "{\"query\": \"SELECT g AS id, repeat(md5(g::text), 31250) AS payload FROM "
+        "generate_series(1, 60) g\"}");
+    struct px_engine_opts opts = {0};
+    struct px_node_ctx ctx = src_ctx(params, config, &opts);
+    ctx.batch_rows = 4096;
+    void *st = NULL;
+    struct px_error err;
+    px_error_clear(&err);
+    assert_int_equal(px__conn_postgres.open_source(&ctx, &st, &err), 0);
+    struct px_batch *bs[64];
+    int n = drain(st, bs, 64);
+    int64_t rows = 0;
+    for (int i = 0; i < n; i++) {
+        rows += bs[i]->nrows;
+        assert_true(bs[i]->arena_bytes <= PX_BATCH_TARGET_BYTES + ((int64_t)1 << 20));
+        px_batch_destroy(bs[i]);
+    }
+    assert_int_equal(rows, 60);
+    assert_true(n >= 7);
+    px__conn_postgres.close_source(st);
+    json_object_put(config);
+    json_object_put(params);
+}
+
 /* ---- destination ---- */
 
 static void test_pg_to_pg_append_and_create(void **state)
@@ -1064,6 +1095,7 @@ int main(void)
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_readonly_corpus),
         cmocka_unit_test(test_egress_policy),
+        cmocka_unit_test(test_source_big_rows),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
