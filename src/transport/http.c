@@ -92,6 +92,11 @@ enum MHD_Result px_http_send(struct px_http_req *r, unsigned status, struct MHD_
     for (int i = 0; i < r->nheaders; i++)
         MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
     r->nheaders = 0;
+    if (r->cors_origin[0]) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", PX_HTTP_CORS_EXPOSE);
+        MHD_add_response_header(resp, "Vary", "Origin");
+    }
     if (atomic_load(&r->srv->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->status = (int)status;
@@ -528,6 +533,35 @@ static enum MHD_Result not_allowed(struct px_http_req *r, const char *allow)
                           NULL);
 }
 
+/* OPTIONS on an MCP route: a CORS preflight. Host is checked as for every MCP request; an
+ * allowed Origin gets 204 with the CORS fields (the Origin echoed, never "*"), any other
+ * Origin 403 with none, so the browser blocks the real request. No key is asked for: browsers
+ * send preflights without the Authorization header. */
+static enum MHD_Result preflight(struct px_http_req *r)
+{
+    const char *allow = r->route == PX_ROUTE_MCP   ? "POST, DELETE, OPTIONS"
+                        : r->route == PX_ROUTE_SSE ? "GET, OPTIONS"
+                                                   : "POST, OPTIONS";
+    enum MHD_Result res = refuse_host_origin(r);
+    if (r->replied)
+        return res;
+    const char *origin = px_http_header(r, "Origin");
+    if (!origin || !r->cors_origin[0]) {
+        /* Not from a browser: a plain OPTIONS. */
+        px_http_add_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+        return px_http_send_body(r, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
+    }
+    px_http_add_header(r, "Access-Control-Allow-Methods", PX_HTTP_CORS_METHODS);
+    px_http_add_header(r, "Access-Control-Allow-Headers", PX_HTTP_CORS_HEADERS);
+    px_http_add_header(r, "Access-Control-Max-Age", PX_HTTP_CORS_MAX_AGE);
+    /* Chrome's Private Network Access: a public page may reach this loopback or private
+     * server only if it says so; the Origin is on the operator's list, so it may. */
+    const char *pna = px_http_header(r, "Access-Control-Request-Private-Network");
+    if (pna && strcasecmp(pna, "true") == 0)
+        px_http_add_header(r, "Access-Control-Allow-Private-Network", "true");
+    return px_http_send_body(r, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
+}
+
 /* The first call: headers only. Replies at once when refusing (or for bodiless routes). */
 static enum MHD_Result first_call(struct px_http_req *r)
 {
@@ -551,6 +585,8 @@ static enum MHD_Result first_call(struct px_http_req *r)
     default:
         break;
     }
+    if (is(r, "OPTIONS"))
+        return preflight(r);
     enum MHD_Result res = refuse_host_origin(r);
     if (r->replied)
         return res;
@@ -605,6 +641,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         snprintf(r->audit_method, sizeof(r->audit_method), "%s %s", r->method,
                  route_paths[r->route]);
         px_buf_init(&r->body, PX_HTTP_MAX_BODY);
+        const char *origin = r->route <= PX_ROUTE_MESSAGES ? px_http_header(r, "Origin") : NULL;
+        if (origin && strlen(origin) < sizeof(r->cors_origin) &&
+            px_http_origin_allowed(&srv->allow, origin))
+            snprintf(r->cors_origin, sizeof(r->cors_origin), "%s", origin);
         *con_cls = r;
         atomic_fetch_add(&srv->inflight, 1);
         /* A reply queued on this first call makes MHD close the connection afterwards (it

@@ -119,6 +119,9 @@ struct px_http_req {
     struct px_stream *stream;   /* the SSE stream this request serves (own reference) */
     struct px_hsession *legacy; /* GET /sse: the session that ends with this stream */
     struct px_hsession *target; /* POST /messages: the session addressed */
+    /* The request's Origin when it is allowed on an MCP route: every reply then carries the
+     * CORS response headers for it (empty otherwise). */
+    char cors_origin[PX_HTTP_ALLOW_LEN];
     int nheaders;
     char headers[PX_HTTP_MAX_HEADERS][2][256]; /* last: not zeroed on allocation */
 };
