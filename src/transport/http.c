@@ -490,9 +490,68 @@ static enum MHD_Result healthz(struct px_http_req *r)
                              body, strlen(body));
 }
 
+static void hash_token(const char *token, size_t len, unsigned char out[32])
+{
+    crypto_generichash(out, 32, (const unsigned char *)token, len, NULL, 0);
+}
+
+/* Reads PLANASONIX_METRICS and PLANASONIX_METRICS_TOKEN. The token is kept only as a hash,
+ * so comparing takes the same time whatever the guess. */
+static int metrics_config(struct px_http_server *srv, struct px_error *err)
+{
+    const char *mode = getenv("PLANASONIX_METRICS");
+    const char *token = getenv("PLANASONIX_METRICS_TOKEN");
+    if (!mode || !*mode)
+        mode = token && *token ? "token" : "public";
+    if (strcmp(mode, "public") == 0) {
+        srv->metrics_mode = PX_METRICS_PUBLIC;
+    } else if (strcmp(mode, "off") == 0) {
+        srv->metrics_mode = PX_METRICS_OFF;
+    } else if (strcmp(mode, "token") == 0) {
+        if (!token || !*token)
+            return px_error_set(err, PX_EINVALID,
+                                "PLANASONIX_METRICS=token needs PLANASONIX_METRICS_TOKEN (the "
+                                "bearer token scrapers send); e.g. generate one with `openssl "
+                                "rand -hex 32`");
+        size_t n = strlen(token);
+        if (n < 16 || n > MAX_TOKEN)
+            return px_error_set(err, PX_EINVALID,
+                                "PLANASONIX_METRICS_TOKEN must be at least 16 and at most %d "
+                                "characters (it has %zu)",
+                                MAX_TOKEN, n);
+        srv->metrics_mode = PX_METRICS_TOKEN;
+        hash_token(token, n, srv->metrics_token);
+    } else {
+        return px_error_set(err, PX_EINVALID,
+                            "PLANASONIX_METRICS is '%.40s': use off, public or token (with "
+                            "PLANASONIX_METRICS_TOKEN)",
+                            mode);
+    }
+    return 0;
+}
+
 static enum MHD_Result metrics(struct px_http_req *r)
 {
     struct px_http_server *srv = r->srv;
+    if (srv->metrics_mode == PX_METRICS_TOKEN) {
+        const char *token;
+        size_t len;
+        unsigned char got[32];
+        bool ok = px_http_bearer(px_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION), &token, &len) &&
+                  len > 0 && len <= MAX_TOKEN;
+        if (ok) {
+            hash_token(token, len, got);
+            ok = sodium_memcmp(got, srv->metrics_token, sizeof(got)) == 0;
+        }
+        if (!ok) {
+            const char *body = "{\"error\":\"unauthorized\",\"hint\":\"send "
+                               "Authorization: Bearer PLANASONIX_METRICS_TOKEN\"}";
+            px_http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                               "Bearer realm=\"planasonix-metrics\"");
+            return px_http_send_body(r, MHD_HTTP_UNAUTHORIZED, "application/json", body,
+                                     strlen(body));
+        }
+    }
     struct px_metrics_gauges g = {
         .sessions_http = px_sessions_count(srv->sessions, PX_HSESSION_STREAMABLE),
         .sessions_sse = px_sessions_count(srv->sessions, PX_HSESSION_LEGACY),
@@ -576,7 +635,10 @@ static enum MHD_Result first_call(struct px_http_req *r)
     case PX_ROUTE_HEALTH:
         return is(r, "GET") || is(r, "HEAD") ? healthz(r) : not_allowed(r, "GET");
     case PX_ROUTE_METRICS:
-        return is(r, "GET") || is(r, "HEAD") ? metrics(r) : not_allowed(r, "GET");
+        if (r->srv->metrics_mode != PX_METRICS_OFF)
+            return is(r, "GET") || is(r, "HEAD") ? metrics(r) : not_allowed(r, "GET");
+        /* switched off: /metrics is an unknown path */
+        __attribute__((fallthrough));
     case PX_ROUTE_OTHER: {
         const char *body = "{\"error\":\"not found\",\"hint\":\"MCP is served at /mcp "
                            "(Streamable HTTP) and /sse (HTTP+SSE)\"}";
@@ -721,7 +783,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 static void tool_done(void *ctx, const char *tool, const char *outcome, long long latency_us)
 {
-    px_metrics_tool(ctx, tool, outcome, (double)latency_us / 1e6);
+    px_metrics_tool(ctx, px_tools_exists(tool) ? tool : "other", outcome, (double)latency_us / 1e6);
 }
 
 /* ---- serve -------------------------------------------------------------------------------- */
@@ -825,7 +887,8 @@ int px_http_serve(struct px_app *app, const char *listen)
     if (px_http_parse_listen(spec, host, sizeof(host), &port, &err) ||
         resolve(host, port, &ss, &family, &err) ||
         px_http_allow_init(&srv->allow, host, getenv("PLANASONIX_ALLOWED_ORIGINS"),
-                           getenv("PLANASONIX_ALLOWED_HOSTS"), &err)) {
+                           getenv("PLANASONIX_ALLOWED_HOSTS"), &err) ||
+        metrics_config(srv, &err)) {
         px_logerr("planasonix-mcp: %s", err.message);
         free(srv);
         return 2;

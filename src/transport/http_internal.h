@@ -56,6 +56,13 @@ enum {
     PX_RPC_RATE_LIMITED = -32029,
 };
 
+/* Who may read /metrics (PLANASONIX_METRICS). */
+enum px_metrics_mode {
+    PX_METRICS_PUBLIC, /* anyone who reaches the listener (the default without a token) */
+    PX_METRICS_OFF,    /* not served: 404 as for any unknown path */
+    PX_METRICS_TOKEN,  /* Authorization: Bearer PLANASONIX_METRICS_TOKEN, else 401 */
+};
+
 struct px_http_job {
     struct px_http_job *next;
     void (*run)(void *arg);
@@ -70,6 +77,8 @@ struct px_http_server {
     struct px_sessions *sessions;
     struct px_stream_set *streams;
     struct px_metrics *metrics;
+    enum px_metrics_mode metrics_mode;
+    unsigned char metrics_token[32]; /* BLAKE2b of PLANASONIX_METRICS_TOKEN (token mode) */
     atomic_bool stopping;
     atomic_long inflight;
     /* Calls deferred to the worker threads (see px_http_defer). */
