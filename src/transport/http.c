@@ -18,6 +18,7 @@
 #include "mcp/session.h"
 #include "store/store.h"
 #include "tools/registry.h"
+#include "transport/http_framing.h"
 #include "transport/http_internal.h"
 #include "transport/metrics.h"
 #include "transport/sessions.h"
@@ -686,10 +687,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls)
 {
-    (void)version;
     struct px_http_server *srv = cls;
     struct px_http_req *r = *con_cls;
     if (!r) {
+
         /* Everything but the header slots (4 KiB, read only up to nheaders) starts zeroed. */
         r = px_xmalloc(sizeof(*r));
         memset(r, 0, offsetof(struct px_http_req, headers));
@@ -703,12 +704,24 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         snprintf(r->audit_method, sizeof(r->audit_method), "%s %s", r->method,
                  route_paths[r->route]);
         px_buf_init(&r->body, PX_HTTP_MAX_BODY);
+        char why[200];
         const char *origin = r->route <= PX_ROUTE_MESSAGES ? px_http_header(r, "Origin") : NULL;
         if (origin && strlen(origin) < sizeof(r->cors_origin) &&
             px_http_origin_allowed(&srv->allow, origin))
             snprintf(r->cors_origin, sizeof(r->cors_origin), "%s", origin);
         *con_cls = r;
         atomic_fetch_add(&srv->inflight, 1);
+        /* Ambiguous framing is refused before anything else looks at the request, and the
+         * connection is closed: where this request ends is exactly what is in doubt. */
+        if (!px_http_framing_check(conn, version, why, sizeof(why))) {
+            r->checked = true;
+            char msg[300];
+            snprintf(msg, sizeof(msg), "Bad Request: ambiguous HTTP framing: %s", why);
+            px_http_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+            return px_http_refuse(r, MHD_HTTP_BAD_REQUEST, PX_RPC_SERVER, "bad_framing", msg,
+                                  "send each header field on its own line ending in CRLF, one "
+                                  "Content-Length or Transfer-Encoding: chunked (not both)");
+        }
         /* A reply queued on this first call makes MHD close the connection afterwards (it
          * will not read a body it has not seen). That suits refusals of a POST before its
          * body is read; requests without a body are answered on the next call instead, so
@@ -884,6 +897,7 @@ int px_http_serve(struct px_app *app, const char *listen)
     int family = AF_INET;
     struct px_http_server *srv = px_xcalloc(1, sizeof(*srv));
     srv->app = app;
+    px_http_framing_init();
     if (px_http_parse_listen(spec, host, sizeof(host), &port, &err) ||
         resolve(host, port, &ss, &family, &err) ||
         px_http_allow_init(&srv->allow, host, getenv("PLANASONIX_ALLOWED_ORIGINS"),
