@@ -301,6 +301,38 @@ bool px_http_take_rate(struct px_http_req *r, const struct px_http_msg *m)
     return false;
 }
 
+/* ---- per-organization caps ---------------------------------------------------------------- */
+
+enum MHD_Result px_http_refuse_cap(struct px_http_req *r, enum px_orgcap_kind kind)
+{
+    static const char *const what[PX_ORGCAP_KINDS] = {"open sessions", "open SSE streams",
+                                                      "calls running on job threads"};
+    static const char *const hint[PX_ORGCAP_KINDS] = {
+        "end sessions you no longer use (DELETE /mcp with their Mcp-Session-Id, or close their "
+        "GET /sse stream); idle ones expire after an hour",
+        "close SSE streams you no longer read, or wait for live calls to finish",
+        "wait for this organization's waiting calls (wait_seconds, progress tokens) to finish, "
+        "then retry"};
+    static const char *const retry[PX_ORGCAP_KINDS] = {"30", "5", "1"};
+    char msg[300], full_hint[400];
+    snprintf(msg, sizeof(msg),
+             "Too Many Requests: this organization already has %zu %s, its limit on this server",
+             px_orgcaps_limit(r->srv->caps, kind), what[kind]);
+    snprintf(full_hint, sizeof(full_hint), "%s; an operator can change the limit with %s",
+             hint[kind], px_orgcaps_env(kind));
+    px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry[kind]);
+    return px_http_refuse(r, MHD_HTTP_TOO_MANY_REQUESTS, PX_RPC_RATE_LIMITED, "org_limit", msg,
+                          full_hint);
+}
+
+bool px_http_take_slot(struct px_http_req *r, enum px_orgcap_kind kind)
+{
+    if (px_orgcaps_take(r->srv->caps, r->principal.org_id, kind))
+        return true;
+    px_http_refuse_cap(r, kind);
+    return false;
+}
+
 /* ---- deferred calls ----------------------------------------------------------------------- */
 
 static void *worker_main(void *arg);
@@ -773,6 +805,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         px_stream_detach(r->stream);
         px_stream_release(r->stream);
     }
+    if (r->stream_slot)
+        px_orgcaps_give(srv->caps, r->principal.org_id, PX_ORGCAP_STREAMS);
     if (r->legacy)
         px_sse_done(r);
     px_hsession_release(r->target);
@@ -895,6 +929,7 @@ int px_http_serve(struct px_app *app, const char *listen)
         snprintf(spec, sizeof(spec), "%s", listen ? listen : "127.0.0.1:8080");
     struct sockaddr_storage ss;
     int family = AF_INET;
+    size_t caps[PX_ORGCAP_KINDS];
     struct px_http_server *srv = px_xcalloc(1, sizeof(*srv));
     srv->app = app;
     px_http_framing_init();
@@ -902,7 +937,7 @@ int px_http_serve(struct px_app *app, const char *listen)
         resolve(host, port, &ss, &family, &err) ||
         px_http_allow_init(&srv->allow, host, getenv("PLANASONIX_ALLOWED_ORIGINS"),
                            getenv("PLANASONIX_ALLOWED_HOSTS"), &err) ||
-        metrics_config(srv, &err)) {
+        metrics_config(srv, &err) || px_orgcaps_from_env(caps, &err)) {
         px_logerr("planasonix-mcp: %s", err.message);
         free(srv);
         return 2;
@@ -932,11 +967,13 @@ int px_http_serve(struct px_app *app, const char *listen)
         free(srv);
         return 1;
     }
+    srv->caps = px_orgcaps_create(caps);
     srv->metrics = px_metrics_create();
     srv->streams = px_stream_set_create();
     struct px_sessions_config cfg = {.app = app,
                                      .pool = srv->pool,
                                      .max_sessions = MAX_SESSIONS,
+                                     .caps = srv->caps,
                                      .idle_ttl_ms = SESSION_TTL_MS,
                                      .tool_done = tool_done,
                                      .tool_ctx = srv->metrics};
@@ -984,6 +1021,7 @@ int px_http_serve(struct px_app *app, const char *listen)
     }
     shutdown_server(srv);
     px_sessions_destroy(srv->sessions);
+    px_orgcaps_destroy(srv->caps);
     px_stream_set_destroy(srv->streams);
     px_metrics_destroy(srv->metrics);
     flush_audit(srv);
