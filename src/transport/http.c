@@ -18,6 +18,7 @@
 #include "mcp/session.h"
 #include "store/store.h"
 #include "tools/registry.h"
+#include "transport/http_framing.h"
 #include "transport/http_internal.h"
 #include "transport/metrics.h"
 #include "transport/sessions.h"
@@ -92,6 +93,11 @@ enum MHD_Result px_http_send(struct px_http_req *r, unsigned status, struct MHD_
     for (int i = 0; i < r->nheaders; i++)
         MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
     r->nheaders = 0;
+    if (r->cors_origin[0]) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", PX_HTTP_CORS_EXPOSE);
+        MHD_add_response_header(resp, "Vary", "Origin");
+    }
     if (atomic_load(&r->srv->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->status = (int)status;
@@ -295,6 +301,38 @@ bool px_http_take_rate(struct px_http_req *r, const struct px_http_msg *m)
     return false;
 }
 
+/* ---- per-organization caps ---------------------------------------------------------------- */
+
+enum MHD_Result px_http_refuse_cap(struct px_http_req *r, enum px_orgcap_kind kind)
+{
+    static const char *const what[PX_ORGCAP_KINDS] = {"open sessions", "open SSE streams",
+                                                      "calls running on job threads"};
+    static const char *const hint[PX_ORGCAP_KINDS] = {
+        "end sessions you no longer use (DELETE /mcp with their Mcp-Session-Id, or close their "
+        "GET /sse stream); idle ones expire after an hour",
+        "close SSE streams you no longer read, or wait for live calls to finish",
+        "wait for this organization's waiting calls (wait_seconds, progress tokens) to finish, "
+        "then retry"};
+    static const char *const retry[PX_ORGCAP_KINDS] = {"30", "5", "1"};
+    char msg[300], full_hint[400];
+    snprintf(msg, sizeof(msg),
+             "Too Many Requests: this organization already has %zu %s, its limit on this server",
+             px_orgcaps_limit(r->srv->caps, kind), what[kind]);
+    snprintf(full_hint, sizeof(full_hint), "%s; an operator can change the limit with %s",
+             hint[kind], px_orgcaps_env(kind));
+    px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry[kind]);
+    return px_http_refuse(r, MHD_HTTP_TOO_MANY_REQUESTS, PX_RPC_RATE_LIMITED, "org_limit", msg,
+                          full_hint);
+}
+
+bool px_http_take_slot(struct px_http_req *r, enum px_orgcap_kind kind)
+{
+    if (px_orgcaps_take(r->srv->caps, r->principal.org_id, kind))
+        return true;
+    px_http_refuse_cap(r, kind);
+    return false;
+}
+
 /* ---- deferred calls ----------------------------------------------------------------------- */
 
 static void *worker_main(void *arg);
@@ -485,9 +523,68 @@ static enum MHD_Result healthz(struct px_http_req *r)
                              body, strlen(body));
 }
 
+static void hash_token(const char *token, size_t len, unsigned char out[32])
+{
+    crypto_generichash(out, 32, (const unsigned char *)token, len, NULL, 0);
+}
+
+/* Reads PLANASONIX_METRICS and PLANASONIX_METRICS_TOKEN. The token is kept only as a hash,
+ * so comparing takes the same time whatever the guess. */
+static int metrics_config(struct px_http_server *srv, struct px_error *err)
+{
+    const char *mode = getenv("PLANASONIX_METRICS");
+    const char *token = getenv("PLANASONIX_METRICS_TOKEN");
+    if (!mode || !*mode)
+        mode = token && *token ? "token" : "public";
+    if (strcmp(mode, "public") == 0) {
+        srv->metrics_mode = PX_METRICS_PUBLIC;
+    } else if (strcmp(mode, "off") == 0) {
+        srv->metrics_mode = PX_METRICS_OFF;
+    } else if (strcmp(mode, "token") == 0) {
+        if (!token || !*token)
+            return px_error_set(err, PX_EINVALID,
+                                "PLANASONIX_METRICS=token needs PLANASONIX_METRICS_TOKEN (the "
+                                "bearer token scrapers send); e.g. generate one with `openssl "
+                                "rand -hex 32`");
+        size_t n = strlen(token);
+        if (n < 16 || n > MAX_TOKEN)
+            return px_error_set(err, PX_EINVALID,
+                                "PLANASONIX_METRICS_TOKEN must be at least 16 and at most %d "
+                                "characters (it has %zu)",
+                                MAX_TOKEN, n);
+        srv->metrics_mode = PX_METRICS_TOKEN;
+        hash_token(token, n, srv->metrics_token);
+    } else {
+        return px_error_set(err, PX_EINVALID,
+                            "PLANASONIX_METRICS is '%.40s': use off, public or token (with "
+                            "PLANASONIX_METRICS_TOKEN)",
+                            mode);
+    }
+    return 0;
+}
+
 static enum MHD_Result metrics(struct px_http_req *r)
 {
     struct px_http_server *srv = r->srv;
+    if (srv->metrics_mode == PX_METRICS_TOKEN) {
+        const char *token;
+        size_t len;
+        unsigned char got[32];
+        bool ok = px_http_bearer(px_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION), &token, &len) &&
+                  len > 0 && len <= MAX_TOKEN;
+        if (ok) {
+            hash_token(token, len, got);
+            ok = sodium_memcmp(got, srv->metrics_token, sizeof(got)) == 0;
+        }
+        if (!ok) {
+            const char *body = "{\"error\":\"unauthorized\",\"hint\":\"send "
+                               "Authorization: Bearer PLANASONIX_METRICS_TOKEN\"}";
+            px_http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                               "Bearer realm=\"planasonix-metrics\"");
+            return px_http_send_body(r, MHD_HTTP_UNAUTHORIZED, "application/json", body,
+                                     strlen(body));
+        }
+    }
     struct px_metrics_gauges g = {
         .sessions_http = px_sessions_count(srv->sessions, PX_HSESSION_STREAMABLE),
         .sessions_sse = px_sessions_count(srv->sessions, PX_HSESSION_LEGACY),
@@ -528,6 +625,35 @@ static enum MHD_Result not_allowed(struct px_http_req *r, const char *allow)
                           NULL);
 }
 
+/* OPTIONS on an MCP route: a CORS preflight. Host is checked as for every MCP request; an
+ * allowed Origin gets 204 with the CORS fields (the Origin echoed, never "*"), any other
+ * Origin 403 with none, so the browser blocks the real request. No key is asked for: browsers
+ * send preflights without the Authorization header. */
+static enum MHD_Result preflight(struct px_http_req *r)
+{
+    const char *allow = r->route == PX_ROUTE_MCP   ? "POST, DELETE, OPTIONS"
+                        : r->route == PX_ROUTE_SSE ? "GET, OPTIONS"
+                                                   : "POST, OPTIONS";
+    enum MHD_Result res = refuse_host_origin(r);
+    if (r->replied)
+        return res;
+    const char *origin = px_http_header(r, "Origin");
+    if (!origin || !r->cors_origin[0]) {
+        /* Not from a browser: a plain OPTIONS. */
+        px_http_add_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+        return px_http_send_body(r, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
+    }
+    px_http_add_header(r, "Access-Control-Allow-Methods", PX_HTTP_CORS_METHODS);
+    px_http_add_header(r, "Access-Control-Allow-Headers", PX_HTTP_CORS_HEADERS);
+    px_http_add_header(r, "Access-Control-Max-Age", PX_HTTP_CORS_MAX_AGE);
+    /* Chrome's Private Network Access: a public page may reach this loopback or private
+     * server only if it says so; the Origin is on the operator's list, so it may. */
+    const char *pna = px_http_header(r, "Access-Control-Request-Private-Network");
+    if (pna && strcasecmp(pna, "true") == 0)
+        px_http_add_header(r, "Access-Control-Allow-Private-Network", "true");
+    return px_http_send_body(r, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
+}
+
 /* The first call: headers only. Replies at once when refusing (or for bodiless routes). */
 static enum MHD_Result first_call(struct px_http_req *r)
 {
@@ -542,7 +668,10 @@ static enum MHD_Result first_call(struct px_http_req *r)
     case PX_ROUTE_HEALTH:
         return is(r, "GET") || is(r, "HEAD") ? healthz(r) : not_allowed(r, "GET");
     case PX_ROUTE_METRICS:
-        return is(r, "GET") || is(r, "HEAD") ? metrics(r) : not_allowed(r, "GET");
+        if (r->srv->metrics_mode != PX_METRICS_OFF)
+            return is(r, "GET") || is(r, "HEAD") ? metrics(r) : not_allowed(r, "GET");
+        /* switched off: /metrics is an unknown path */
+        __attribute__((fallthrough));
     case PX_ROUTE_OTHER: {
         const char *body = "{\"error\":\"not found\",\"hint\":\"MCP is served at /mcp "
                            "(Streamable HTTP) and /sse (HTTP+SSE)\"}";
@@ -551,6 +680,8 @@ static enum MHD_Result first_call(struct px_http_req *r)
     default:
         break;
     }
+    if (is(r, "OPTIONS"))
+        return preflight(r);
     enum MHD_Result res = refuse_host_origin(r);
     if (r->replied)
         return res;
@@ -588,10 +719,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls)
 {
-    (void)version;
     struct px_http_server *srv = cls;
     struct px_http_req *r = *con_cls;
     if (!r) {
+
         /* Everything but the header slots (4 KiB, read only up to nheaders) starts zeroed. */
         r = px_xmalloc(sizeof(*r));
         memset(r, 0, offsetof(struct px_http_req, headers));
@@ -605,8 +736,24 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         snprintf(r->audit_method, sizeof(r->audit_method), "%s %s", r->method,
                  route_paths[r->route]);
         px_buf_init(&r->body, PX_HTTP_MAX_BODY);
+        char why[200];
+        const char *origin = r->route <= PX_ROUTE_MESSAGES ? px_http_header(r, "Origin") : NULL;
+        if (origin && strlen(origin) < sizeof(r->cors_origin) &&
+            px_http_origin_allowed(&srv->allow, origin))
+            snprintf(r->cors_origin, sizeof(r->cors_origin), "%s", origin);
         *con_cls = r;
         atomic_fetch_add(&srv->inflight, 1);
+        /* Ambiguous framing is refused before anything else looks at the request, and the
+         * connection is closed: where this request ends is exactly what is in doubt. */
+        if (!px_http_framing_check(conn, version, why, sizeof(why))) {
+            r->checked = true;
+            char msg[300];
+            snprintf(msg, sizeof(msg), "Bad Request: ambiguous HTTP framing: %s", why);
+            px_http_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+            return px_http_refuse(r, MHD_HTTP_BAD_REQUEST, PX_RPC_SERVER, "bad_framing", msg,
+                                  "send each header field on its own line ending in CRLF, one "
+                                  "Content-Length or Transfer-Encoding: chunked (not both)");
+        }
         /* A reply queued on this first call makes MHD close the connection afterwards (it
          * will not read a body it has not seen). That suits refusals of a POST before its
          * body is read; requests without a body are answered on the next call instead, so
@@ -658,6 +805,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         px_stream_detach(r->stream);
         px_stream_release(r->stream);
     }
+    if (r->stream_slot)
+        px_orgcaps_give(srv->caps, r->principal.org_id, PX_ORGCAP_STREAMS);
     if (r->legacy)
         px_sse_done(r);
     px_hsession_release(r->target);
@@ -681,7 +830,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 static void tool_done(void *ctx, const char *tool, const char *outcome, long long latency_us)
 {
-    px_metrics_tool(ctx, tool, outcome, (double)latency_us / 1e6);
+    px_metrics_tool(ctx, px_tools_exists(tool) ? tool : "other", outcome, (double)latency_us / 1e6);
 }
 
 /* ---- serve -------------------------------------------------------------------------------- */
@@ -780,12 +929,15 @@ int px_http_serve(struct px_app *app, const char *listen)
         snprintf(spec, sizeof(spec), "%s", listen ? listen : "127.0.0.1:8080");
     struct sockaddr_storage ss;
     int family = AF_INET;
+    size_t caps[PX_ORGCAP_KINDS];
     struct px_http_server *srv = px_xcalloc(1, sizeof(*srv));
     srv->app = app;
+    px_http_framing_init();
     if (px_http_parse_listen(spec, host, sizeof(host), &port, &err) ||
         resolve(host, port, &ss, &family, &err) ||
         px_http_allow_init(&srv->allow, host, getenv("PLANASONIX_ALLOWED_ORIGINS"),
-                           getenv("PLANASONIX_ALLOWED_HOSTS"), &err)) {
+                           getenv("PLANASONIX_ALLOWED_HOSTS"), &err) ||
+        metrics_config(srv, &err) || px_orgcaps_from_env(caps, &err)) {
         px_logerr("planasonix-mcp: %s", err.message);
         free(srv);
         return 2;
@@ -815,11 +967,13 @@ int px_http_serve(struct px_app *app, const char *listen)
         free(srv);
         return 1;
     }
+    srv->caps = px_orgcaps_create(caps);
     srv->metrics = px_metrics_create();
     srv->streams = px_stream_set_create();
     struct px_sessions_config cfg = {.app = app,
                                      .pool = srv->pool,
                                      .max_sessions = MAX_SESSIONS,
+                                     .caps = srv->caps,
                                      .idle_ttl_ms = SESSION_TTL_MS,
                                      .tool_done = tool_done,
                                      .tool_ctx = srv->metrics};
@@ -867,6 +1021,7 @@ int px_http_serve(struct px_app *app, const char *listen)
     }
     shutdown_server(srv);
     px_sessions_destroy(srv->sessions);
+    px_orgcaps_destroy(srv->caps);
     px_stream_set_destroy(srv->streams);
     px_metrics_destroy(srv->metrics);
     flush_audit(srv);

@@ -18,6 +18,7 @@
 #include "auth/ratelimit.h"
 #include "base/buf.h"
 #include "transport/http_policy.h"
+#include "transport/orgcaps.h"
 
 #include <json-c/json.h>
 #include <microhttpd.h>
@@ -56,6 +57,13 @@ enum {
     PX_RPC_RATE_LIMITED = -32029,
 };
 
+/* Who may read /metrics (PLANASONIX_METRICS). */
+enum px_metrics_mode {
+    PX_METRICS_PUBLIC, /* anyone who reaches the listener (the default without a token) */
+    PX_METRICS_OFF,    /* not served: 404 as for any unknown path */
+    PX_METRICS_TOKEN,  /* Authorization: Bearer PLANASONIX_METRICS_TOKEN, else 401 */
+};
+
 struct px_http_job {
     struct px_http_job *next;
     void (*run)(void *arg);
@@ -70,6 +78,9 @@ struct px_http_server {
     struct px_sessions *sessions;
     struct px_stream_set *streams;
     struct px_metrics *metrics;
+    struct px_orgcaps *caps; /* per-organization sessions, streams, calls */
+    enum px_metrics_mode metrics_mode;
+    unsigned char metrics_token[32]; /* BLAKE2b of PLANASONIX_METRICS_TOKEN (token mode) */
     atomic_bool stopping;
     atomic_long inflight;
     /* Calls deferred to the worker threads (see px_http_defer). */
@@ -119,6 +130,11 @@ struct px_http_req {
     struct px_stream *stream;   /* the SSE stream this request serves (own reference) */
     struct px_hsession *legacy; /* GET /sse: the session that ends with this stream */
     struct px_hsession *target; /* POST /messages: the session addressed */
+    bool stream_slot;           /* holds one of its organization's stream slots (given back at
+                                   the request's end) */
+    /* The request's Origin when it is allowed on an MCP route: every reply then carries the
+     * CORS response headers for it (empty otherwise). */
+    char cors_origin[PX_HTTP_ALLOW_LEN];
     int nheaders;
     char headers[PX_HTTP_MAX_HEADERS][2][256]; /* last: not zeroed on allocation */
 };
@@ -171,6 +187,11 @@ void px_http_msg_free(struct px_http_msg *m);
 /* Takes one request from the organization's rate limit when m->counted; on refusal answers
  * 429 (Retry-After, RateLimit-Policy, RateLimit, data.retry_after_ms) and returns false. */
 bool px_http_take_rate(struct px_http_req *r, const struct px_http_msg *m);
+/* Takes one of the authenticated organization's slots of kind (orgcaps.h); at its cap,
+ * answers 429 naming the cap, its setting and what to do, and returns false. */
+bool px_http_take_slot(struct px_http_req *r, enum px_orgcap_kind kind);
+/* Answers 429 for an organization at its cap of kind (as px_http_take_slot refusing). */
+enum MHD_Result px_http_refuse_cap(struct px_http_req *r, enum px_orgcap_kind kind);
 /* Runs fn(arg) on a worker thread. False when the queue is full or the server is stopping. */
 bool px_http_defer(struct px_http_server *srv, void (*run)(void *arg), void *arg);
 

@@ -32,6 +32,17 @@ int px_http_allow_init(struct px_http_allow *a, const char *listen_host, const c
 /* Origin check: http(s)://localhost, 127.0.0.1 or [::1] with any port, or an extra origin.
  * "null" and anything malformed are refused. (An absent Origin is the caller's case: allowed.) */
 bool px_http_origin_allowed(const struct px_http_allow *a, const char *origin);
+/* CORS (Fetch standard): what a preflight from an allowed Origin is told, and which response
+ * headers a browser script may read. Keys are bearer tokens set by the script, not cookies,
+ * so credentials are never allowed. */
+#define PX_HTTP_CORS_METHODS "GET, POST, DELETE"
+#define PX_HTTP_CORS_HEADERS                                                                       \
+    "Content-Type, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Accept"
+#define PX_HTTP_CORS_EXPOSE                                                                        \
+    "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After, RateLimit, "             \
+    "RateLimit-Policy"
+#define PX_HTTP_CORS_MAX_AGE "600" /* seconds a browser may cache a preflight */
+
 /* Host check: localhost, 127.0.0.1 or [::1] with any port, or an extra host. */
 bool px_http_host_allowed(const struct px_http_allow *a, const char *host);
 

@@ -62,8 +62,32 @@ void px_metrics_destroy(struct px_metrics *m)
     free(m);
 }
 
+/* The method as a label value: one of the methods HTTP defines, else "other" (a client may
+ * send any token there; each one kept would be a new series). */
+static const char *method_label(const char *method)
+{
+    static const char *const known[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                        "OPTIONS", "CONNECT", "TRACE", "PATCH"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(method, known[i]) == 0)
+            return known[i];
+    return "other";
+}
+
+const char *px_metrics_code_label(const char *code)
+{
+    size_t n = 0;
+    for (; code[n]; n++)
+        if (n >= 40 || !((code[n] >= 'a' && code[n] <= 'z') || code[n] == '_'))
+            return "other";
+    return n ? code : "other";
+}
+
 void px_metrics_request(struct px_metrics *m, const char *path, const char *method, int status)
 {
+    method = method_label(method);
+    if (status < 100 || status > 599)
+        status = 0;
     pthread_mutex_lock(&m->lock);
     struct req_series *s = NULL;
     for (size_t i = 0; i < m->nreqs && !s; i++)
@@ -88,6 +112,7 @@ void px_metrics_request(struct px_metrics *m, const char *path, const char *meth
 
 void px_metrics_tool(struct px_metrics *m, const char *tool, const char *outcome, double seconds)
 {
+    outcome = px_metrics_code_label(outcome);
     pthread_mutex_lock(&m->lock);
     struct tool_series *s = NULL;
     for (size_t i = 0; i < m->ntools && !s; i++)

@@ -9,6 +9,7 @@
 #include "base/mem.h"
 #include "mcp/session.h"
 #include "store/store.h"
+#include "transport/orgcaps.h"
 #include "transport/stream.h"
 
 #include <pthread.h>
@@ -34,6 +35,7 @@ struct px_hsession {
     enum px_hsession_kind kind;
     char id[PX_HSESSION_ID_MAX];
     char key_id[PX_ID_MAX];
+    char org_id[PX_ID_MAX];
     int64_t last_used_ms; /* under table->lock */
     struct px_mcp_session *mcp;
     struct px_stream *stream; /* legacy: the GET /sse stream */
@@ -111,6 +113,8 @@ static void unlink_locked(struct px_sessions *t, struct px_hsession *s)
     s->next = NULL;
     s->in_table = false;
     t->count[s->kind]--;
+    if (t->cfg.caps)
+        px_orgcaps_give(t->cfg.caps, s->org_id, PX_ORGCAP_SESSIONS);
 }
 
 void px_sessions_destroy(struct px_sessions *t)
@@ -191,7 +195,7 @@ static void host_tool_done(void *ctx, const char *tool, const char *outcome, lon
 /* ---- sessions --------------------------------------------------------------------------- */
 
 struct px_hsession *px_hsession_new(struct px_sessions *t, enum px_hsession_kind kind,
-                                    const char *key_id)
+                                    const char *key_id, const char *org_id)
 {
     struct px_hsession *s = px_xcalloc(1, sizeof(*s));
     s->table = t;
@@ -203,6 +207,7 @@ struct px_hsession *px_hsession_new(struct px_sessions *t, enum px_hsession_kind
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof(raw));
     snprintf(s->key_id, sizeof(s->key_id), "%s", key_id);
+    snprintf(s->org_id, sizeof(s->org_id), "%s", org_id);
     pthread_mutex_init(&s->cancel_lock, NULL);
     struct px_app *app = t->cfg.app;
     /* No default store: each call checks one out of the pool (px_hsession_handle). */
@@ -224,11 +229,15 @@ struct px_hsession *px_hsession_new(struct px_sessions *t, enum px_hsession_kind
     return s;
 }
 
-bool px_sessions_add(struct px_sessions *t, struct px_hsession *s)
+enum px_session_added px_sessions_add(struct px_sessions *t, struct px_hsession *s)
 {
     pthread_mutex_lock(&t->lock);
-    bool ok = t->count[0] + t->count[1] < t->cfg.max_sessions;
-    if (ok) {
+    enum px_session_added res = PX_SESSION_ADDED;
+    if (t->count[0] + t->count[1] >= t->cfg.max_sessions)
+        res = PX_SESSION_FULL;
+    else if (t->cfg.caps && !px_orgcaps_take(t->cfg.caps, s->org_id, PX_ORGCAP_SESSIONS))
+        res = PX_SESSION_ORG_FULL;
+    if (res == PX_SESSION_ADDED) {
         size_t b = bucket_of(s->id);
         s->next = t->buckets[b];
         t->buckets[b] = s;
@@ -238,7 +247,7 @@ bool px_sessions_add(struct px_sessions *t, struct px_hsession *s)
         t->count[s->kind]++;
     }
     pthread_mutex_unlock(&t->lock);
-    return ok;
+    return res;
 }
 
 struct px_hsession *px_sessions_get(struct px_sessions *t, const char *id, const char *key_id,

@@ -40,10 +40,13 @@ struct px_http_sink {
     void *ctx;
 };
 
+struct px_orgcaps;
+
 struct px_sessions_config {
     struct px_app *app;
     struct px_store_pool *pool; /* the store handles calls use */
     size_t max_sessions;        /* px_sessions_add refuses beyond this */
+    struct px_orgcaps *caps;    /* per-organization session caps (PX_ORGCAP_SESSIONS); or NULL */
     int64_t idle_ttl_ms;        /* streamable sessions unused this long are removed by the sweep */
     /* Observes finished tool calls (metrics); may be NULL. */
     void (*tool_done)(void *ctx, const char *tool, const char *outcome, long long latency_us);
@@ -54,11 +57,19 @@ struct px_sessions *px_sessions_create(const struct px_sessions_config *cfg);
 /* Releases every session still in the table. */
 void px_sessions_destroy(struct px_sessions *t);
 
-/* A new session bound to key_id, not yet in the table; the caller holds one reference. */
+/* A new session bound to key_id of org_id, not yet in the table; the caller holds one
+ * reference. */
 struct px_hsession *px_hsession_new(struct px_sessions *t, enum px_hsession_kind kind,
-                                    const char *key_id);
-/* Inserts s (the table takes its own reference). Returns false when the table is full. */
-bool px_sessions_add(struct px_sessions *t, struct px_hsession *s);
+                                    const char *key_id, const char *org_id);
+
+enum px_session_added {
+    PX_SESSION_ADDED,
+    PX_SESSION_FULL,     /* the table holds max_sessions */
+    PX_SESSION_ORG_FULL, /* the session's organization holds its cap */
+};
+/* Inserts s (the table takes its own reference, and one of its organization's session slots
+ * until it is removed). Anything but PX_SESSION_ADDED leaves s out of the table. */
+enum px_session_added px_sessions_add(struct px_sessions *t, struct px_hsession *s);
 /* Finds a session of this kind bound to key_id and takes a reference (release it), or NULL
  * when unknown, removed, expired or bound to another key. Refreshes its idle time. */
 struct px_hsession *px_sessions_get(struct px_sessions *t, const char *id, const char *key_id,

@@ -18,14 +18,21 @@ enum MHD_Result px_sse_open(struct px_http_req *r)
     if (accept && !px_http_accepts(accept, "text/event-stream"))
         return px_http_refuse(r, MHD_HTTP_NOT_ACCEPTABLE, PX_RPC_SERVER, "not_acceptable",
                               "Not Acceptable: GET /sse answers with text/event-stream", NULL);
-    struct px_hsession *s =
-        px_hsession_new(r->srv->sessions, PX_HSESSION_LEGACY, r->principal.key_id);
+    /* The stream slot is given back when this request ends (on_completed). */
+    if (!px_http_take_slot(r, PX_ORGCAP_STREAMS))
+        return r->result;
+    r->stream_slot = true;
+    struct px_hsession *s = px_hsession_new(r->srv->sessions, PX_HSESSION_LEGACY,
+                                            r->principal.key_id, r->principal.org_id);
     struct px_stream *stream = px_stream_create(r->srv->streams, r->conn, true);
     px_hsession_set_stream(s, stream); /* before the session is visible to anyone */
-    if (!px_sessions_add(r->srv->sessions, s)) {
+    enum px_session_added added = px_sessions_add(r->srv->sessions, s);
+    if (added != PX_SESSION_ADDED) {
         px_stream_detach(stream);
         px_stream_release(stream);
         px_hsession_release(s);
+        if (added == PX_SESSION_ORG_FULL)
+            return px_http_refuse_cap(r, PX_ORGCAP_SESSIONS);
         px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "60");
         return px_http_refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, PX_RPC_SERVER, "too_large",
                               "Service Unavailable: too many open sessions", "retry later");
@@ -75,6 +82,7 @@ static void to_stream(void *ctx, const char *json)
 
 /* A legacy call run on a job thread (px_http_defer); owns its session and stream refs. */
 struct deferred {
+    struct px_orgcaps *caps; /* the call holds one of its organization's call slots */
     struct px_hsession *session;
     struct px_stream *stream;
     struct px_principal principal;
@@ -89,6 +97,7 @@ static void run_deferred(void *arg)
     char *reply = px_hsession_handle(d->session, &d->principal, &sink, d->text, d->len);
     if (reply && !px_stream_event(d->stream, "message", reply))
         px_debug("http: the SSE stream of a session ended before its response was sent");
+    px_orgcaps_give(d->caps, d->principal.org_id, PX_ORGCAP_CALLS);
     free(reply);
     free(d->text);
     px_stream_release(d->stream);
@@ -112,7 +121,12 @@ enum MHD_Result px_sse_post(struct px_http_req *r)
     } else if ((m.progress_token || m.may_block) && stream) {
         /* A call that may take long (a waiting trigger) answers on the stream from a job
          * thread; the POST is accepted at once. */
+        if (!px_http_take_slot(r, PX_ORGCAP_CALLS)) {
+            px_http_msg_free(&m);
+            return r->result;
+        }
         struct deferred *d = px_xcalloc(1, sizeof(*d));
+        d->caps = r->srv->caps;
         d->session = s;
         d->stream = stream;
         d->principal = r->principal;
@@ -121,6 +135,7 @@ enum MHD_Result px_sse_post(struct px_http_req *r)
         px_stream_ref(stream);
         r->target = NULL; /* the job holds the session reference now */
         if (!px_http_defer(r->srv, run_deferred, d)) {
+            px_orgcaps_give(d->caps, r->principal.org_id, PX_ORGCAP_CALLS);
             r->target = s;
             px_stream_release(stream);
             free(d->text);

@@ -122,8 +122,8 @@ static enum MHD_Result send_reply(struct px_http_req *r, struct collected *c, ch
 
 static enum MHD_Result initialize(struct px_http_req *r, struct px_http_msg *m)
 {
-    struct px_hsession *s =
-        px_hsession_new(r->srv->sessions, PX_HSESSION_STREAMABLE, r->principal.key_id);
+    struct px_hsession *s = px_hsession_new(r->srv->sessions, PX_HSESSION_STREAMABLE,
+                                            r->principal.key_id, r->principal.org_id);
     if (!px_http_take_rate(r, m)) {
         px_hsession_release(s);
         return r->result;
@@ -134,10 +134,13 @@ static enum MHD_Result initialize(struct px_http_req *r, struct px_http_msg *m)
     char *reply = px_hsession_handle(s, &r->principal, &sink, r->body.data, r->body.len);
     enum MHD_Result res;
     if (px_hsession_initialized(s)) {
-        if (!px_sessions_add(r->srv->sessions, s)) {
+        enum px_session_added added = px_sessions_add(r->srv->sessions, s);
+        if (added != PX_SESSION_ADDED) {
             free(reply);
             px_buf_cleanup(&c.events);
             px_hsession_release(s);
+            if (added == PX_SESSION_ORG_FULL)
+                return px_http_refuse_cap(r, PX_ORGCAP_SESSIONS);
             px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "60");
             return px_http_refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, PX_RPC_SERVER, "too_large",
                                   "Service Unavailable: too many open sessions",
@@ -153,6 +156,7 @@ static enum MHD_Result initialize(struct px_http_req *r, struct px_http_msg *m)
 
 /* A call answered as a live SSE stream, run on a worker thread. */
 struct live_call {
+    struct px_orgcaps *caps; /* the call holds one of its organization's call slots */
     struct px_hsession *session;
     struct px_stream *stream;
     struct px_principal principal;
@@ -172,6 +176,7 @@ static void run_live_call(void *arg)
     char *reply = px_hsession_handle(call->session, &call->principal, &sink, call->text, call->len);
     if (reply)
         px_stream_event(call->stream, "message", reply);
+    px_orgcaps_give(call->caps, call->principal.org_id, PX_ORGCAP_CALLS);
     px_stream_close(call->stream);
     free(reply);
     free(call->text);
@@ -182,9 +187,21 @@ static void run_live_call(void *arg)
 
 static enum MHD_Result live_call(struct px_http_req *r, struct px_hsession *s)
 {
+    /* A stream slot, given back when this request ends (on_completed), and a call slot,
+     * given back when the call has run. */
+    if (!px_http_take_slot(r, PX_ORGCAP_STREAMS)) {
+        px_hsession_release(s);
+        return r->result;
+    }
+    r->stream_slot = true;
+    if (!px_http_take_slot(r, PX_ORGCAP_CALLS)) {
+        px_hsession_release(s);
+        return r->result;
+    }
     struct px_stream *stream = px_stream_create(r->srv->streams, r->conn, false);
     struct MHD_Response *resp = px_stream_response(stream);
     struct live_call *call = px_xcalloc(1, sizeof(*call));
+    call->caps = r->srv->caps;
     call->session = s;
     call->stream = stream;
     call->principal = r->principal;
@@ -194,6 +211,7 @@ static enum MHD_Result live_call(struct px_http_req *r, struct px_hsession *s)
     if (!resp || !px_http_defer(r->srv, run_live_call, call)) {
         if (resp)
             MHD_destroy_response(resp);
+        px_orgcaps_give(call->caps, r->principal.org_id, PX_ORGCAP_CALLS);
         free(call->text);
         free(call);
         px_stream_release(stream);

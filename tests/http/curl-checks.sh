@@ -57,7 +57,7 @@ limited_key=$(cli key create --org "$limited" --scopes all)
     { echo "curl-checks: could not create the fixtures" >&2; exit 1; }
 
 # ---- the server ------------------------------------------------------------------------------
-"$bin" serve --listen 127.0.0.1:0 2>"$tmp/server.log" &
+PLANASONIX_ALLOWED_ORIGINS=https://app.example.com "$bin" serve --listen 127.0.0.1:0 2>"$tmp/server.log" &
 server_pid=$!
 port=
 for _ in $(seq 100); do
@@ -215,6 +215,45 @@ s=$(req "$tmp/host" "${J[@]}" "${A[@]}" "${AUTH[@]}" -H 'Host: evil.example.com'
 check "foreign Host → 421" 421 "$s"
 s=$(req "$tmp/hostok" "${J[@]}" "${A[@]}" "${AUTH[@]}" -H "Host: 127.0.0.1:$port" -H "Origin: http://127.0.0.1:$port" "$U" -d "$init")
 check "loopback Host and Origin → 200" 200 "$s"
+
+
+# ---- CORS (browser clients) --------------------------------------------------------------------
+# preflight OUT ORIGIN: an OPTIONS preflight for a POST with the MCP headers
+preflight() {
+    req "$1" -X OPTIONS -H "Origin: $2" -H 'Access-Control-Request-Method: POST' \
+        -H 'Access-Control-Request-Headers: content-type, authorization, mcp-session-id, mcp-protocol-version' "$U"
+}
+s=$(preflight "$tmp/pre" "http://localhost:5173")
+check "preflight from a loopback Origin → 204" 204 "$s"
+has "preflight echoes the Origin" "$tmp/pre.head" '^access-control-allow-origin: http://localhost:5173'$'\r''?$'
+has "preflight says Vary: Origin" "$tmp/pre.head" '^vary: .*origin'
+has "preflight allows GET, POST, DELETE" "$tmp/pre.head" '^access-control-allow-methods: .*GET.*POST.*DELETE'
+has "preflight allows the MCP headers" "$tmp/pre.head" '^access-control-allow-headers: .*content-type.*authorization.*mcp-session-id.*mcp-protocol-version.*last-event-id'
+has "preflight exposes Mcp-Session-Id" "$tmp/pre.head" '^access-control-expose-headers: .*mcp-session-id'
+hasnt "preflight allows no credentials (bearer keys, not cookies)" "$tmp/pre.head" '^access-control-allow-credentials'
+s=$(preflight "$tmp/pre2" "https://app.example.com")
+check "preflight from a PLANASONIX_ALLOWED_ORIGINS Origin → 204" 204 "$s"
+has "preflight echoes the configured Origin" "$tmp/pre2.head" '^access-control-allow-origin: https://app.example.com'
+s=$(preflight "$tmp/pre3" "https://evil.example.com")
+check "preflight from a foreign Origin → 403" 403 "$s"
+hasnt "foreign preflight gets no Access-Control-Allow-Origin" "$tmp/pre3.head" '^access-control-allow'
+s=$(preflight "$tmp/pre4" "null")
+check "preflight from Origin null → 403" 403 "$s"
+hasnt "Origin null gets no Access-Control-Allow-Origin" "$tmp/pre4.head" '^access-control-allow'
+s=$(req "$tmp/pre5" -X OPTIONS -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: GET' "$base/sse")
+check "preflight of GET /sse → 204" 204 "$s"
+has "preflight of /sse echoes the Origin" "$tmp/pre5.head" '^access-control-allow-origin: https://app.example.com'
+s=$(req "$tmp/pre6" -X OPTIONS -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: POST' -H 'Host: evil.example.com' "$U")
+check "preflight with a foreign Host → 421" 421 "$s"
+s=$(req "$tmp/cinit" "${J[@]}" "${A[@]}" "${AUTH[@]}" -H 'Origin: https://app.example.com' "$U" -d "$init")
+check "initialize from an allowed Origin → 200" 200 "$s"
+has "the response echoes the Origin" "$tmp/cinit.head" '^access-control-allow-origin: https://app.example.com'
+has "the response exposes Mcp-Session-Id" "$tmp/cinit.head" '^access-control-expose-headers: .*mcp-session-id'
+s=$(req "$tmp/c401" "${J[@]}" "${A[@]}" -H 'Origin: https://app.example.com' "$U" -d "$init")
+check "no key from an allowed Origin → 401" 401 "$s"
+has "a 401 is readable by the allowed Origin" "$tmp/c401.head" '^access-control-allow-origin: https://app.example.com'
+hasnt "a foreign Origin's 403 carries no CORS headers" "$tmp/origin.head" '^access-control-allow'
+hasnt "a request without Origin carries no CORS headers" "$tmp/init.head" '^access-control-allow'
 
 # ---- rate limit ----------------------------------------------------------------------------
 L=(-H "Authorization: Bearer $limited_key")

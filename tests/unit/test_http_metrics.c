@@ -10,6 +10,7 @@
 #include "transport/metrics.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,42 @@ static void test_escaping(void **state)
     px_metrics_destroy(m);
 }
 
+/* Label values a client chooses are folded into "other": 5,000 invented methods and outcome
+ * texts make one series each, and a real series counted afterwards is still recorded. */
+static void test_closed_labels(void **state)
+{
+    (void)state;
+    struct px_metrics *m = px_metrics_create();
+    char name[16];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof(name), "X%05d", i);
+        px_metrics_request(m, "/mcp", name, 405);
+        px_metrics_tool(m, "list_pipelines", name, 0.001);
+    }
+    px_metrics_tool(m, "list_pipelines", "not_found", 0.001);
+    px_metrics_tool(m, "list_pipelines", "has space", 0.001);
+    px_metrics_request(m, "/mcp", "DELETE", 401);
+    px_metrics_request(m, "/mcp", "GET", 9999);
+    char *t = render(m, NULL);
+    assert_null(strstr(t, "X0"));
+    assert_non_null(strstr(
+        t, "planasonix_http_requests_total{path=\"/mcp\",method=\"other\",status=\"405\"} 5000\n"));
+    assert_non_null(strstr(
+        t, "planasonix_http_requests_total{path=\"/mcp\",method=\"DELETE\",status=\"401\"} 1\n"));
+    assert_non_null(
+        strstr(t, "planasonix_http_requests_total{path=\"/mcp\",method=\"GET\",status=\"0\"} 1\n"));
+    assert_non_null(
+        strstr(t, "planasonix_tool_calls_total{tool=\"list_pipelines\",outcome=\"other\"} 5001\n"));
+    assert_non_null(strstr(
+        t, "planasonix_tool_calls_total{tool=\"list_pipelines\",outcome=\"not_found\"} 1\n"));
+    assert_string_equal(px_metrics_code_label("ok"), "ok");
+    assert_string_equal(px_metrics_code_label(""), "other");
+    assert_string_equal(px_metrics_code_label("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+                        "other");
+    free(t);
+    px_metrics_destroy(m);
+}
+
 static void *hammer(void *arg)
 {
     struct px_metrics *m = arg;
@@ -109,6 +146,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_closed_labels),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

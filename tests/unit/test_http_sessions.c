@@ -78,8 +78,8 @@ static int teardown(void **state)
 static void test_ids_and_binding(void **state)
 {
     struct fixture *f = *state;
-    struct px_hsession *a = px_hsession_new(f->t, PX_HSESSION_STREAMABLE, "key_a");
-    struct px_hsession *b = px_hsession_new(f->t, PX_HSESSION_STREAMABLE, "key_a");
+    struct px_hsession *a = px_hsession_new(f->t, PX_HSESSION_STREAMABLE, "key_a", "org_t");
+    struct px_hsession *b = px_hsession_new(f->t, PX_HSESSION_STREAMABLE, "key_a", "org_t");
     const char *id = px_hsession_id(a);
     assert_true(strlen(id) >= 43); /* 256 bits, base64url */
     for (const char *p = id; *p; p++)
@@ -87,7 +87,7 @@ static void test_ids_and_binding(void **state)
     assert_string_not_equal(id, px_hsession_id(b));
     /* Not findable before it is added. */
     assert_null(px_sessions_get(f->t, id, "key_a", PX_HSESSION_STREAMABLE));
-    assert_true(px_sessions_add(f->t, a));
+    assert_int_equal(PX_SESSION_ADDED, px_sessions_add(f->t, a));
     struct px_hsession *g = px_sessions_get(f->t, id, "key_a", PX_HSESSION_STREAMABLE);
     assert_ptr_equal(g, a);
     px_hsession_release(g);
@@ -107,8 +107,8 @@ static void test_ids_and_binding(void **state)
 static void test_remove_while_in_use(void **state)
 {
     struct fixture *f = *state;
-    struct px_hsession *s = px_hsession_new(f->t, PX_HSESSION_STREAMABLE, "key_a");
-    assert_true(px_sessions_add(f->t, s));
+    struct px_hsession *s = px_hsession_new(f->t, PX_HSESSION_STREAMABLE, "key_a", "org_t");
+    assert_int_equal(PX_SESSION_ADDED, px_sessions_add(f->t, s));
     px_hsession_release(s); /* the table's reference remains */
     char id[PX_HSESSION_ID_MAX];
     snprintf(id, sizeof(id), "%s", px_hsession_id(s));
@@ -127,11 +127,12 @@ static void test_sweep_and_cap(void **state)
     struct fixture *f = *state;
     struct px_hsession *s[4];
     for (int i = 0; i < 3; i++) {
-        s[i] = px_hsession_new(f->t, i == 2 ? PX_HSESSION_LEGACY : PX_HSESSION_STREAMABLE, "k");
-        assert_true(px_sessions_add(f->t, s[i]));
+        s[i] = px_hsession_new(f->t, i == 2 ? PX_HSESSION_LEGACY : PX_HSESSION_STREAMABLE, "k",
+                               "org_t");
+        assert_int_equal(PX_SESSION_ADDED, px_sessions_add(f->t, s[i]));
     }
-    s[3] = px_hsession_new(f->t, PX_HSESSION_STREAMABLE, "k");
-    assert_false(px_sessions_add(f->t, s[3])); /* cap of 3 */
+    s[3] = px_hsession_new(f->t, PX_HSESSION_STREAMABLE, "k", "org_t");
+    assert_int_equal(PX_SESSION_FULL, px_sessions_add(f->t, s[3])); /* cap of 3 */
     px_hsession_release(s[3]);
     px_hsession_release(s[1]);
     px_hsession_release(s[2]);
@@ -177,7 +178,7 @@ static void test_handle(void **state)
     snprintf(p.key_id, sizeof(p.key_id), "key_test");
     snprintf(p.plan, sizeof(p.plan), "professional");
     p.rate_limit = 1; /* the session must not count again: several requests still pass */
-    struct px_hsession *s = px_hsession_new(f->t, PX_HSESSION_STREAMABLE, p.key_id);
+    struct px_hsession *s = px_hsession_new(f->t, PX_HSESSION_STREAMABLE, p.key_id, "org_t");
     struct sink_count c = {0};
     struct px_http_sink sink = {.emit = count_emit, .ctx = &c};
     assert_false(px_hsession_initialized(s));
