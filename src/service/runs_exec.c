@@ -43,6 +43,8 @@ struct exec_ctx {
     bool stopped;
     int64_t deadline_us; /* px_mono_us() past which the run has timed out */
     bool timed_out;
+    struct px__run_lease *lease; /* this process's ownership of the run */
+    bool lost;                   /* another process recovered the run: stop, write nothing */
 };
 
 static int resolve_conn(void *vctx, const char *connection_id, struct json_object **out,
@@ -58,6 +60,10 @@ static int resolve_conn(void *vctx, const char *connection_id, struct json_objec
 static bool exec_cancelled(void *vctx)
 {
     struct exec_ctx *x = vctx;
+    if (!x->lost && px__run_lease_lost(x->lease))
+        x->lost = true;
+    if (x->lost)
+        return true;
     if (!x->stopped && x->stop && x->stop(x->stop_ctx))
         x->stopped = true;
     if (!x->stopped && !x->timed_out && px_mono_us() >= x->deadline_us)
@@ -72,12 +78,12 @@ static void exec_progress(void *vctx, int64_t rows_written)
     pthread_mutex_lock(&x->lock);
     if (now - x->last_progress_ms >= PROGRESS_EVERY_MS) {
         x->last_progress_ms = now;
-        px_store_exec(
-            x->tenant.store,
-            "UPDATE runs SET rows_written = ? WHERE org_id = ? AND id = ?"
-            " AND status = 'running'",
-            PX_PARAMS(PX_V_INT(rows_written), PX_V_TEXT(x->tenant.org_id), PX_V_TEXT(x->run_id)), 3,
-            NULL, NULL);
+        px_store_exec(x->tenant.store,
+                      "UPDATE runs SET rows_written = ? WHERE org_id = ? AND id = ?"
+                      " AND status = 'running' AND runner = ?",
+                      PX_PARAMS(PX_V_INT(rows_written), PX_V_TEXT(x->tenant.org_id),
+                                PX_V_TEXT(x->run_id), PX_V_TEXT(px_run_self())),
+                      4, NULL, NULL);
     }
     pthread_mutex_unlock(&x->lock);
 }
@@ -131,19 +137,32 @@ struct json_object *px__runs_interrupted_error(void)
                       NULL, true, "trigger the pipeline again", NULL);
 }
 
+/* Records the outcome, fenced by ownership: *recorded (may be NULL) is false when the run is
+ * no longer this process's (another process recovered it), and nothing was written. runner
+ * stays on the finished run: which process executed it. */
 static int finish_run(struct px_store *st, const char *org_id, const char *run_id,
                       const char *status, int64_t rows_read, int64_t rows_written,
-                      struct json_object *error, struct json_object *nodes, struct px_error *err)
+                      struct json_object *error, struct json_object *nodes, bool *recorded,
+                      struct px_error *err)
 {
-    return px_store_exec(
+    int64_t changed = 0;
+    int rc = px_store_exec(
         st,
         "UPDATE runs SET status = ?, finished_at = ?, rows_read = ?, rows_written = ?, error = ?,"
-        " nodes = ?, runner = NULL WHERE org_id = ? AND id = ? AND status = 'running'",
+        " nodes = ?, lease_until = NULL WHERE org_id = ? AND id = ? AND status = 'running'"
+        " AND runner = ?",
         PX_PARAMS(PX_V_TEXT(status), PX_V_INT(px_now_ms()), PX_V_INT(rows_read),
                   PX_V_INT(rows_written), PX_V_TEXT(error ? px_json_str(error) : NULL),
                   PX_V_TEXT(nodes ? px_json_str(nodes) : NULL), PX_V_TEXT(org_id),
-                  PX_V_TEXT(run_id)),
-        8, NULL, err);
+                  PX_V_TEXT(run_id), PX_V_TEXT(px_run_self())),
+        9, &changed, err);
+    if (!rc && changed == 0)
+        px_warn("run %s: not recorded as %s: the run is no longer this process's (another "
+                "process recovered it after its lease expired)",
+                run_id, status);
+    if (recorded)
+        *recorded = !rc && changed == 1;
+    return rc;
 }
 
 /* ---- incremental positions ---------------------------------------------------------------- */
@@ -282,7 +301,7 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
                        "the run's pipeline revision is "
                        "missing or unreadable",
                        NULL, false, "update the pipeline and trigger it again", NULL);
-        rc = finish_run(st, org_id, run_id, "failed", 0, 0, e, NULL, err);
+        rc = finish_run(st, org_id, run_id, "failed", 0, 0, e, NULL, NULL, err);
         json_object_put(e);
         return rc;
     }
@@ -294,12 +313,14 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         .stop = stop,
         .stop_ctx = stop_ctx,
         .deadline_us = px_mono_us() + (int64_t)(limit_s * 1e6),
+        .lease = px__run_lease_hold(org_id, run_id),
     };
     pthread_mutex_init(&x.lock, NULL);
     struct json_object *cursors = NULL;
     if ((rc = load_cursors(st, org_id, pipeline_id, &cursors, err))) {
         json_object_put(graph);
         pthread_mutex_destroy(&x.lock);
+        px__run_lease_release(x.lease);
         return rc;
     }
     struct px_engine_opts opts = {
@@ -334,18 +355,28 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         attempt++;
         if ((rc = px_store_exec(st,
                                 "UPDATE runs SET attempt = ?, rows_written = 0"
-                                " WHERE org_id = ? AND id = ? AND status = 'running'",
-                                PX_PARAMS(PX_V_INT(attempt), PX_V_TEXT(org_id), PX_V_TEXT(run_id)),
-                                3, NULL, err))) {
+                                " WHERE org_id = ? AND id = ? AND status = 'running'"
+                                " AND runner = ?",
+                                PX_PARAMS(PX_V_INT(attempt), PX_V_TEXT(org_id), PX_V_TEXT(run_id),
+                                          PX_V_TEXT(px_run_self())),
+                                4, NULL, err))) {
             json_object_put(graph);
             json_object_put(cursors);
             pthread_mutex_destroy(&x.lock);
+            px__run_lease_release(x.lease);
             return rc;
         }
     }
     json_object_put(graph);
     json_object_put(cursors);
     pthread_mutex_destroy(&x.lock);
+    if (x.lost || px__run_lease_lost(x.lease)) {
+        /* Another process recovered the run (its outcome stands); the engine stopped and
+         * rolled back what it was writing. */
+        px__run_lease_release(x.lease);
+        px_engine_result_cleanup(&res);
+        return 0;
+    }
 
     struct json_object *ej = NULL;
     const char *status = "succeeded";
@@ -380,16 +411,18 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
     if (!erc && res.cursors) {
         /* The new positions commit with the success, or not at all. */
         if (!(rc = px_store_begin(st, err))) {
+            bool recorded = false;
             rc = finish_run(st, org_id, run_id, status, res.rows_read, res.rows_written, ej,
-                            res.nodes, err);
-            if (!rc)
+                            res.nodes, &recorded, err);
+            if (!rc && recorded)
                 rc = store_cursors(st, org_id, pipeline_id, run_id, res.cursors, err);
             rc = px_store_finish(st, rc, err);
         }
     } else {
         rc = finish_run(st, org_id, run_id, status, res.rows_read, res.rows_written, ej, res.nodes,
-                        err);
+                        NULL, err);
     }
+    px__run_lease_release(x.lease);
     json_object_put(ej);
     px_engine_result_cleanup(&res);
     return rc;

@@ -1,0 +1,23 @@
+-- Run ownership and fair claiming (issue 10 items 12 and 9).
+--
+-- A running run is owned by the process named in runs.runner for as long as lease_until (ms,
+-- wall clock) lies in the future; the owner renews it every third of the lease
+-- (PLANASONIX_RUN_LEASE_MS). Recovery fails only running runs whose lease has expired, so a
+-- second live process on the same store never touches another's run. Runs that were running
+-- when this migration ran get one default lease period (15 s) from now: their process, if it
+-- is an older binary still alive, does not renew, and they are recovered after that.
+ALTER TABLE runs ADD COLUMN lease_until BIGINT;
+UPDATE runs SET lease_until = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 15000
+ WHERE status = 'running';
+
+-- Claiming picks organizations in turn: the one whose last claim is the oldest goes first
+-- (round robin across the store, whichever process claims). One row per organization that
+-- ever had a run claimed.
+CREATE TABLE run_turns (
+    org_id      TEXT PRIMARY KEY REFERENCES orgs (id),
+    claimed_at  BIGINT NOT NULL            -- ms of the organization's latest claim
+);
+
+-- Per-organization running counts (PLANASONIX_ORG_MAX_RUNNING) and the oldest queued run of
+-- one organization.
+CREATE INDEX runs_org_status ON runs (org_id, status, queued_at, id);
