@@ -39,6 +39,9 @@ int px_run_trigger(const struct px_tenant *t, const char *pipeline_id, struct js
 /* The run view (get_run_history's item shape). */
 int px_run_get(const struct px_tenant *t, const char *run_id, struct json_object **out,
                struct px_error *err);
+/* The node a running run's engine is at (the source it reads, or the blocking transform
+ * handing on what it holds), or "" when it is not running or has not started a node yet. */
+int px_run_node(const struct px_tenant *t, const char *run_id, char node[64], struct px_error *err);
 /* True when the run has ended (succeeded, failed, cancelled, timed_out, skipped). */
 bool px_run_finished(struct json_object *run);
 /* {pipeline_id, runs, next_cursor}, newest first; status may be NULL; limit 0 = 10. */

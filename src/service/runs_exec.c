@@ -38,6 +38,9 @@ struct exec_ctx {
     pthread_mutex_t lock; /* the store handle, should the engine call back from its threads */
     const char *run_id;
     int64_t last_progress_ms;
+    /* Where the run is (engine stage callback), written with the row counts. */
+    char node[64];
+    int64_t rows_read, rows_written;
     bool (*stop)(void *);
     void *stop_ctx;
     bool stopped;
@@ -71,20 +74,45 @@ static bool exec_cancelled(void *vctx)
     return x->stopped || x->timed_out;
 }
 
+/* Writes the rows so far and the current node to the run (what a waiting trigger reports),
+ * at most every PROGRESS_EVERY_MS, or at once when the node changed; what is held back here
+ * goes out with the next lease renewal. Called with x->lock. */
+static void record_progress(struct exec_ctx *x, bool node_changed)
+{
+    int64_t now = px_now_ms();
+    bool store = node_changed || now - x->last_progress_ms >= PROGRESS_EVERY_MS;
+    px__run_lease_progress(x->lease, x->node, x->rows_read, x->rows_written, store);
+    if (!store)
+        return;
+    x->last_progress_ms = now;
+    px_store_exec(x->tenant.store,
+                  "UPDATE runs SET rows_read = ?, rows_written = ?, progress_node = ?"
+                  " WHERE org_id = ? AND id = ? AND status = 'running' AND runner = ?",
+                  PX_PARAMS(PX_V_INT(x->rows_read), PX_V_INT(x->rows_written),
+                            PX_V_TEXT(x->node[0] ? x->node : NULL), PX_V_TEXT(x->tenant.org_id),
+                            PX_V_TEXT(x->run_id), PX_V_TEXT(px_run_self())),
+                  6, NULL, NULL);
+}
+
 static void exec_progress(void *vctx, int64_t rows_written)
 {
     struct exec_ctx *x = vctx;
-    int64_t now = px_now_ms();
     pthread_mutex_lock(&x->lock);
-    if (now - x->last_progress_ms >= PROGRESS_EVERY_MS) {
-        x->last_progress_ms = now;
-        px_store_exec(x->tenant.store,
-                      "UPDATE runs SET rows_written = ? WHERE org_id = ? AND id = ?"
-                      " AND status = 'running' AND runner = ?",
-                      PX_PARAMS(PX_V_INT(rows_written), PX_V_TEXT(x->tenant.org_id),
-                                PX_V_TEXT(x->run_id), PX_V_TEXT(px_run_self())),
-                      4, NULL, NULL);
-    }
+    x->rows_written = rows_written;
+    record_progress(x, false);
+    pthread_mutex_unlock(&x->lock);
+}
+
+static void exec_stage(void *vctx, const char *node_id, int64_t rows_read, int64_t rows_written)
+{
+    struct exec_ctx *x = vctx;
+    pthread_mutex_lock(&x->lock);
+    bool changed = strncmp(x->node, node_id, sizeof(x->node) - 1) != 0;
+    if (changed)
+        snprintf(x->node, sizeof(x->node), "%s", node_id);
+    x->rows_read = rows_read;
+    x->rows_written = rows_written;
+    record_progress(x, changed);
     pthread_mutex_unlock(&x->lock);
 }
 
@@ -149,7 +177,8 @@ static int finish_run(struct px_store *st, const char *org_id, const char *run_i
     int rc = px_store_exec(
         st,
         "UPDATE runs SET status = ?, finished_at = ?, rows_read = ?, rows_written = ?, error = ?,"
-        " nodes = ?, lease_until = NULL WHERE org_id = ? AND id = ? AND status = 'running'"
+        " nodes = ?, lease_until = NULL, progress_node = NULL WHERE org_id = ? AND id = ? AND "
+        "status = 'running'"
         " AND runner = ?",
         PX_PARAMS(PX_V_TEXT(status), PX_V_INT(px_now_ms()), PX_V_INT(rows_read),
                   PX_V_INT(rows_written), PX_V_TEXT(error ? px_json_str(error) : NULL),
@@ -333,6 +362,7 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         .cancel_ctx = &x,
         .progress = exec_progress,
         .progress_ctx = &x,
+        .stage = exec_stage,
     };
     int max_attempts = env_long("PLANASONIX_RUN_MAX_ATTEMPTS", MAX_ATTEMPTS_DEFAULT, 1, 100);
     int64_t base_ms = env_long("PLANASONIX_RETRY_BASE_MS", RETRY_BASE_MS_DEFAULT, 0, RETRY_CAP_MS);
@@ -354,7 +384,8 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         px_engine_result_cleanup(&res);
         attempt++;
         if ((rc = px_store_exec(st,
-                                "UPDATE runs SET attempt = ?, rows_written = 0"
+                                "UPDATE runs SET attempt = ?, rows_read = 0, rows_written = 0,"
+                                " progress_node = NULL"
                                 " WHERE org_id = ? AND id = ? AND status = 'running'"
                                 " AND runner = ?",
                                 PX_PARAMS(PX_V_INT(attempt), PX_V_TEXT(org_id), PX_V_TEXT(run_id),

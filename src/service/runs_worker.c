@@ -72,6 +72,13 @@ struct px__run_lease {
     char org_id[40], run_id[40];
     atomic_bool lost;
     struct px__run_lease *next;
+    /* The latest progress the executor saw; dirty when the store has not got it yet (the
+     * executor writes at most every 250 ms, and a pull that blocks right after a throttled
+     * update would leave the store behind: the heartbeat writes it with the renewal). */
+    pthread_mutex_t progress_lock;
+    bool dirty;
+    char node[64];
+    int64_t rows_read, rows_written;
 };
 
 static pthread_mutex_t lease_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -83,6 +90,7 @@ struct px__run_lease *px__run_lease_hold(const char *org_id, const char *run_id)
     snprintf(l->org_id, sizeof(l->org_id), "%s", org_id);
     snprintf(l->run_id, sizeof(l->run_id), "%s", run_id);
     atomic_init(&l->lost, false);
+    pthread_mutex_init(&l->progress_lock, NULL);
     pthread_mutex_lock(&lease_lock);
     l->next = leases;
     leases = l;
@@ -107,7 +115,19 @@ void px__run_lease_release(struct px__run_lease *l)
         }
     }
     pthread_mutex_unlock(&lease_lock);
+    pthread_mutex_destroy(&l->progress_lock);
     free(l);
+}
+
+void px__run_lease_progress(struct px__run_lease *l, const char *node, int64_t rows_read,
+                            int64_t rows_written, bool stored)
+{
+    pthread_mutex_lock(&l->progress_lock);
+    snprintf(l->node, sizeof(l->node), "%s", node ? node : "");
+    l->rows_read = rows_read;
+    l->rows_written = rows_written;
+    l->dirty = !stored;
+    pthread_mutex_unlock(&l->progress_lock);
 }
 
 int px_run_renew_leases(struct px_store *st, int *lost, struct px_error *err)
@@ -123,12 +143,30 @@ int px_run_renew_leases(struct px_store *st, int *lost, struct px_error *err)
         if (atomic_load(&l->lost))
             continue;
         int64_t changed = 0;
-        rc = px_store_exec(st,
-                           "UPDATE runs SET lease_until = ? WHERE org_id = ? AND id = ?"
-                           " AND runner = ? AND status = 'running'",
-                           PX_PARAMS(PX_V_INT(until), PX_V_TEXT(l->org_id), PX_V_TEXT(l->run_id),
-                                     PX_V_TEXT(px_run_self())),
-                           4, &changed, err);
+        pthread_mutex_lock(&l->progress_lock);
+        bool dirty = l->dirty;
+        char node[64];
+        memcpy(node, l->node, sizeof(node));
+        int64_t rows_read = l->rows_read, rows_written = l->rows_written;
+        l->dirty = false;
+        pthread_mutex_unlock(&l->progress_lock);
+        if (dirty)
+            rc = px_store_exec(st,
+                               "UPDATE runs SET lease_until = ?, rows_read = ?, rows_written = ?,"
+                               " progress_node = ? WHERE org_id = ? AND id = ? AND runner = ?"
+                               " AND status = 'running'",
+                               PX_PARAMS(PX_V_INT(until), PX_V_INT(rows_read),
+                                         PX_V_INT(rows_written), PX_V_TEXT(node[0] ? node : NULL),
+                                         PX_V_TEXT(l->org_id), PX_V_TEXT(l->run_id),
+                                         PX_V_TEXT(px_run_self())),
+                               7, &changed, err);
+        else
+            rc = px_store_exec(st,
+                               "UPDATE runs SET lease_until = ? WHERE org_id = ? AND id = ?"
+                               " AND runner = ? AND status = 'running'",
+                               PX_PARAMS(PX_V_INT(until), PX_V_TEXT(l->org_id),
+                                         PX_V_TEXT(l->run_id), PX_V_TEXT(px_run_self())),
+                               4, &changed, err);
         if (!rc && changed == 0) {
             /* Ended by this process a moment ago (released next), or taken over. */
             int64_t mine = 0;
@@ -209,11 +247,12 @@ int px_runs_recover(struct px_store *st, bool include_self, int *count, struct p
         include_self
             ? "UPDATE runs SET status = 'failed', finished_at = ?,"
               " started_at = coalesce(started_at, ?), error = ?, runner = NULL,"
-              " lease_until = NULL WHERE status = 'running' AND (runner = ?"
+              " lease_until = NULL, progress_node = NULL WHERE status = 'running' AND (runner = ?"
               " OR runner IS NULL OR coalesce(lease_until, 0) < ?)"
             : "UPDATE runs SET status = 'failed', finished_at = ?,"
               " started_at = coalesce(started_at, ?), error = ?, runner = NULL,"
-              " lease_until = NULL WHERE status = 'running' AND (runner IS NULL OR runner <> ?)"
+              " lease_until = NULL, progress_node = NULL WHERE status = 'running' AND (runner IS "
+              "NULL OR runner <> ?)"
               " AND coalesce(lease_until, 0) < ?",
         PX_PARAMS(PX_V_INT(now), PX_V_INT(now), PX_V_TEXT(px_json_str(e)), PX_V_TEXT(px_run_self()),
                   PX_V_INT(now)),

@@ -1,4 +1,4 @@
--- Run ownership and fair claiming (issue 10 items 12 and 9).
+-- Run ownership, progress while running, and fair claiming (issue 10 items 12, 15 and 9).
 --
 -- A running run is owned by the process named in runs.runner for as long as lease_until (ms,
 -- wall clock) lies in the future; the owner renews it every third of the lease
@@ -9,6 +9,11 @@
 ALTER TABLE runs ADD COLUMN lease_until BIGINT;
 UPDATE runs SET lease_until = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 15000
  WHERE status = 'running';
+
+-- Where a running run is (issue 10 item 15): the node the engine is pulling from, written with
+-- the rows read and written so far (at most every 250 ms), so a trigger_pipeline waiting in
+-- any process can report progress. NULL once the run has ended.
+ALTER TABLE runs ADD COLUMN progress_node TEXT;
 
 -- Claiming picks organizations in turn: the one whose last claim is the oldest goes first
 -- (round robin across the store, whichever process claims). One row per organization that
