@@ -58,8 +58,14 @@ int px_run_health(const struct px_tenant *t, const char *pipeline_id, const char
 const char *px_run_self(void);
 /* The lease period in ms: PLANASONIX_RUN_LEASE_MS (300 to 600000), default 15000. */
 int64_t px_run_lease_ms(void);
-/* Claims the oldest queued run (any organization) for this process, with a lease: 1 and the
- * ids, 0 when none is queued, negative on a store error. */
+/* At most this many runs of one organization run at once, store-wide:
+ * PLANASONIX_ORG_MAX_RUNNING (1 to 1000), default 2. */
+int px_run_org_max_running(void);
+/* Claims a queued run for this process, with a lease, fairly: organizations take turns (the
+ * one whose latest claim is the oldest goes first, store-wide, so one organization's long
+ * queue cannot hold back another's run), an organization already running
+ * px_run_org_max_running() runs is skipped, and within an organization the oldest queued run
+ * goes first. 1 and the ids, 0 when nothing can be claimed, negative on a store error. */
 int px_run_claim(struct px_store *st, char org_id[40], char run_id[40], struct px_error *err);
 /* Renews the lease of every run this process is executing (px_run_execute holds one per run).
  * A run that is no longer this process's (another process recovered it after the lease

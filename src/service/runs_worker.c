@@ -28,6 +28,12 @@
 #define LEASE_MS_DEFAULT 15000
 #define LEASE_MS_MIN 300
 #define LEASE_MS_MAX 600000
+#define ORG_MAX_RUNNING_DEFAULT 2
+#define ORG_MAX_RUNNING_MAX 1000
+/* Organizations looked at per claim: those at their limit are skipped in SQL order, so this
+ * only bounds the work of one claim; the others get their turn on the next. */
+#define CLAIM_ORGS 32
+#define CLAIM_ORGS_STR "32"
 
 /* ---- process identity ------------------------------------------------------------------- */
 
@@ -194,39 +200,108 @@ int px_run_renew_leases(struct px_store *st, int *lost, struct px_error *err)
 
 /* ---- claiming and recovery -------------------------------------------------------------- */
 
-int px_run_claim(struct px_store *st, char org_id[40], char run_id[40], struct px_error *err)
+int px_run_org_max_running(void)
+{
+    const char *v = getenv("PLANASONIX_ORG_MAX_RUNNING");
+    if (v && *v) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (!*end && n >= 1 && n <= ORG_MAX_RUNNING_MAX)
+            return (int)n;
+    }
+    return ORG_MAX_RUNNING_DEFAULT;
+}
+
+/* Claims the oldest queued run of one organization, unless that organization already has
+ * max_running runs running (checked in the same statement, so concurrent claims by other
+ * workers and processes cannot pass the limit: SQLite runs the UPDATE under its write lock).
+ * The claim and the organization's new turn commit together. 1 claimed, 0 not. */
+static int claim_in_org(struct px_store *st, const char *org_id, int max_running, char run_id[40],
+                        struct px_error *err)
 {
     struct px_rows *rows;
     int rc = px_store_query(st,
-                            "SELECT org_id, id FROM runs WHERE status = 'queued'"
-                            " ORDER BY queued_at, id LIMIT 8",
+                            "SELECT id FROM runs WHERE org_id = ? AND status = 'queued'"
+                            " ORDER BY queued_at, id LIMIT 4",
+                            PX_PARAMS(PX_V_TEXT(org_id)), 1, &rows, err);
+    if (rc)
+        return rc;
+    char cand[4][40];
+    int n = 0;
+    while (n < 4 && (rc = px_rows_next(rows, err)) == 1)
+        snprintf(cand[n++], 40, "%s", px_rows_text(rows, 0));
+    px_rows_free(rows);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < n; i++) {
+        if ((rc = px_store_begin(st, err)))
+            return rc;
+        int64_t changed = 0, now = px_now_ms();
+        rc = px_store_exec(st,
+                           "UPDATE runs SET status = 'running', started_at = ?, runner = ?,"
+                           " lease_until = ? WHERE org_id = ? AND id = ? AND status = 'queued'"
+                           " AND (SELECT count(*) FROM runs r WHERE r.org_id = ?"
+                           " AND r.status = 'running') < ?",
+                           PX_PARAMS(PX_V_INT(now), PX_V_TEXT(px_run_self()),
+                                     PX_V_INT(now + px_run_lease_ms()), PX_V_TEXT(org_id),
+                                     PX_V_TEXT(cand[i]), PX_V_TEXT(org_id), PX_V_INT(max_running)),
+                           7, &changed, err);
+        if (!rc && changed == 1)
+            rc = px_store_exec(st,
+                               "INSERT INTO run_turns (org_id, last_turn) VALUES (?,"
+                               " (SELECT coalesce(max(last_turn), 0) + 1 FROM run_turns))"
+                               " ON CONFLICT (org_id) DO UPDATE SET last_turn = excluded.last_turn",
+                               PX_PARAMS(PX_V_TEXT(org_id)), 1, NULL, err);
+        if ((rc = px_store_finish(st, rc, err)))
+            return rc;
+        if (changed == 1) {
+            memcpy(run_id, cand[i], 40);
+            return 1;
+        }
+        /* Claimed by someone else meanwhile, or the organization reached its limit. */
+        int64_t running = 0;
+        if ((rc = px_store_query_int(st,
+                                     "SELECT count(*) FROM runs WHERE org_id = ?"
+                                     " AND status = 'running'",
+                                     PX_PARAMS(PX_V_TEXT(org_id)), 1, &running, err)) < 0)
+            return rc;
+        if (running >= max_running)
+            return 0;
+    }
+    return 0;
+}
+
+int px_run_claim(struct px_store *st, char org_id[40], char run_id[40], struct px_error *err)
+{
+    /* Organizations with queued runs, least recently served first (round robin), each with
+     * its running count; then the oldest queued run of the first one under its limit. */
+    int max_running = px_run_org_max_running();
+    struct px_rows *rows;
+    int rc = px_store_query(st,
+                            "SELECT q.org_id, coalesce(t.last_turn, 0) AS turn,"
+                            " (SELECT count(*) FROM runs r WHERE r.org_id = q.org_id"
+                            " AND r.status = 'running') AS running, min(q.queued_at) AS oldest"
+                            " FROM runs q LEFT JOIN run_turns t ON t.org_id = q.org_id"
+                            " WHERE q.status = 'queued' GROUP BY q.org_id, t.last_turn"
+                            " ORDER BY turn, oldest, q.org_id LIMIT " CLAIM_ORGS_STR,
                             NULL, 0, &rows, err);
     if (rc)
         return rc;
-    char cand[8][2][40];
+    char orgs[CLAIM_ORGS][40];
     int n = 0;
-    while (n < 8 && (rc = px_rows_next(rows, err)) == 1) {
-        snprintf(cand[n][0], 40, "%s", px_rows_text(rows, 0));
-        snprintf(cand[n][1], 40, "%s", px_rows_text(rows, 1));
-        n++;
+    while (n < CLAIM_ORGS && (rc = px_rows_next(rows, err)) == 1) {
+        if (px_rows_int(rows, 2) < max_running)
+            snprintf(orgs[n++], 40, "%s", px_rows_text(rows, 0));
     }
     px_rows_free(rows);
     if (rc < 0)
         return rc;
     for (int i = 0; i < n; i++) {
-        int64_t changed = 0, now = px_now_ms();
-        rc = px_store_exec(st,
-                           "UPDATE runs SET status = 'running', started_at = ?, runner = ?,"
-                           " lease_until = ? WHERE org_id = ? AND id = ? AND status = 'queued'",
-                           PX_PARAMS(PX_V_INT(now), PX_V_TEXT(px_run_self()),
-                                     PX_V_INT(now + px_run_lease_ms()), PX_V_TEXT(cand[i][0]),
-                                     PX_V_TEXT(cand[i][1])),
-                           5, &changed, err);
-        if (rc)
+        rc = claim_in_org(st, orgs[i], max_running, run_id, err);
+        if (rc < 0)
             return rc;
-        if (changed == 1) {
-            memcpy(org_id, cand[i][0], 40);
-            memcpy(run_id, cand[i][1], 40);
+        if (rc == 1) {
+            memcpy(org_id, orgs[i], 40);
             return 1;
         }
     }

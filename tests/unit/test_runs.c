@@ -297,6 +297,57 @@ static void test_recover_and_claim(void **state)
     unsetenv("PLANASONIX_RUN_LEASE_MS");
 }
 
+/* Fair claiming (issue 10 item 9): organizations take turns, and one organization never has
+ * more than PLANASONIX_ORG_MAX_RUNNING runs running, whatever its queue holds. */
+static void test_fair_claim(void **state)
+{
+    struct fixture *f = *state;
+    struct px_error err;
+    struct json_object *o;
+    setenv("PLANASONIX_ORG_MAX_RUNNING", "2", 1);
+    char a[4][PX_ID_MAX], b[2][PX_ID_MAX];
+    px_clock_set(T0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(px_run_trigger(&f->t, f->p1, NULL, NULL, "manual", &o, &err), 0);
+        snprintf(a[i], PX_ID_MAX, "%s", run_str(o, "run_id"));
+        json_object_put(o);
+        px_clock_advance(1);
+    }
+    assert_int_equal(px_run_trigger(&f->other, f->p3, NULL, NULL, "manual", &o, &err), 0);
+    snprintf(b[0], PX_ID_MAX, "%s", run_str(o, "run_id"));
+    json_object_put(o);
+    char org[40], run[40];
+    /* A's oldest first (no one had a turn), then B although A queued earlier... */
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(run, a[0]);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(org, "org_b");
+    assert_string_equal(run, b[0]);
+    /* ...then A again, up to its limit of 2 running runs: then nothing, with two queued. */
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(run, a[1]);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 0);
+    assert_string_equal(status_of(f, a[2]), "queued");
+    /* One of A's runs ends: the next of A's runs may start. */
+    exec_sql(f->st, "UPDATE runs SET status = 'succeeded', finished_at = 1 WHERE id = ?",
+             PX_PARAMS(PX_V_TEXT(a[0])), 1);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(run, a[2]);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 0);
+    /* B queues again while A still has a queued run: B's turn comes first (A had the latest). */
+    exec_sql(f->st, "UPDATE runs SET status = 'succeeded', finished_at = 1 WHERE id IN (?, ?)",
+             PX_PARAMS(PX_V_TEXT(a[1]), PX_V_TEXT(b[0])), 2);
+    assert_int_equal(px_run_trigger(&f->other, f->p3, NULL, NULL, "manual", &o, &err), 0);
+    snprintf(b[1], PX_ID_MAX, "%s", run_str(o, "run_id"));
+    json_object_put(o);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(run, b[1]);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(run, a[3]);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 0);
+    unsetenv("PLANASONIX_ORG_MAX_RUNNING");
+}
+
 static void add_finished(struct fixture *f, const char *status, int64_t queued, int64_t dur,
                          int64_t rows)
 {
@@ -745,6 +796,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_history_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_and_claim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_takeover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fair_claim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retries, setup, teardown),

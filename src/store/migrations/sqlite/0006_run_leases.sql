@@ -15,12 +15,12 @@ UPDATE runs SET lease_until = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 15
 -- any process can report progress. NULL once the run has ended.
 ALTER TABLE runs ADD COLUMN progress_node TEXT;
 
--- Claiming picks organizations in turn: the one whose last claim is the oldest goes first
--- (round robin across the store, whichever process claims). One row per organization that
--- ever had a run claimed.
+-- Claiming picks organizations in turn (item 9): the organization whose latest claim is the
+-- oldest goes first (round robin across the store, whichever process claims). last_turn is a
+-- store-wide sequence number: each claim gives its organization max(last_turn) + 1.
 CREATE TABLE run_turns (
-    org_id      TEXT PRIMARY KEY REFERENCES orgs (id),
-    claimed_at  BIGINT NOT NULL            -- ms of the organization's latest claim
+    org_id     TEXT PRIMARY KEY REFERENCES orgs (id),
+    last_turn  BIGINT NOT NULL
 );
 
 -- Per-organization running counts (PLANASONIX_ORG_MAX_RUNNING) and the oldest queued run of
