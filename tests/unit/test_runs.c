@@ -611,6 +611,65 @@ static void test_lease_takeover(void **state)
     }
 }
 
+/* Reports where it is twice in quick succession (the second is throttled), then blocks. */
+static int staged_engine(struct json_object *graph, const struct px_engine_opts *opts,
+                         struct px_engine_result *out, struct px_error *err)
+{
+    (void)graph;
+    (void)err;
+    opts->stage(opts->progress_ctx, "src", 0, 0);
+    opts->stage(opts->progress_ctx, "src", 100, 90);
+    atomic_fetch_add(&takeover_calls, 1);
+    while (!atomic_load(&takeover_go))
+        usleep(2000);
+    out->rows_read = 100;
+    out->rows_written = 90;
+    return 0;
+}
+
+/* Progress while running (issue 10 item 15): the node and the rows so far reach the run's row;
+ * what the executor's throttle held back goes out with the next lease renewal (a pull that
+ * blocks right after it would otherwise leave the store behind until the run ends). */
+static void test_progress_flush(void **state)
+{
+    struct fixture *f = *state;
+    struct px_error err;
+    struct json_object *o;
+    px_clock_set(T0); /* a still clock: the second report is always within the throttle */
+    assert_int_equal(px_run_trigger(&f->t, f->p1, NULL, NULL, "manual", &o, &err), 0);
+    json_object_put(o);
+    struct exec_arg a = {.f = f};
+    assert_int_equal(px_run_claim(f->st, a.org, a.run, &err), 1);
+    assert_int_equal(px_store_open(f->db, &a.st, &err), 0);
+    atomic_store(&takeover_go, false);
+    atomic_store(&takeover_calls, 0);
+    px_run_set_engine_hook(staged_engine);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, exec_thread, &a), 0);
+    for (int i = 0; i < 2000 && atomic_load(&takeover_calls) == 0; i++)
+        usleep(1000);
+    char node[64];
+    assert_int_equal(px_run_node(&f->t, a.run, node, &err), 0);
+    assert_string_equal(node, "src");
+    assert_string_equal(status_of(f, a.run), "running");
+    assert_int_equal(px_run_get(&f->t, a.run, &o, &err), 0);
+    assert_int_equal(px_json_get_int(o, "rows_read", -1), 0); /* the second report waits */
+    json_object_put(o);
+    assert_int_equal(px_run_renew_leases(f->st, NULL, &err), 0);
+    assert_int_equal(px_run_get(&f->t, a.run, &o, &err), 0);
+    assert_int_equal(px_json_get_int(o, "rows_read", -1), 100);
+    assert_int_equal(px_json_get_int(o, "rows_written", -1), 90);
+    json_object_put(o);
+    atomic_store(&takeover_go, true);
+    pthread_join(th, NULL);
+    px_run_set_engine_hook(NULL);
+    px_store_close(a.st);
+    assert_int_equal(a.rc, 0);
+    assert_string_equal(status_of(f, a.run), "succeeded");
+    assert_int_equal(px_run_node(&f->t, a.run, node, &err), 0);
+    assert_string_equal(node, "");
+}
+
 static void test_retries(void **state)
 {
     struct fixture *f = *state;
@@ -797,6 +856,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recover_and_claim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_takeover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fair_claim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_progress_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retries, setup, teardown),

@@ -6,6 +6,8 @@
 -- second live process on the same store never touches another's run. Runs that were running
 -- when this migration ran get one default lease period (15 s) from now: their process, if it
 -- is an older binary still alive, does not renew, and they are recovered after that.
+-- runs.runner (and scheduler_lease.holder) now hold "pid:16 random hex digits", unique per
+-- process; nothing reads liveness from them any more.
 ALTER TABLE runs ADD COLUMN lease_until BIGINT;
 UPDATE runs SET lease_until = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 15000
  WHERE status = 'running';
