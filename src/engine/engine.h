@@ -35,6 +35,10 @@ struct px_engine_opts {
     /* Called after each batch reaches a destination with the rows written so far. May be NULL. */
     void (*progress)(void *ctx, int64_t rows_written);
     void *progress_ctx;
+    /* Called (with progress_ctx) before each batch is pulled from a node — a source, or a
+     * blocking transform handing on what it holds — with that node's id and the rows read and
+     * written so far: where the run is, even while the pull blocks. May be NULL. */
+    void (*stage)(void *ctx, const char *node_id, int64_t rows_read, int64_t rows_written);
     /* Incremental sources (engine/cursor.h): {node_id: position} stored after the last
      * successful run, borrowed; NULL on a first run. */
     struct json_object *cursors;

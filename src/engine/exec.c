@@ -311,6 +311,8 @@ static int pull_node(struct exec *x, int i, bool source, struct px_error *err)
     for (;;) {
         if (x->opts->cancelled && x->opts->cancelled(x->opts->cancel_ctx))
             return px_error_set(err, PX_EUNAVAILABLE, "cancelled");
+        if (x->opts->stage)
+            x->opts->stage(x->opts->progress_ctx, n->id, x->out->rows_read, x->out->rows_written);
         struct px_batch *b = NULL;
         int64_t t0 = px_mono_us();
         int rc = source ? n->conn->next_batch(n->state, &b, err) : n->op->finish(n->state, &b, err);

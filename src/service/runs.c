@@ -99,6 +99,22 @@ int px_run_get(const struct px_tenant *t, const char *run_id, struct json_object
                        run_id, run_view, PX_ID_RUN, out, err);
 }
 
+int px_run_node(const struct px_tenant *t, const char *run_id, char node[64], struct px_error *err)
+{
+    node[0] = '\0';
+    struct px_rows *rows;
+    int rc = px_store_query(t->store,
+                            "SELECT progress_node FROM runs WHERE org_id = ? AND id = ?"
+                            " AND status = 'running'",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(run_id)), 2, &rows, err);
+    if (rc)
+        return rc;
+    if ((rc = px_rows_next(rows, err)) == 1 && !px_rows_is_null(rows, 0))
+        snprintf(node, 64, "%s", px_rows_text(rows, 0));
+    px_rows_free(rows);
+    return rc < 0 ? rc : 0;
+}
+
 struct json_object *px_run_latest(const struct px_tenant *t, const char *pipeline_id)
 {
     struct px_rows *rows;

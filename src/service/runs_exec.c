@@ -40,11 +40,16 @@ struct exec_ctx {
     pthread_mutex_t lock; /* the store handle, should the engine call back from its threads */
     const char *run_id;
     int64_t last_progress_ms;
+    /* Where the run is (engine stage callback), written with the row counts. */
+    char node[64];
+    int64_t rows_read, rows_written;
     bool (*stop)(void *);
     void *stop_ctx;
     bool stopped;
     int64_t deadline_us; /* px_mono_us() past which the run has timed out */
     bool timed_out;
+    struct px__run_lease *lease; /* this process's ownership of the run */
+    bool lost;                   /* another process recovered the run: stop, write nothing */
 };
 
 static int resolve_conn(void *vctx, const char *connection_id, struct json_object **out,
@@ -60,6 +65,10 @@ static int resolve_conn(void *vctx, const char *connection_id, struct json_objec
 static bool exec_cancelled(void *vctx)
 {
     struct exec_ctx *x = vctx;
+    if (!x->lost && px__run_lease_lost(x->lease))
+        x->lost = true;
+    if (x->lost)
+        return true;
     if (!x->stopped && x->stop && x->stop(x->stop_ctx))
         x->stopped = true;
     if (!x->stopped && !x->timed_out && px_mono_us() >= x->deadline_us)
@@ -67,20 +76,45 @@ static bool exec_cancelled(void *vctx)
     return x->stopped || x->timed_out;
 }
 
+/* Writes the rows so far and the current node to the run (what a waiting trigger reports),
+ * at most every PROGRESS_EVERY_MS, or at once when the node changed; what is held back here
+ * goes out with the next lease renewal. Called with x->lock. */
+static void record_progress(struct exec_ctx *x, bool node_changed)
+{
+    int64_t now = px_now_ms();
+    bool store = node_changed || now - x->last_progress_ms >= PROGRESS_EVERY_MS;
+    px__run_lease_progress(x->lease, x->node, x->rows_read, x->rows_written, store);
+    if (!store)
+        return;
+    x->last_progress_ms = now;
+    px_store_exec(x->tenant.store,
+                  "UPDATE runs SET rows_read = ?, rows_written = ?, progress_node = ?"
+                  " WHERE org_id = ? AND id = ? AND status = 'running' AND runner = ?",
+                  PX_PARAMS(PX_V_INT(x->rows_read), PX_V_INT(x->rows_written),
+                            PX_V_TEXT(x->node[0] ? x->node : NULL), PX_V_TEXT(x->tenant.org_id),
+                            PX_V_TEXT(x->run_id), PX_V_TEXT(px_run_self())),
+                  6, NULL, NULL);
+}
+
 static void exec_progress(void *vctx, int64_t rows_written)
 {
     struct exec_ctx *x = vctx;
-    int64_t now = px_now_ms();
     pthread_mutex_lock(&x->lock);
-    if (now - x->last_progress_ms >= PROGRESS_EVERY_MS) {
-        x->last_progress_ms = now;
-        px_store_exec(
-            x->tenant.store,
-            "UPDATE runs SET rows_written = ? WHERE org_id = ? AND id = ?"
-            " AND status = 'running'",
-            PX_PARAMS(PX_V_INT(rows_written), PX_V_TEXT(x->tenant.org_id), PX_V_TEXT(x->run_id)), 3,
-            NULL, NULL);
-    }
+    x->rows_written = rows_written;
+    record_progress(x, false);
+    pthread_mutex_unlock(&x->lock);
+}
+
+static void exec_stage(void *vctx, const char *node_id, int64_t rows_read, int64_t rows_written)
+{
+    struct exec_ctx *x = vctx;
+    pthread_mutex_lock(&x->lock);
+    bool changed = strncmp(x->node, node_id, sizeof(x->node) - 1) != 0;
+    if (changed)
+        snprintf(x->node, sizeof(x->node), "%s", node_id);
+    x->rows_read = rows_read;
+    x->rows_written = rows_written;
+    record_progress(x, changed);
     pthread_mutex_unlock(&x->lock);
 }
 
@@ -133,19 +167,33 @@ struct json_object *px__runs_interrupted_error(void)
                       NULL, true, "trigger the pipeline again", NULL);
 }
 
+/* Records the outcome, fenced by ownership: *recorded (may be NULL) is false when the run is
+ * no longer this process's (another process recovered it), and nothing was written. runner
+ * stays on the finished run: which process executed it. */
 static int finish_run(struct px_store *st, const char *org_id, const char *run_id,
                       const char *status, int64_t rows_read, int64_t rows_written,
-                      struct json_object *error, struct json_object *nodes, struct px_error *err)
+                      struct json_object *error, struct json_object *nodes, bool *recorded,
+                      struct px_error *err)
 {
-    return px_store_exec(
+    int64_t changed = 0;
+    int rc = px_store_exec(
         st,
         "UPDATE runs SET status = ?, finished_at = ?, rows_read = ?, rows_written = ?, error = ?,"
-        " nodes = ?, runner = NULL WHERE org_id = ? AND id = ? AND status = 'running'",
+        " nodes = ?, lease_until = NULL, progress_node = NULL WHERE org_id = ? AND id = ? AND "
+        "status = 'running'"
+        " AND runner = ?",
         PX_PARAMS(PX_V_TEXT(status), PX_V_INT(px_now_ms()), PX_V_INT(rows_read),
                   PX_V_INT(rows_written), PX_V_TEXT(error ? px_json_str(error) : NULL),
                   PX_V_TEXT(nodes ? px_json_str(nodes) : NULL), PX_V_TEXT(org_id),
-                  PX_V_TEXT(run_id)),
-        8, NULL, err);
+                  PX_V_TEXT(run_id), PX_V_TEXT(px_run_self())),
+        9, &changed, err);
+    if (!rc && changed == 0)
+        px_warn("run %s: not recorded as %s: the run is no longer this process's (another "
+                "process recovered it after its lease expired)",
+                run_id, status);
+    if (recorded)
+        *recorded = !rc && changed == 1;
+    return rc;
 }
 
 /* ---- incremental positions ---------------------------------------------------------------- */
@@ -287,7 +335,7 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
                        "the run's pipeline revision is "
                        "missing or unreadable",
                        NULL, false, "update the pipeline and trigger it again", NULL);
-        rc = finish_run(st, org_id, run_id, "failed", 0, 0, e, NULL, err);
+        rc = finish_run(st, org_id, run_id, "failed", 0, 0, e, NULL, NULL, err);
         json_object_put(e);
         return rc;
     }
@@ -309,12 +357,14 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         .stop = stop,
         .stop_ctx = stop_ctx,
         .deadline_us = px_mono_us() + (int64_t)(limit_s * 1e6),
+        .lease = px__run_lease_hold(org_id, run_id),
     };
     pthread_mutex_init(&x.lock, NULL);
     struct json_object *cursors = NULL;
     if ((rc = load_cursors(st, org_id, pipeline_id, &cursors, err))) {
         json_object_put(graph);
         pthread_mutex_destroy(&x.lock);
+        px__run_lease_release(x.lease);
         return rc;
     }
     struct px_engine_opts opts = {
@@ -336,6 +386,7 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         .progress_ctx = &x,
         /* PLANASONIX_RUN_MEMORY_MB: the run's memory budget (engine/budget.h), default 512. */
         .memory_budget = (int64_t)env_long("PLANASONIX_RUN_MEMORY_MB", 512, 16, 1L << 22) << 20,
+        .stage = exec_stage,
     };
     int max_attempts = env_long("PLANASONIX_RUN_MAX_ATTEMPTS", MAX_ATTEMPTS_DEFAULT, 1, 100);
     int64_t base_ms = env_long("PLANASONIX_RETRY_BASE_MS", RETRY_BASE_MS_DEFAULT, 0, RETRY_CAP_MS);
@@ -357,19 +408,30 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         px_engine_result_cleanup(&res);
         attempt++;
         if ((rc = px_store_exec(st,
-                                "UPDATE runs SET attempt = ?, rows_written = 0"
-                                " WHERE org_id = ? AND id = ? AND status = 'running'",
-                                PX_PARAMS(PX_V_INT(attempt), PX_V_TEXT(org_id), PX_V_TEXT(run_id)),
-                                3, NULL, err))) {
+                                "UPDATE runs SET attempt = ?, rows_read = 0, rows_written = 0,"
+                                " progress_node = NULL"
+                                " WHERE org_id = ? AND id = ? AND status = 'running'"
+                                " AND runner = ?",
+                                PX_PARAMS(PX_V_INT(attempt), PX_V_TEXT(org_id), PX_V_TEXT(run_id),
+                                          PX_V_TEXT(px_run_self())),
+                                4, NULL, err))) {
             json_object_put(graph);
             json_object_put(cursors);
             pthread_mutex_destroy(&x.lock);
+            px__run_lease_release(x.lease);
             return rc;
         }
     }
     json_object_put(graph);
     json_object_put(cursors);
     pthread_mutex_destroy(&x.lock);
+    if (x.lost || px__run_lease_lost(x.lease)) {
+        /* Another process recovered the run (its outcome stands); the engine stopped and
+         * rolled back what it was writing. */
+        px__run_lease_release(x.lease);
+        px_engine_result_cleanup(&res);
+        return 0;
+    }
 
     struct json_object *ej = NULL;
     const char *status = "succeeded";
@@ -404,16 +466,18 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
     if (!erc && res.cursors) {
         /* The new positions commit with the success, or not at all. */
         if (!(rc = px_store_begin(st, err))) {
+            bool recorded = false;
             rc = finish_run(st, org_id, run_id, status, res.rows_read, res.rows_written, ej,
-                            res.nodes, err);
-            if (!rc)
+                            res.nodes, &recorded, err);
+            if (!rc && recorded)
                 rc = store_cursors(st, org_id, pipeline_id, run_id, res.cursors, err);
             rc = px_store_finish(st, rc, err);
         }
     } else {
         rc = finish_run(st, org_id, run_id, status, res.rows_read, res.rows_written, ej, res.nodes,
-                        err);
+                        NULL, err);
     }
+    px__run_lease_release(x.lease);
     json_object_put(ej);
     px_engine_result_cleanup(&res);
     return rc;

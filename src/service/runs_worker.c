@@ -1,6 +1,8 @@
-/* Runs of pipelines: who owns a run. This process's runner token, claiming a queued run,
- * recovery of runs a dead (or stopping) process left behind, and the worker pool that claims
- * queued runs and executes them (px_run_execute, runs_exec.c). See runs.h. */
+/* Runs of pipelines: who owns a run. This process's runner token, the leases of the runs it
+ * executes (held, renewed by a heartbeat thread, lost when another process recovered the run),
+ * claiming a queued run, recovery of runs whose owner is gone (lease expired) or stopping, and
+ * the worker pool that claims queued runs and executes them (px_run_execute, runs_exec.c).
+ * See runs.h. */
 #include "service/runs.h"
 
 #include "base/clock.h"
@@ -13,6 +15,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,38 +25,30 @@
 
 #define STOP_GRACE_S 2
 #define FAST_POLL_US 3000000
+#define LEASE_MS_DEFAULT 15000
+#define LEASE_MS_MIN 300
+#define LEASE_MS_MAX 600000
+#define ORG_MAX_RUNNING_DEFAULT 2
+#define ORG_MAX_RUNNING_MAX 1000
+/* Organizations looked at per claim: those at their limit are skipped in SQL order, so this
+ * only bounds the work of one claim; the others get their turn on the next. */
+#define CLAIM_ORGS 32
+#define CLAIM_ORGS_STR "32"
 
 /* ---- process identity ------------------------------------------------------------------- */
-
-/* The start time of a process in clock ticks since boot (/proc/PID/stat field 22), or 0. */
-static unsigned long long proc_start_ticks(long pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may contain spaces */
-    if (!p)
-        return 0;
-    p++;
-    /* Fields after the name start at 3 (state); the start time is field 22. */
-    for (int field = 2; field < 22 && p; field++) {
-        p = strchr(p + 1, ' ');
-    }
-    return p ? strtoull(p + 1, NULL, 10) : 0;
-}
 
 static char self_token[64];
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 
+/* "pid:16 random hex digits": unique per process (a reused pid gets new digits), readable in
+ * the store. Liveness is never read from it: a run's owner is alive while it renews the lease. */
 static void self_init(void)
 {
-    snprintf(self_token, sizeof(self_token), "%ld:%llu", (long)getpid(),
-             proc_start_ticks((long)getpid()));
+    unsigned char r[8];
+    randombytes_buf(r, sizeof(r));
+    int n = snprintf(self_token, sizeof(self_token), "%ld:", (long)getpid());
+    for (size_t i = 0; i < sizeof(r) && n > 0; i++)
+        n += snprintf(self_token + n, sizeof(self_token) - (size_t)n, "%02x", r[i]);
 }
 
 const char *px_run_self(void)
@@ -62,56 +57,251 @@ const char *px_run_self(void)
     return self_token;
 }
 
-/* Whether the process named by a runner token is alive. */
-static bool runner_alive(const char *token)
+int64_t px_run_lease_ms(void)
 {
-    if (!token)
-        return false;
-    if (strcmp(token, px_run_self()) == 0)
-        return true;
-    char *end;
-    long pid = strtol(token, &end, 10);
-    if (pid <= 0 || *end != ':')
-        return false;
-    unsigned long long ticks = strtoull(end + 1, NULL, 10);
-    unsigned long long now = proc_start_ticks(pid);
-    return now != 0 && now == ticks;
+    const char *v = getenv("PLANASONIX_RUN_LEASE_MS");
+    if (v && *v) {
+        char *end;
+        long long n = strtoll(v, &end, 10);
+        if (!*end && n >= LEASE_MS_MIN && n <= LEASE_MS_MAX)
+            return n;
+    }
+    return LEASE_MS_DEFAULT;
+}
+
+/* ---- leases held by this process -------------------------------------------------------- */
+
+/* The runs this process is executing. The heartbeat renews each one's lease; a renewal that
+ * finds the run no longer this process's (recovered by another process after the lease ran
+ * out) marks it lost, and the executor stops at its next poll. */
+struct px__run_lease {
+    char org_id[40], run_id[40];
+    atomic_bool lost;
+    struct px__run_lease *next;
+    /* The latest progress the executor saw; dirty when the store has not got it yet (the
+     * executor writes at most every 250 ms, and a pull that blocks right after a throttled
+     * update would leave the store behind: the heartbeat writes it with the renewal). */
+    pthread_mutex_t progress_lock;
+    bool dirty;
+    char node[64];
+    int64_t rows_read, rows_written;
+};
+
+static pthread_mutex_t lease_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct px__run_lease *leases;
+
+struct px__run_lease *px__run_lease_hold(const char *org_id, const char *run_id)
+{
+    struct px__run_lease *l = px_xcalloc(1, sizeof(*l));
+    snprintf(l->org_id, sizeof(l->org_id), "%s", org_id);
+    snprintf(l->run_id, sizeof(l->run_id), "%s", run_id);
+    atomic_init(&l->lost, false);
+    pthread_mutex_init(&l->progress_lock, NULL);
+    pthread_mutex_lock(&lease_lock);
+    l->next = leases;
+    leases = l;
+    pthread_mutex_unlock(&lease_lock);
+    return l;
+}
+
+bool px__run_lease_lost(const struct px__run_lease *l)
+{
+    return l && atomic_load(&l->lost);
+}
+
+void px__run_lease_release(struct px__run_lease *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&lease_lock);
+    for (struct px__run_lease **pp = &leases; *pp; pp = &(*pp)->next) {
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lease_lock);
+    pthread_mutex_destroy(&l->progress_lock);
+    free(l);
+}
+
+void px__run_lease_progress(struct px__run_lease *l, const char *node, int64_t rows_read,
+                            int64_t rows_written, bool stored)
+{
+    pthread_mutex_lock(&l->progress_lock);
+    snprintf(l->node, sizeof(l->node), "%s", node ? node : "");
+    l->rows_read = rows_read;
+    l->rows_written = rows_written;
+    l->dirty = !stored;
+    pthread_mutex_unlock(&l->progress_lock);
+}
+
+int px_run_renew_leases(struct px_store *st, int *lost, struct px_error *err)
+{
+    if (lost)
+        *lost = 0;
+    int64_t until = px_now_ms() + px_run_lease_ms();
+    int rc = 0;
+    /* The lock is held across the updates so a lease cannot be released (freed) under us; the
+     * executors take it only to hold and release, never while writing to the store. */
+    pthread_mutex_lock(&lease_lock);
+    for (struct px__run_lease *l = leases; l && !rc; l = l->next) {
+        if (atomic_load(&l->lost))
+            continue;
+        int64_t changed = 0;
+        pthread_mutex_lock(&l->progress_lock);
+        bool dirty = l->dirty;
+        char node[64];
+        memcpy(node, l->node, sizeof(node));
+        int64_t rows_read = l->rows_read, rows_written = l->rows_written;
+        l->dirty = false;
+        pthread_mutex_unlock(&l->progress_lock);
+        if (dirty)
+            rc = px_store_exec(st,
+                               "UPDATE runs SET lease_until = ?, rows_read = ?, rows_written = ?,"
+                               " progress_node = ? WHERE org_id = ? AND id = ? AND runner = ?"
+                               " AND status = 'running'",
+                               PX_PARAMS(PX_V_INT(until), PX_V_INT(rows_read),
+                                         PX_V_INT(rows_written), PX_V_TEXT(node[0] ? node : NULL),
+                                         PX_V_TEXT(l->org_id), PX_V_TEXT(l->run_id),
+                                         PX_V_TEXT(px_run_self())),
+                               7, &changed, err);
+        else
+            rc = px_store_exec(st,
+                               "UPDATE runs SET lease_until = ? WHERE org_id = ? AND id = ?"
+                               " AND runner = ? AND status = 'running'",
+                               PX_PARAMS(PX_V_INT(until), PX_V_TEXT(l->org_id),
+                                         PX_V_TEXT(l->run_id), PX_V_TEXT(px_run_self())),
+                               4, &changed, err);
+        if (!rc && changed == 0) {
+            /* Ended by this process a moment ago (released next), or taken over. */
+            int64_t mine = 0;
+            rc = px_store_query_int(
+                st,
+                "SELECT count(*) FROM runs WHERE org_id = ? AND id = ?"
+                " AND runner = ?",
+                PX_PARAMS(PX_V_TEXT(l->org_id), PX_V_TEXT(l->run_id), PX_V_TEXT(px_run_self())), 3,
+                &mine, err);
+            if (rc > 0)
+                rc = 0;
+            if (!rc && mine == 0) {
+                atomic_store(&l->lost, true);
+                px_warn("run %s: another process recovered it after its lease expired; this "
+                        "process stops executing it",
+                        l->run_id);
+                if (lost)
+                    (*lost)++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&lease_lock);
+    return rc;
 }
 
 /* ---- claiming and recovery -------------------------------------------------------------- */
 
-int px_run_claim(struct px_store *st, char org_id[40], char run_id[40], struct px_error *err)
+int px_run_org_max_running(void)
+{
+    const char *v = getenv("PLANASONIX_ORG_MAX_RUNNING");
+    if (v && *v) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (!*end && n >= 1 && n <= ORG_MAX_RUNNING_MAX)
+            return (int)n;
+    }
+    return ORG_MAX_RUNNING_DEFAULT;
+}
+
+/* Claims the oldest queued run of one organization, unless that organization already has
+ * max_running runs running (checked in the same statement, so concurrent claims by other
+ * workers and processes cannot pass the limit: SQLite runs the UPDATE under its write lock).
+ * The claim and the organization's new turn commit together. 1 claimed, 0 not. */
+static int claim_in_org(struct px_store *st, const char *org_id, int max_running, char run_id[40],
+                        struct px_error *err)
 {
     struct px_rows *rows;
     int rc = px_store_query(st,
-                            "SELECT org_id, id FROM runs WHERE status = 'queued'"
-                            " ORDER BY queued_at, id LIMIT 8",
+                            "SELECT id FROM runs WHERE org_id = ? AND status = 'queued'"
+                            " ORDER BY queued_at, id LIMIT 4",
+                            PX_PARAMS(PX_V_TEXT(org_id)), 1, &rows, err);
+    if (rc)
+        return rc;
+    char cand[4][40];
+    int n = 0;
+    while (n < 4 && (rc = px_rows_next(rows, err)) == 1)
+        snprintf(cand[n++], 40, "%s", px_rows_text(rows, 0));
+    px_rows_free(rows);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < n; i++) {
+        if ((rc = px_store_begin(st, err)))
+            return rc;
+        int64_t changed = 0, now = px_now_ms();
+        rc = px_store_exec(st,
+                           "UPDATE runs SET status = 'running', started_at = ?, runner = ?,"
+                           " lease_until = ? WHERE org_id = ? AND id = ? AND status = 'queued'"
+                           " AND (SELECT count(*) FROM runs r WHERE r.org_id = ?"
+                           " AND r.status = 'running') < ?",
+                           PX_PARAMS(PX_V_INT(now), PX_V_TEXT(px_run_self()),
+                                     PX_V_INT(now + px_run_lease_ms()), PX_V_TEXT(org_id),
+                                     PX_V_TEXT(cand[i]), PX_V_TEXT(org_id), PX_V_INT(max_running)),
+                           7, &changed, err);
+        if (!rc && changed == 1)
+            rc = px_store_exec(st,
+                               "INSERT INTO run_turns (org_id, last_turn) VALUES (?,"
+                               " (SELECT coalesce(max(last_turn), 0) + 1 FROM run_turns))"
+                               " ON CONFLICT (org_id) DO UPDATE SET last_turn = excluded.last_turn",
+                               PX_PARAMS(PX_V_TEXT(org_id)), 1, NULL, err);
+        if ((rc = px_store_finish(st, rc, err)))
+            return rc;
+        if (changed == 1) {
+            memcpy(run_id, cand[i], 40);
+            return 1;
+        }
+        /* Claimed by someone else meanwhile, or the organization reached its limit. */
+        int64_t running = 0;
+        if ((rc = px_store_query_int(st,
+                                     "SELECT count(*) FROM runs WHERE org_id = ?"
+                                     " AND status = 'running'",
+                                     PX_PARAMS(PX_V_TEXT(org_id)), 1, &running, err)) < 0)
+            return rc;
+        if (running >= max_running)
+            return 0;
+    }
+    return 0;
+}
+
+int px_run_claim(struct px_store *st, char org_id[40], char run_id[40], struct px_error *err)
+{
+    /* Organizations with queued runs, least recently served first (round robin), each with
+     * its running count; then the oldest queued run of the first one under its limit. */
+    int max_running = px_run_org_max_running();
+    struct px_rows *rows;
+    int rc = px_store_query(st,
+                            "SELECT q.org_id, coalesce(t.last_turn, 0) AS turn,"
+                            " (SELECT count(*) FROM runs r WHERE r.org_id = q.org_id"
+                            " AND r.status = 'running') AS running, min(q.queued_at) AS oldest"
+                            " FROM runs q LEFT JOIN run_turns t ON t.org_id = q.org_id"
+                            " WHERE q.status = 'queued' GROUP BY q.org_id, t.last_turn"
+                            " ORDER BY turn, oldest, q.org_id LIMIT " CLAIM_ORGS_STR,
                             NULL, 0, &rows, err);
     if (rc)
         return rc;
-    char cand[8][2][40];
+    char orgs[CLAIM_ORGS][40];
     int n = 0;
-    while (n < 8 && (rc = px_rows_next(rows, err)) == 1) {
-        snprintf(cand[n][0], 40, "%s", px_rows_text(rows, 0));
-        snprintf(cand[n][1], 40, "%s", px_rows_text(rows, 1));
-        n++;
+    while (n < CLAIM_ORGS && (rc = px_rows_next(rows, err)) == 1) {
+        if (px_rows_int(rows, 2) < max_running)
+            snprintf(orgs[n++], 40, "%s", px_rows_text(rows, 0));
     }
     px_rows_free(rows);
     if (rc < 0)
         return rc;
     for (int i = 0; i < n; i++) {
-        int64_t changed = 0;
-        rc = px_store_exec(st,
-                           "UPDATE runs SET status = 'running', started_at = ?, runner = ?"
-                           " WHERE org_id = ? AND id = ? AND status = 'queued'",
-                           PX_PARAMS(PX_V_INT(px_now_ms()), PX_V_TEXT(px_run_self()),
-                                     PX_V_TEXT(cand[i][0]), PX_V_TEXT(cand[i][1])),
-                           4, &changed, err);
-        if (rc)
+        rc = claim_in_org(st, orgs[i], max_running, run_id, err);
+        if (rc < 0)
             return rc;
-        if (changed == 1) {
-            memcpy(org_id, cand[i][0], 40);
-            memcpy(run_id, cand[i][1], 40);
+        if (rc == 1) {
+            memcpy(org_id, orgs[i], 40);
             return 1;
         }
     }
@@ -122,44 +312,29 @@ int px_runs_recover(struct px_store *st, bool include_self, int *count, struct p
 {
     if (count)
         *count = 0;
-    struct px_rows *rows;
-    int rc = px_store_query(st,
-                            "SELECT org_id, id, runner FROM runs"
-                            " WHERE status IN ('queued', 'running')",
-                            NULL, 0, &rows, err);
-    if (rc)
-        return rc;
-    struct json_object *dead = json_object_new_array();
-    while ((rc = px_rows_next(rows, err)) == 1) {
-        const char *runner = px_rows_text(rows, 2);
-        bool mine = runner && strcmp(runner, px_run_self()) == 0;
-        if (mine ? !include_self : runner_alive(runner))
-            continue;
-        struct json_object *pair = json_object_new_array();
-        json_object_array_add(pair, json_object_new_string(px_rows_text(rows, 0)));
-        json_object_array_add(pair, json_object_new_string(px_rows_text(rows, 1)));
-        json_object_array_add(dead, pair);
-    }
-    px_rows_free(rows);
     struct json_object *e = px__runs_interrupted_error();
-    size_t n = json_object_array_length(dead);
-    for (size_t i = 0; rc >= 0 && i < n; i++) {
-        struct json_object *pair = json_object_array_get_idx(dead, i);
-        int64_t changed = 0, now = px_now_ms();
-        rc = px_store_exec(
-            st,
-            "UPDATE runs SET status = 'failed', finished_at = ?,"
-            " started_at = coalesce(started_at, ?), error = ?, runner = NULL"
-            " WHERE org_id = ? AND id = ? AND status IN ('queued', 'running')",
-            PX_PARAMS(PX_V_INT(now), PX_V_INT(now), PX_V_TEXT(px_json_str(e)),
-                      PX_V_TEXT(json_object_get_string(json_object_array_get_idx(pair, 0))),
-                      PX_V_TEXT(json_object_get_string(json_object_array_get_idx(pair, 1)))),
-            5, &changed, err);
-        if (rc >= 0 && count)
-            *count += (int)changed;
-    }
+    int64_t changed = 0, now = px_now_ms();
+    /* Another process's run only once its lease has expired (a live owner renews it); this
+     * process's own runs only when it is stopping (include_self). Queued runs belong to no
+     * one: whichever process's workers come next claim them. */
+    int rc = px_store_exec(
+        st,
+        include_self
+            ? "UPDATE runs SET status = 'failed', finished_at = ?,"
+              " started_at = coalesce(started_at, ?), error = ?, runner = NULL,"
+              " lease_until = NULL, progress_node = NULL WHERE status = 'running' AND (runner = ?"
+              " OR runner IS NULL OR coalesce(lease_until, 0) < ?)"
+            : "UPDATE runs SET status = 'failed', finished_at = ?,"
+              " started_at = coalesce(started_at, ?), error = ?, runner = NULL,"
+              " lease_until = NULL, progress_node = NULL WHERE status = 'running' AND (runner IS "
+              "NULL OR runner <> ?)"
+              " AND coalesce(lease_until, 0) < ?",
+        PX_PARAMS(PX_V_INT(now), PX_V_INT(now), PX_V_TEXT(px_json_str(e)), PX_V_TEXT(px_run_self()),
+                  PX_V_INT(now)),
+        5, &changed, err);
     json_object_put(e);
-    json_object_put(dead);
+    if (rc >= 0 && count)
+        *count = (int)changed;
     return rc < 0 ? rc : 0;
 }
 
@@ -187,9 +362,15 @@ struct px_run_workers {
     atomic_bool stop;
     atomic_int running; /* worker threads not yet returned */
     int n;              /* threads started */
-    int nstores;        /* store handles (one per thread) */
+    int nstores;        /* store handles: one per worker thread, then the heartbeat's */
     pthread_t *threads;
     struct px_store **stores;
+    /* The heartbeat: renews this process's leases every third of the lease and recovers
+     * other processes' expired runs once per lease period. */
+    pthread_t heartbeat;
+    bool heartbeat_started;
+    pthread_mutex_t hb_lock;
+    pthread_cond_t hb_cond;
 };
 
 struct worker_arg {
@@ -241,6 +422,54 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static void *heartbeat_main(void *arg)
+{
+    struct px_run_workers *w = arg;
+    struct px_store *st = w->stores[w->nstores - 1];
+    int64_t lease = px_run_lease_ms();
+    int64_t next_recovery = px_mono_us() + lease * 1000;
+    pthread_mutex_lock(&w->hb_lock);
+    while (!atomic_load(&w->stop)) {
+        struct timespec until = px_deadline_in_ms(lease / 3);
+        while (!atomic_load(&w->stop)) {
+            if (pthread_cond_timedwait(&w->hb_cond, &w->hb_lock, &until) == ETIMEDOUT)
+                break;
+        }
+        if (atomic_load(&w->stop))
+            break;
+        pthread_mutex_unlock(&w->hb_lock);
+        struct px_error err;
+        if (px_run_renew_leases(st, NULL, &err))
+            px_warn("runs: renewing leases failed: %s", err.message);
+        if (px_mono_us() >= next_recovery) {
+            next_recovery = px_mono_us() + lease * 1000;
+            int n = 0;
+            if (px_runs_recover(st, false, &n, &err))
+                px_warn("runs: recovering expired runs failed: %s", err.message);
+            else if (n)
+                px_info("runs: marked %d run(s) whose process is gone (lease expired) as "
+                        "interrupted",
+                        n);
+        }
+        pthread_mutex_lock(&w->hb_lock);
+    }
+    pthread_mutex_unlock(&w->hb_lock);
+    return NULL;
+}
+
+static void workers_free(struct px_run_workers *w)
+{
+    for (int i = 0; i < w->nstores; i++)
+        px_store_close(w->stores[i]);
+    pthread_mutex_destroy(&w->hb_lock);
+    pthread_cond_destroy(&w->hb_cond);
+    free(w->stores);
+    free(w->threads);
+    free(w->files_root);
+    free(w->store_url);
+    free(w);
+}
+
 static int default_workers(void)
 {
     const char *env = getenv("PLANASONIX_WORKERS");
@@ -266,27 +495,29 @@ int px_run_workers_start(const char *store_url, const struct px_keyring *keyring
     w->store_url = px_xstrdup(store_url);
     atomic_init(&w->stop, false);
     atomic_init(&w->running, 0);
-    w->stores = px_xcalloc((size_t)n, sizeof(*w->stores));
+    pthread_mutex_init(&w->hb_lock, NULL);
+    pthread_cond_init(&w->hb_cond, NULL);
+    w->nstores = n + 1;
+    w->stores = px_xcalloc((size_t)w->nstores, sizeof(*w->stores));
     w->threads = px_xcalloc((size_t)n, sizeof(*w->threads));
     int rc = 0;
-    w->nstores = n;
-    for (int i = 0; !rc && i < n; i++)
+    for (int i = 0; !rc && i < w->nstores; i++)
         rc = px_store_open(store_url, &w->stores[i], err);
     int recovered = 0;
     if (!rc)
         rc = px_runs_recover(w->stores[0], false, &recovered, err);
     if (rc) {
-        for (int i = 0; i < n; i++)
-            px_store_close(w->stores[i]);
-        free(w->stores);
-        free(w->threads);
-        free(w->files_root);
-        free(w->store_url);
-        free(w);
+        workers_free(w);
         return rc;
     }
     if (recovered)
-        px_info("runs: marked %d run(s) interrupted by an earlier stop as failed", recovered);
+        px_info("runs: marked %d run(s) whose process is gone (lease expired) as interrupted",
+                recovered);
+    if (pthread_create(&w->heartbeat, NULL, heartbeat_main, w) != 0) {
+        workers_free(w);
+        return px_error_set(err, PX_EINTERNAL, "could not start the run lease thread");
+    }
+    w->heartbeat_started = true;
     for (int i = 0; i < n; i++) {
         struct worker_arg *a = px_xmalloc(sizeof(*a));
         *a = (struct worker_arg){.w = w, .index = i};
@@ -309,6 +540,9 @@ void px_run_workers_stop(struct px_run_workers *w)
         return;
     atomic_store(&w->stop, true);
     px_run_workers_wake();
+    pthread_mutex_lock(&w->hb_lock);
+    pthread_cond_broadcast(&w->hb_cond);
+    pthread_mutex_unlock(&w->hb_lock);
     /* Running runs see the stop between batches; a worker stuck in a slow call (a connect
      * that has not timed out yet) is not waited for past the grace period. */
     struct timespec until;
@@ -339,15 +573,13 @@ void px_run_workers_stop(struct px_run_workers *w)
                 (int)atomic_load(&w->running));
         for (int i = 0; i < w->n; i++)
             pthread_detach(w->threads[i]);
+        if (w->heartbeat_started)
+            pthread_detach(w->heartbeat);
         return;
     }
     for (int i = 0; i < w->n; i++)
         pthread_join(w->threads[i], NULL);
-    for (int i = 0; i < w->nstores; i++)
-        px_store_close(w->stores[i]);
-    free(w->stores);
-    free(w->threads);
-    free(w->files_root);
-    free(w->store_url);
-    free(w);
+    if (w->heartbeat_started)
+        pthread_join(w->heartbeat, NULL);
+    workers_free(w);
 }

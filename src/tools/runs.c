@@ -11,6 +11,7 @@
 #include <time.h>
 
 #define WAIT_POLL_MS 100
+#define PROGRESS_INTERVAL_MS 2000
 
 PX_TOOL(get_run_history)
 {
@@ -35,7 +36,11 @@ static void sleep_ms(int ms)
 }
 
 /* After the queued run and its audit row are committed (so a worker can claim it): waits
- * for the run to finish, polling it, with progress as rows are written. */
+ * for the run to finish, polling it. When the caller gave a progress token, a progress
+ * notification goes out every PROGRESS_INTERVAL_MS whatever the run does (a blocked source, a
+ * sort holding its rows), so clients that reset their request timeout on progress keep
+ * waiting. progress is the seconds waited so far (it must increase, and rows may not), total
+ * is wait_seconds, and the message says where the run is: status, node, rows so far. */
 static int wait_for_run(struct px_tool_ctx *ctx, struct json_object **out, struct px_error *err)
 {
     (void)err;
@@ -43,8 +48,9 @@ static int wait_for_run(struct px_tool_ctx *ctx, struct json_object **out, struc
     struct json_object *run = px_json_get(*out, "run");
     char run_id[64];
     snprintf(run_id, sizeof(run_id), "%s", px_json_get_str(run, "run_id"));
-    int64_t deadline = px_mono_us() + ctx->after_commit_arg * 1000000;
-    int64_t reported = 0;
+    int64_t start = px_mono_us();
+    int64_t deadline = start + ctx->after_commit_arg * 1000000;
+    int64_t next_progress = start + PROGRESS_INTERVAL_MS * 1000;
     while (!px_run_finished(run) && px_mono_us() < deadline &&
            !(ctx->cancelled && ctx->cancelled(ctx->host))) {
         sleep_ms(WAIT_POLL_MS);
@@ -53,14 +59,19 @@ static int wait_for_run(struct px_tool_ctx *ctx, struct json_object **out, struc
             continue;
         px_json_set(*out, "run", fresh);
         run = fresh;
-        int64_t written = px_json_get_int(run, "rows_written", 0);
-        if (written > reported && ctx->progress) {
-            char msg[96];
-            snprintf(msg, sizeof(msg), "%s: %lld rows written", px_json_get_str(run, "status"),
-                     (long long)written);
-            ctx->progress(ctx->host, (double)written, 0, msg);
-            reported = written;
-        }
+        int64_t now = px_mono_us();
+        if (!ctx->progress || px_run_finished(run) || now < next_progress)
+            continue;
+        next_progress = now + PROGRESS_INTERVAL_MS * 1000;
+        char node[64], where[96] = "", msg[256];
+        if (px_run_node(&ctx->tenant, run_id, node, NULL) == 0 && node[0])
+            snprintf(where, sizeof(where), " at node '%s'", node);
+        snprintf(msg, sizeof(msg), "%s%s: %lld rows read, %lld written",
+                 px_json_get_str(run, "status"), where,
+                 (long long)px_json_get_int(run, "rows_read", 0),
+                 (long long)px_json_get_int(run, "rows_written", 0));
+        ctx->progress(ctx->host, (double)((now - start) / 100000) / 10.0,
+                      (double)ctx->after_commit_arg, msg);
     }
     px_json_set_bool(*out, "waited", true);
     return 0;

@@ -31,7 +31,8 @@ describe('serve: waiting triggers run off the HTTP threads', () => {
     await new Promise((r) => api.listen(0, '127.0.0.1', r));
     world = new HttpWorld('http-wait');
     const org = world.tenant('wait-org');
-    server = await world.serve({ env: { PLANASONIX_HTTP_THREADS: '2', PLANASONIX_WORKERS: '3' } });
+    // Three runs of one org at once: above the default per-org limit of 2 (fair-runs.test.mjs).
+    server = await world.serve({ env: { PLANASONIX_HTTP_THREADS: '2', PLANASONIX_WORKERS: '3', PLANASONIX_ORG_MAX_RUNNING: '3' } });
     s = await world.connectHttp(server, org.key, { kind: 'http' });
     legacy = await world.connectHttp(server, org.key, { kind: 'sse' });
     const src = await s.ok('create_connection', {

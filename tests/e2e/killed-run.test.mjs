@@ -1,7 +1,7 @@
 // A run killed mid-way: the embedded stdio process is SIGKILLed while it copies a large
 // PostgreSQL table into another (mode replace). The destination keeps exactly its old rows
 // (nothing half-written is ever visible), the next process marks the run failed with code
-// "interrupted", and a new run then completes. Needs the PostgreSQL test server that
+// "interrupted" once the dead process's lease on it has expired, and a new run then completes. Needs the PostgreSQL test server that
 // scripts/test.sh starts (PX_TEST_PG_*).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +14,8 @@ const psql = testPsql;
 const ROWS = 1000000;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// A short run lease (PLANASONIX_RUN_LEASE_MS): a run whose process died is recovered soon.
+const ENV = { PLANASONIX_WORKERS: '1', PLANASONIX_SCHEDULER: 'off', PLANASONIX_RUN_LEASE_MS: '1500' };
 
 if (!PG) {
   it('needs a PostgreSQL test server', () => {
@@ -47,7 +49,7 @@ describe('a run killed mid-way', { skip: !PG }, () => {
 
   it('leaves the destination as it was, and the next process records the run as interrupted', { timeout: 180000 }, async () => {
     const params = { host: PG.host, port: PG.port, database: PG.database, user: PG.user, password: PG.password, sslmode: 'disable' };
-    const s1 = await world.connect(key, { name: 'victim', env: { PLANASONIX_WORKERS: '1', PLANASONIX_SCHEDULER: 'off' } });
+    const s1 = await world.connect(key, { name: 'victim', env: ENV });
     ids.src = (await s1.ok('create_connection', { name: 'src', type: 'postgres', category: 'source', params })).connection_id;
     ids.dst = (await s1.ok('create_connection', { name: 'dst', type: 'postgres', category: 'destination', params })).connection_id;
     const graph = {
@@ -84,10 +86,15 @@ describe('a run killed mid-way', { skip: !PG }, () => {
     assert.equal(rows, '2:old,old');
 
     // A new process takes over: the run is failed "interrupted", never left running.
-    const s2 = await world.connect(key, { name: 'after', env: { PLANASONIX_WORKERS: '1', PLANASONIX_SCHEDULER: 'off' } });
+    const s2 = await world.connect(key, { name: 'after', env: ENV });
     try {
-      const h = await s2.ok('get_run_history', { pipeline_id: ids.p });
-      const r = h.runs.find((x) => x.run_id === run.run_id);
+      let r;
+      for (let i = 0; i < 300; i++) {
+        const h = await s2.ok('get_run_history', { pipeline_id: ids.p });
+        r = h.runs.find((x) => x.run_id === run.run_id);
+        if (r.status !== 'running') break;
+        await sleep(100);
+      }
       assert.equal(r.status, 'failed', JSON.stringify(r));
       assert.equal(r.error.code, 'interrupted');
       // And the pipeline runs to the end in the new process.

@@ -16,7 +16,9 @@
 #include "service/runs.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -202,31 +204,56 @@ static void test_history_paging(void **state)
     assert_null(px_run_latest(&f->t, f->p2));
 }
 
+static void insert_run(struct fixture *f, const char *id, const char *status, int64_t queued,
+                       const char *runner, int64_t lease_until)
+{
+    exec_sql(f->st,
+             "INSERT INTO runs (org_id, id, pipeline_id, revision, trigger, status, queued_at,"
+             " started_at, runner, lease_until) VALUES ('org_a', ?, ?, 1, 'manual', ?, ?,"
+             " CASE WHEN ? = 'running' THEN ? END, ?, ?)",
+             PX_PARAMS(PX_V_TEXT(id), PX_V_TEXT(f->p1), PX_V_TEXT(status), PX_V_INT(queued),
+                       PX_V_TEXT(status), PX_V_INT(queued + 1), PX_V_TEXT(runner),
+                       lease_until ? PX_V_INT(lease_until) : PX_V_NULL),
+             8);
+}
+
+static const char *status_of(struct fixture *f, const char *run_id)
+{
+    static char status[32];
+    struct px_error err;
+    struct json_object *o;
+    assert_int_equal(px_run_get(&f->t, run_id, &o, &err), 0);
+    snprintf(status, sizeof(status), "%s", px_json_get_str(o, "status"));
+    json_object_put(o);
+    return status;
+}
+
 static void test_recover_and_claim(void **state)
 {
     struct fixture *f = *state;
     struct px_error err;
     struct json_object *mine, *o;
     px_clock_set(T0);
+    setenv("PLANASONIX_RUN_LEASE_MS", "1000", 1);
+    assert_int_equal(px_run_lease_ms(), 1000);
     assert_int_equal(px_run_trigger(&f->t, f->p1, NULL, NULL, "manual", &mine, &err), 0);
     px_clock_advance(10);
-    /* Two runs of a dead process (pid 1 never has those start ticks), one of no process. */
-    char dead1[PX_ID_MAX], dead2[PX_ID_MAX], legacy[PX_ID_MAX];
-    px_id_new(PX_ID_RUN, dead1);
-    px_id_new(PX_ID_RUN, dead2);
+    /* Another process's runs: one whose lease ran out, one whose lease is live (that process
+     * renews it), one from before leases (no lease: expired), and queued runs that process
+     * left (queued runs belong to no one). */
+    char expired[PX_ID_MAX], live[PX_ID_MAX], legacy[PX_ID_MAX], queued[PX_ID_MAX];
+    px_id_new(PX_ID_RUN, expired);
+    px_id_new(PX_ID_RUN, live);
     px_id_new(PX_ID_RUN, legacy);
-    exec_sql(f->st,
-             "INSERT INTO runs (org_id, id, pipeline_id, revision, trigger, status, queued_at,"
-             " started_at, runner) VALUES ('org_a', ?, ?, 1, 'manual', 'running', 5, 6,"
-             " '1:123456789'), ('org_a', ?, ?, 1, 'manual', 'queued', 7, NULL, '999999999:1'),"
-             " ('org_a', ?, ?, 1, 'manual', 'queued', 8, NULL, NULL)",
-             PX_PARAMS(PX_V_TEXT(dead1), PX_V_TEXT(f->p1), PX_V_TEXT(dead2), PX_V_TEXT(f->p1),
-                       PX_V_TEXT(legacy), PX_V_TEXT(f->p1)),
-             6);
+    px_id_new(PX_ID_RUN, queued);
+    insert_run(f, expired, "running", T0 + 1, "4242:00aa", T0 - 1);
+    insert_run(f, live, "running", T0 + 2, "4242:00aa", T0 + 500);
+    insert_run(f, legacy, "running", T0 + 3, "1:123456789", 0);
+    insert_run(f, queued, "queued", T0 + 4, "4242:00aa", 0);
     int n = -1;
     assert_int_equal(px_runs_recover(f->st, false, &n, &err), 0);
-    assert_int_equal(n, 3);
-    assert_int_equal(px_run_get(&f->t, dead1, &o, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(px_run_get(&f->t, expired, &o, &err), 0);
     assert_string_equal(px_json_get_str(o, "status"), "failed");
     struct json_object *e = px_json_get(o, "error");
     assert_string_equal(px_json_get_str(e, "code"), "interrupted");
@@ -234,25 +261,92 @@ static void test_recover_and_claim(void **state)
     assert_true(px_json_get_bool(e, "retryable", false));
     assert_non_null(px_json_get(o, "finished_at"));
     json_object_put(o);
-    /* This live process's run is left alone... */
-    assert_int_equal(px_run_get(&f->t, run_str(mine, "run_id"), &o, &err), 0);
-    assert_string_equal(px_json_get_str(o, "status"), "queued");
-    json_object_put(o);
+    assert_string_equal(status_of(f, legacy), "failed");
+    /* A live owner's run and every queued run are left alone... */
+    assert_string_equal(status_of(f, live), "running");
+    assert_string_equal(status_of(f, queued), "queued");
+    assert_string_equal(status_of(f, run_str(mine, "run_id")), "queued");
+    /* ...until the live one's lease runs out too. */
+    px_clock_advance(600);
+    assert_int_equal(px_runs_recover(f->st, false, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(status_of(f, live), "failed");
 
-    /* ...and claimed once: a second claim finds nothing. */
+    /* Queued runs are claimed oldest first, once each, with a lease. */
     char org[40], run[40];
     assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
     assert_string_equal(org, "org_a");
     assert_string_equal(run, run_str(mine, "run_id"));
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(run, queued);
     assert_int_equal(px_run_claim(f->st, org, run, &err), 0);
-    assert_int_equal(px_run_get(&f->t, run, &o, &err), 0);
-    assert_string_equal(px_json_get_str(o, "status"), "running");
-    assert_non_null(px_json_get(o, "started_at"));
-    json_object_put(o);
-    /* With include_self (shutdown), this process's unfinished runs end as interrupted. */
+    assert_string_equal(status_of(f, run), "running");
+    int64_t lease = 0;
+    assert_int_equal(px_store_query_int(f->st, "SELECT lease_until FROM runs WHERE id = ?",
+                                        PX_PARAMS(PX_V_TEXT(run)), 1, &lease, &err),
+                     1);
+    assert_int_equal(lease, px_now_ms() + 1000);
+    /* This process's own running runs survive recovery even past their lease (this process
+     * executes them; its heartbeat renews them)... */
+    px_clock_advance(5000);
+    assert_int_equal(px_runs_recover(f->st, false, &n, &err), 0);
+    assert_int_equal(n, 0);
+    /* ...and end as interrupted when it stops (include_self). */
     assert_int_equal(px_runs_recover(f->st, true, &n, &err), 0);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2);
     json_object_put(mine);
+    unsetenv("PLANASONIX_RUN_LEASE_MS");
+}
+
+/* Fair claiming (issue 10 item 9): organizations take turns, and one organization never has
+ * more than PLANASONIX_ORG_MAX_RUNNING runs running, whatever its queue holds. */
+static void test_fair_claim(void **state)
+{
+    struct fixture *f = *state;
+    struct px_error err;
+    struct json_object *o;
+    setenv("PLANASONIX_ORG_MAX_RUNNING", "2", 1);
+    char a[4][PX_ID_MAX], b[2][PX_ID_MAX];
+    px_clock_set(T0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(px_run_trigger(&f->t, f->p1, NULL, NULL, "manual", &o, &err), 0);
+        snprintf(a[i], PX_ID_MAX, "%s", run_str(o, "run_id"));
+        json_object_put(o);
+        px_clock_advance(1);
+    }
+    assert_int_equal(px_run_trigger(&f->other, f->p3, NULL, NULL, "manual", &o, &err), 0);
+    snprintf(b[0], PX_ID_MAX, "%s", run_str(o, "run_id"));
+    json_object_put(o);
+    char org[40], run[40];
+    /* A's oldest first (no one had a turn), then B although A queued earlier... */
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(run, a[0]);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(org, "org_b");
+    assert_string_equal(run, b[0]);
+    /* ...then A again, up to its limit of 2 running runs: then nothing, with two queued. */
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(run, a[1]);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 0);
+    assert_string_equal(status_of(f, a[2]), "queued");
+    /* One of A's runs ends: the next of A's runs may start. */
+    exec_sql(f->st, "UPDATE runs SET status = 'succeeded', finished_at = 1 WHERE id = ?",
+             PX_PARAMS(PX_V_TEXT(a[0])), 1);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(run, a[2]);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 0);
+    /* B queues again while A still has a queued run: B's turn comes first (A had the latest). */
+    exec_sql(f->st, "UPDATE runs SET status = 'succeeded', finished_at = 1 WHERE id IN (?, ?)",
+             PX_PARAMS(PX_V_TEXT(a[1]), PX_V_TEXT(b[0])), 2);
+    assert_int_equal(px_run_trigger(&f->other, f->p3, NULL, NULL, "manual", &o, &err), 0);
+    snprintf(b[1], PX_ID_MAX, "%s", run_str(o, "run_id"));
+    json_object_put(o);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(run, b[1]);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 1);
+    assert_string_equal(run, a[3]);
+    assert_int_equal(px_run_claim(f->st, org, run, &err), 0);
+    unsetenv("PLANASONIX_ORG_MAX_RUNNING");
 }
 
 static void add_finished(struct fixture *f, const char *status, int64_t queued, int64_t dur,
@@ -433,6 +527,148 @@ static struct json_object *execute_one(struct fixture *f, px_run_engine_fn fn)
     assert_int_equal(rc, 0);
     assert_int_equal(px_run_get(&f->t, run, &o, &err), 0);
     return o;
+}
+
+/* Holds the engine until the test says so (polling cancelled as the real engine does). */
+static atomic_bool takeover_go;
+static atomic_int takeover_calls;
+static int takeover_engine(struct json_object *graph, const struct px_engine_opts *opts,
+                           struct px_engine_result *out, struct px_error *err)
+{
+    (void)graph;
+    (void)err;
+    atomic_fetch_add(&takeover_calls, 1);
+    out->rows_written = 7;
+    while (!atomic_load(&takeover_go)) {
+        if (opts->cancelled(opts->cancel_ctx))
+            return px_error_set(err, PX_EUNAVAILABLE, "cancelled");
+        usleep(2000);
+    }
+    return 0;
+}
+
+struct exec_arg {
+    struct fixture *f;
+    struct px_store *st;
+    char org[40], run[40];
+    int rc;
+};
+
+static void *exec_thread(void *p)
+{
+    struct exec_arg *a = p;
+    struct px_error err;
+    a->rc = px_run_execute(a->st, &a->f->kr, a->f->dir, a->org, a->run, NULL, NULL, &err);
+    return NULL;
+}
+
+/* A run another process recovered (its lease expired while this process stalled) cannot be
+ * finished by this process: the renewal finds it gone, the executor stops, and the recovered
+ * outcome stands. Without a takeover, the renewed run finishes normally. */
+static void test_lease_takeover(void **state)
+{
+    struct fixture *f = *state;
+    struct px_error err;
+    struct json_object *o;
+    for (int takeover = 1; takeover >= 0; takeover--) {
+        assert_int_equal(px_run_trigger(&f->t, f->p1, NULL, NULL, "manual", &o, &err), 0);
+        json_object_put(o);
+        struct exec_arg a = {.f = f};
+        assert_int_equal(px_run_claim(f->st, a.org, a.run, &err), 1);
+        assert_int_equal(px_store_open(f->db, &a.st, &err), 0);
+        atomic_store(&takeover_go, false);
+        px_run_set_engine_hook(takeover_engine);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, exec_thread, &a), 0);
+        int lost = -1;
+        for (int i = 0; i < 1000 && atomic_load(&takeover_calls) == 0; i++)
+            usleep(1000);
+        if (takeover) {
+            /* What another process's recovery does to an expired run. */
+            exec_sql(f->st,
+                     "UPDATE runs SET status = 'failed', runner = NULL, lease_until = NULL,"
+                     " error = '{\"code\":\"interrupted\"}', finished_at = 1 WHERE id = ?",
+                     PX_PARAMS(PX_V_TEXT(a.run)), 1);
+        }
+        assert_int_equal(px_run_renew_leases(f->st, &lost, &err), 0);
+        assert_int_equal(lost, takeover);
+        if (!takeover)
+            atomic_store(&takeover_go, true);
+        pthread_join(th, NULL);
+        px_run_set_engine_hook(NULL);
+        px_store_close(a.st);
+        atomic_store(&takeover_calls, 0);
+        assert_int_equal(a.rc, 0);
+        assert_int_equal(px_run_get(&f->t, a.run, &o, &err), 0);
+        if (takeover) {
+            assert_string_equal(px_json_get_str(o, "status"), "failed");
+            assert_string_equal(px_json_get_str(px_json_get(o, "error"), "code"), "interrupted");
+            assert_int_equal(px_json_get_int(o, "rows_written", -1), 0);
+        } else {
+            assert_string_equal(px_json_get_str(o, "status"), "succeeded");
+            assert_int_equal(px_json_get_int(o, "rows_written", -1), 7);
+        }
+        json_object_put(o);
+    }
+}
+
+/* Reports where it is twice in quick succession (the second is throttled), then blocks. */
+static int staged_engine(struct json_object *graph, const struct px_engine_opts *opts,
+                         struct px_engine_result *out, struct px_error *err)
+{
+    (void)graph;
+    (void)err;
+    opts->stage(opts->progress_ctx, "src", 0, 0);
+    opts->stage(opts->progress_ctx, "src", 100, 90);
+    atomic_fetch_add(&takeover_calls, 1);
+    while (!atomic_load(&takeover_go))
+        usleep(2000);
+    out->rows_read = 100;
+    out->rows_written = 90;
+    return 0;
+}
+
+/* Progress while running (issue 10 item 15): the node and the rows so far reach the run's row;
+ * what the executor's throttle held back goes out with the next lease renewal (a pull that
+ * blocks right after it would otherwise leave the store behind until the run ends). */
+static void test_progress_flush(void **state)
+{
+    struct fixture *f = *state;
+    struct px_error err;
+    struct json_object *o;
+    px_clock_set(T0); /* a still clock: the second report is always within the throttle */
+    assert_int_equal(px_run_trigger(&f->t, f->p1, NULL, NULL, "manual", &o, &err), 0);
+    json_object_put(o);
+    struct exec_arg a = {.f = f};
+    assert_int_equal(px_run_claim(f->st, a.org, a.run, &err), 1);
+    assert_int_equal(px_store_open(f->db, &a.st, &err), 0);
+    atomic_store(&takeover_go, false);
+    atomic_store(&takeover_calls, 0);
+    px_run_set_engine_hook(staged_engine);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, exec_thread, &a), 0);
+    for (int i = 0; i < 2000 && atomic_load(&takeover_calls) == 0; i++)
+        usleep(1000);
+    char node[64];
+    assert_int_equal(px_run_node(&f->t, a.run, node, &err), 0);
+    assert_string_equal(node, "src");
+    assert_string_equal(status_of(f, a.run), "running");
+    assert_int_equal(px_run_get(&f->t, a.run, &o, &err), 0);
+    assert_int_equal(px_json_get_int(o, "rows_read", -1), 0); /* the second report waits */
+    json_object_put(o);
+    assert_int_equal(px_run_renew_leases(f->st, NULL, &err), 0);
+    assert_int_equal(px_run_get(&f->t, a.run, &o, &err), 0);
+    assert_int_equal(px_json_get_int(o, "rows_read", -1), 100);
+    assert_int_equal(px_json_get_int(o, "rows_written", -1), 90);
+    json_object_put(o);
+    atomic_store(&takeover_go, true);
+    pthread_join(th, NULL);
+    px_run_set_engine_hook(NULL);
+    px_store_close(a.st);
+    assert_int_equal(a.rc, 0);
+    assert_string_equal(status_of(f, a.run), "succeeded");
+    assert_int_equal(px_run_node(&f->t, a.run, node, &err), 0);
+    assert_string_equal(node, "");
 }
 
 static void test_retries(void **state)
@@ -622,6 +858,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trigger_and_idempotency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_and_claim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_takeover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fair_claim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_progress_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
