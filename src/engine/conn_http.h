@@ -78,7 +78,7 @@ struct px_http_xfer {
     /* The egress policy (base/egress.h) refused an address curl was about to connect to (the
      * first URL or a redirect's): why. */
     bool egress_refused;
-    struct px_error *egress; /* owned; NULL until refused */
+    struct px_error *egress;    /* owned; NULL until refused */
     struct px_mem *mem;         /* cf->mem */
     struct px_json_cost cost;   /* of the body parsed so far */
     int64_t charged;            /* bytes reserved in mem for doc (released by xfer_free) */

@@ -346,7 +346,7 @@ int px_run_execute(struct px_store *st, const struct px_keyring *keyring, const 
         json_object_put(graph);
         struct json_object *e = error_json(px_err_name(-rc), err->message, NULL, false,
                                            err->hint[0] ? err->hint : NULL, files_root);
-        rc = finish_run(st, org_id, run_id, "failed", 0, 0, e, NULL, err);
+        rc = finish_run(st, org_id, run_id, "failed", 0, 0, e, NULL, NULL, err);
         json_object_put(e);
         return rc;
     }

@@ -492,6 +492,9 @@ static void test_disk_bounds(void **state)
             others += strcmp(e->d_name, "o.csv") != 0 && strcmp(e->d_name, "load.db") != 0;
     closedir(d);
     assert_int_equal(others, 0);
+    rm_tree(root);
+}
+
 /* What a trick could change: the victim's rows, the schema, and the files next to the
  * database and in the working directory. Owned. */
 static char *lite_state(const char *root)
