@@ -493,6 +493,47 @@ static void test_disk_bounds(void **state)
     rm_tree(root);
 }
 
+/* Issue 10 item 13: a source never reads the rows of an append a dead writer left behind: the
+ * journal next to the file (no live writer holds the file) is rolled back before reading. */
+static void test_source_after_crash(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/px_srccrash_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    put_file_at(root, "in.csv", "id\n1\n2\n3\npart");
+    char p[PATH_MAX], j[PATH_MAX + 32], text[128];
+    snprintf(p, sizeof(p), "%s/in.csv", root);
+    snprintf(j, sizeof(j), "%s/.in.csv.px-journal", root);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    snprintf(text, sizeof(text), "px-append-journal 1 size=7 dev=%lld ino=%lld\n",
+             (long long)st.st_dev, (long long)st.st_ino);
+    put_file_at(root, ".in.csv.px-journal", text);
+    struct json_object *graph = json_tokener_parse(
+        "{\"nodes\":[{\"id\":\"src\",\"kind\":\"source\",\"type\":\"csv\",\"connection_id\":\"c\","
+        "\"config\":{\"file\":\"in.csv\"}},{\"id\":\"out\",\"kind\":\"destination\",\"type\":"
+        "\"jsonl\",\"connection_id\":\"c\",\"config\":{\"file\":\"o.jsonl\",\"mode\":\"replace\"}}]"
+        ","
+        "\"edges\":[{\"from\":\"src\",\"to\":\"out\"}]}");
+    struct conns conns = {json_tokener_parse("{\"c\":{\"path\":\".\"}}")};
+    struct px_engine_opts opts = {.conn = resolve_conn, .conn_ctx = &conns, .files_root = root};
+    struct px_engine_result res;
+    struct px_error err;
+    px_error_clear(&err);
+    if (px_engine_run(graph, &opts, &res, &err) != 0)
+        fail_msg("run failed: %s", err.message);
+    assert_int_equal(res.rows_read, 2);
+    assert_int_not_equal(access(j, F_OK), 0);
+    size_t n;
+    char *in = read_all(p, &n);
+    assert_string_equal(in, "id\n1\n2\n");
+    free(in);
+    px_engine_result_cleanup(&res);
+    json_object_put(graph);
+    json_object_put(conns.map);
+    rm_tree(root);
+}
+
 static bool cancel_now(void *ctx)
 {
     (void)ctx;
@@ -598,9 +639,13 @@ int main(void)
 {
     find_cases();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_batch),          cmocka_unit_test(test_golden_cases),
-        cmocka_unit_test(test_symlink_escape), cmocka_unit_test(test_symlink_swap_race),
-        cmocka_unit_test(test_disk_bounds),    cmocka_unit_test(test_cancel_and_unavailable),
+        cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_golden_cases),
+        cmocka_unit_test(test_symlink_escape),
+        cmocka_unit_test(test_symlink_swap_race),
+        cmocka_unit_test(test_disk_bounds),
+        cmocka_unit_test(test_source_after_crash),
+        cmocka_unit_test(test_cancel_and_unavailable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
