@@ -491,6 +491,7 @@ static int csvsrc_open(const struct px_node_ctx *ctx, void **state_out, struct p
     s->line = 1;
     s->batch_rows = ctx->batch_rows;
     s->mem = ctx->mem;
+    px__filesrc_recover(&t);
     s->fd = px__files_open(&t, O_RDONLY, 0, err);
     px__files_target_close(&t);
     if (s->fd < 0) {

@@ -257,6 +257,21 @@ static int journal_write(struct filedst *s, struct px_error *err)
     return 0;
 }
 
+void px__filesrc_recover(const struct px_file_target *t)
+{
+    char jname[300];
+    side_name(jname, sizeof(jname), t->name, JOURNAL_SUFFIX);
+    if (faccessat(t->dirfd, jname, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+        return;
+    int fd = openat(t->dirfd, t->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return;
+    /* Not held: the writer died. Held: a live append, which the reader does not wait for. */
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && journal_recover(t->dirfd, jname, fd) > 0)
+        px_info("%s: rolled back an append a crash had interrupted", t->rel);
+    close(fd);
+}
+
 /* Takes the exclusive lock on fd, waiting (polling cancellation) while another run writes the
  * same file; then checks fd is still the file the name leads to (a replace may have swapped
  * it). 1 locked, 0 the name moved on (reopen), negative with err on cancellation. */

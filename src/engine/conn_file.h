@@ -19,5 +19,8 @@ int px__jsonldst_open(const struct px_node_ctx *ctx, void **state_out, struct px
 int px__filedst_write(void *state, const struct px_batch *b, struct px_error *err);
 int px__filedst_commit(void *state, struct px_error *err);
 void px__filedst_close(void *state);
+/* Sources, before reading t: rolls back an append journal a dead writer left on it. */
+struct px_file_target;
+void px__filesrc_recover(const struct px_file_target *t);
 
 #endif

@@ -69,6 +69,7 @@ static int jsonlsrc_open(const struct px_node_ctx *ctx, void **state_out, struct
     int rc = px__files_target(ctx, PX_FILE_SOURCE, "jsonl", &t, err);
     if (rc < 0)
         return rc;
+    px__filesrc_recover(&t);
     int fd = px__files_open(&t, O_RDONLY, 0, err);
     px__files_target_close(&t);
     if (fd < 0)

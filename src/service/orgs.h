@@ -8,7 +8,6 @@
 #include "base/id.h"
 
 #include <json-c/json.h>
-#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,7 +21,7 @@ struct px_org {
     char plan[16];
     int64_t rate_limit; /* -1: the plan's limit; 0: unlimited; N: N per minute */
     int64_t created_at;
-    char files_dir[PATH_MAX]; /* the operator's --files-dir; "" = files_root/<id> */
+    char files_dir[4096]; /* the operator's --files-dir (PATH_MAX); "" = files_root/<id> */
 };
 
 /* Creates an organization. Names are 1–100 printable characters and unique. */
@@ -41,8 +40,9 @@ int px_org_update(struct px_store *st, const char *org_id, const char *plan,
 struct json_object *px_org_json(const struct px_org *org, const char *files_root);
 
 /* The directory the organization's file connectors resolve in: its --files-dir, else
- * files_root/<org_id>; created (mode 0700) when missing. out: PATH_MAX bytes. This is the only
- * place that decides it; runs and test_connection pass it to the engine as its files root. */
+ * files_root/<org_id>; created (mode 0700) when missing. out: PATH_MAX (4096) bytes. This is
+ * the only place that decides it; runs and test_connection pass it to the engine as its files
+ * root. */
 int px_org_files_dir(struct px_store *st, const char *files_root, const char *org_id, char *out,
                      size_t size, struct px_error *err);
 /* Sets the organization's files directory (dir absolute; NULL or "default": back to

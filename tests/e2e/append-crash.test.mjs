@@ -65,7 +65,7 @@ describe('a crash during a file append', () => {
     // Kill -9 once both appends have written part of their rows and the replace's temporary
     // file exists.
     const grown = (f, n) => fs.statSync(path.join(dir, 'out', f)).size > before[n].length + 200000;
-    const tmpExists = () => fs.readdirSync(path.join(dir, 'out')).some((f) => f.includes('.px-'));
+    const tmpExists = () => fs.readdirSync(path.join(dir, 'out')).some((f) => f.startsWith('.swap.csv.px-') && !f.endsWith('.px-journal'));
     await until(() => grown('all.csv', 'csv') && grown('all.jsonl', 'jsonl') && tmpExists(), 'both appends under way', 60000);
     for (const p of Object.values(ids)) {
       const h = await c.ok('get_run_history', { pipeline_id: p });
