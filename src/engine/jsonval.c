@@ -153,36 +153,64 @@ static void cost_push(struct px_json_cost *c, bool obj)
     }
 }
 
+/* Bytes that end a number or literal (true, false, null). */
+static const bool ENDS_LITERAL[256] = {[' '] = true, ['\t'] = true, ['\r'] = true, ['\n'] = true,
+                                       [','] = true, [']'] = true,  ['}'] = true,  [':'] = true};
+
+/* An element of an array also costs its slot in the array. */
+static int64_t cost_slot(const struct px_json_cost *c)
+{
+    return c->depth > 0 && !cost_top_obj(c) ? 8 : 0;
+}
+
 void px__json_cost_feed(struct px_json_cost *c, const char *p, size_t n)
 {
     int64_t cost = c->cost;
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[i];
+    size_t i = 0;
+    while (i < n) {
         if (c->in_str) {
-            cost++;
-            if (c->esc)
+            /* Skip to the closing quote (memchr); a quote after an odd run of backslashes is
+             * escaped. Every byte of a string costs one. */
+            if (c->esc) { /* the piece before ended in a backslash */
                 c->esc = false;
-            else if (ch == '\\')
-                c->esc = true;
-            else if (ch == '"')
-                c->in_str = false;
+                cost++;
+                i++;
+                continue;
+            }
+            const char *q = memchr(p + i, '"', n - i);
+            size_t end = q ? (size_t)(q - p) : n;
+            size_t bs = 0;
+            while (bs < end - i && p[end - 1 - bs] == '\\')
+                bs++;
+            cost += (int64_t)(end - i);
+            if (!q) {
+                c->esc = bs & 1; /* a trailing unpaired backslash escapes what comes next */
+                i = n;
+                break;
+            }
+            i = end + 1;
+            cost++;
+            if (bs & 1)
+                continue; /* an escaped quote: still in the string */
+            c->in_str = false;
             continue;
         }
         if (c->in_lit) {
-            if (!strchr(" \t\r\n,]}:", ch) || ch == '\0')
-                continue;
+            while (i < n && !ENDS_LITERAL[(unsigned char)p[i]])
+                i++;
+            if (i == n)
+                break;
             c->in_lit = false;
         }
-        /* An element of an array also costs its slot in the array. */
-        int64_t slot = c->depth > 0 && !cost_top_obj(c) ? 8 : 0;
+        char ch = p[i++];
         switch (ch) {
         case '{':
-            cost += 784 + slot;
+            cost += 784 + cost_slot(c);
             cost_push(c, true);
             c->key_next = true;
             break;
         case '[':
-            cost += 144 + slot;
+            cost += 144 + cost_slot(c);
             cost_push(c, false);
             c->key_next = false;
             break;
@@ -200,7 +228,7 @@ void px__json_cost_feed(struct px_json_cost *c, const char *p, size_t n)
             break;
         case '"':
             c->in_str = true;
-            cost += c->key_next ? 48 : 72 + slot;
+            cost += c->key_next ? 48 : 72 + cost_slot(c);
             c->key_next = false;
             break;
         case ' ':
@@ -210,7 +238,7 @@ void px__json_cost_feed(struct px_json_cost *c, const char *p, size_t n)
             break;
         default:
             c->in_lit = true;
-            cost += 80 + slot;
+            cost += 80 + cost_slot(c);
             break;
         }
     }

@@ -17,6 +17,7 @@
 #include "base/json.h"
 #include "engine/batch.h"
 #include "engine/engine.h"
+#include "engine/jsonval.h"
 
 #include <ftw.h>
 #include <sqlite3.h>
@@ -346,12 +347,43 @@ static void test_blocking_ops_budget(void **state)
     run_teardown(&r);
 }
 
+/* The DOM estimate is the same however the text is split (escaped quotes and backslashes at
+ * piece boundaries included), and braces inside strings are not objects. */
+static void test_json_cost(void **state)
+{
+    (void)state;
+    static const char *docs[] = {
+        "{\"a\\\"b\":\"x\\\\\",\"c\":[1,\"\\\\\\\"\",true,null,{}],\"d\":\"{[{[\"}",
+        "[{\"k\":\"v\"},{\"k\":\"\\\\\"},-1.5e3,\"\",[[],[[]]]]",
+    };
+    for (size_t d = 0; d < sizeof(docs) / sizeof(docs[0]); d++) {
+        const char *doc = docs[d];
+        size_t n = strlen(doc);
+        struct px_json_cost whole = {0};
+        px__json_cost_feed(&whole, doc, n);
+        for (size_t piece = 1; piece <= 3; piece++) {
+            struct px_json_cost c = {0};
+            for (size_t i = 0; i < n; i += piece)
+                px__json_cost_feed(&c, doc + i, n - i < piece ? n - i : piece);
+            assert_int_equal(c.cost, whole.cost);
+            assert_int_equal(c.depth, 0);
+            assert_false(c.in_str);
+        }
+    }
+    /* One object with one string member; the braces in the value cost nothing. */
+    struct px_json_cost c = {0};
+    px__json_cost_feed(&c, "{\"k\":\"{{{\"}", 11);
+    /* object 784; key 48 + "k\"" 2 bytes; value 72 + "{{{\"" 4 bytes (closing quotes count) */
+    assert_int_equal(c.cost, 784 + 48 + 2 + 72 + 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_csv_column_cap),   cmocka_unit_test(test_big_records_stream),
-        cmocka_unit_test(test_big_rows_sqlite),  cmocka_unit_test(test_dedupe_budget),
-        cmocka_unit_test(test_jsonl_dom_budget), cmocka_unit_test(test_blocking_ops_budget),
+        cmocka_unit_test(test_json_cost),           cmocka_unit_test(test_csv_column_cap),
+        cmocka_unit_test(test_big_records_stream),  cmocka_unit_test(test_big_rows_sqlite),
+        cmocka_unit_test(test_dedupe_budget),       cmocka_unit_test(test_jsonl_dom_budget),
+        cmocka_unit_test(test_blocking_ops_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
