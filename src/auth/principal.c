@@ -5,6 +5,7 @@
 #include "auth/keys.h"
 #include "auth/scopes.h"
 #include "base/err.h"
+#include "base/mem.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -200,5 +201,49 @@ int px_principal_from_key(struct px_store *st, const struct px_keyring *kr, cons
         last_used = now_ms;
     }
     cache_put(st, version, tag, out, expires, last_used);
+    return 0;
+}
+
+int px_principal_key_live(struct px_store *st, const char *key_id, int64_t now_ms,
+                          struct px_error *err)
+{
+    int64_t n = 0;
+    int rc = px_store_query_int(st,
+                                "SELECT COUNT(*) FROM api_keys WHERE id = ? AND revoked_at IS NULL"
+                                " AND (expires_at IS NULL OR expires_at <= 0 OR expires_at > ?)",
+                                PX_PARAMS(PX_V_TEXT(key_id), PX_V_INT(now_ms)), 2, &n, err);
+    if (rc < 0)
+        return rc;
+    return n > 0 ? 1 : 0;
+}
+
+int px_principal_dead_keys(struct px_store *st, int64_t now_ms, char (**ids)[PX_ID_MAX], size_t *n,
+                           struct px_error *err)
+{
+    *ids = NULL;
+    *n = 0;
+    struct px_rows *rows;
+    int rc = px_store_query(st,
+                            "SELECT id FROM api_keys WHERE revoked_at IS NOT NULL"
+                            " OR (expires_at > 0 AND expires_at <= ?) ORDER BY id",
+                            PX_PARAMS(PX_V_INT(now_ms)), 1, &rows, err);
+    if (rc)
+        return rc;
+    size_t cap = 0;
+    while ((rc = px_rows_next(rows, err)) > 0) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *ids = px_xrealloc(*ids, cap * sizeof(**ids));
+        }
+        const char *id = px_rows_text(rows, 0);
+        snprintf((*ids)[(*n)++], PX_ID_MAX, "%s", id ? id : "");
+    }
+    px_rows_free(rows);
+    if (rc < 0) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+        return rc;
+    }
     return 0;
 }

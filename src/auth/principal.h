@@ -28,6 +28,17 @@ struct px_principal {
 int px_principal_from_key(struct px_store *st, const struct px_keyring *kr, const char *token,
                           int64_t now_ms, struct px_principal *out, struct px_error *err);
 
+/* Whether key_id can still act at now_ms: 1 when it exists, is not revoked and has not
+ * expired; 0 when not; a negative code when the store did not answer. A plain read (no cache,
+ * no last_used_at update), for transports that check a key they already resolved while its
+ * sessions stay open. */
+int px_principal_key_live(struct px_store *st, const char *key_id, int64_t now_ms,
+                          struct px_error *err);
+/* The ids of every key that can no longer act at now_ms (revoked, or expired), sorted with
+ * strcmp, as an owned array (*ids, free it) of *n entries. Returns 0 or a negative code. */
+int px_principal_dead_keys(struct px_store *st, int64_t now_ms, char (**ids)[PX_ID_MAX], size_t *n,
+                           struct px_error *err);
+
 /* Forgets every cached principal. Resolutions are cached per key digest and store connection,
  * valid while that connection's data_version is unchanged (any commit by another connection
  * or process, such as a CLI revocation, invalidates them); code that changes keys or orgs

@@ -388,6 +388,65 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---- revoked keys -------------------------------------------------------------------------- */
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+bool px_http_key_gone(struct px_http_server *srv, const char *key_id)
+{
+    if (!key_id || !key_id[0])
+        return false;
+    pthread_mutex_lock(&srv->gone_lock);
+    bool gone = srv->ngone && bsearch(key_id, srv->gone, srv->ngone, sizeof(*srv->gone), cmp_id);
+    pthread_mutex_unlock(&srv->gone_lock);
+    return gone;
+}
+
+static bool key_gone_cb(void *ctx, const char *key_id)
+{
+    return px_http_key_gone(ctx, key_id);
+}
+
+/* Reads which keys can no longer act and ends their sessions and streams (every second, from
+ * the housekeeping thread, while anything is open or running). A key revoked by the CLI in
+ * another process is seen here within about a second. */
+static void end_revoked(struct px_http_server *srv)
+{
+    if (px_sessions_count(srv->sessions, PX_HSESSION_STREAMABLE) +
+                px_sessions_count(srv->sessions, PX_HSESSION_LEGACY) +
+                px_stream_set_count(srv->streams) ==
+            0 &&
+        atomic_load(&srv->inflight) == 0)
+        return;
+    char(*ids)[PX_ID_MAX] = NULL;
+    size_t n = 0;
+    struct px_error err;
+    px_error_clear(&err);
+    struct px_store *st = px_store_pool_acquire(srv->pool);
+    int rc = px_principal_dead_keys(st, px_now_ms(), &ids, &n, &err);
+    px_store_pool_release(srv->pool, st);
+    if (rc) {
+        px_debug("http: could not read revoked keys: %s", err.message);
+        return;
+    }
+    pthread_mutex_lock(&srv->gone_lock);
+    char(*old)[PX_ID_MAX] = srv->gone;
+    srv->gone = ids;
+    srv->ngone = n;
+    pthread_mutex_unlock(&srv->gone_lock);
+    free(old);
+    if (n == 0)
+        return;
+    size_t sessions = px_sessions_end_keys(srv->sessions, key_gone_cb, srv);
+    size_t streams = px_stream_set_close_owned(srv->streams, key_gone_cb, srv);
+    if (sessions || streams)
+        px_info("http: ended %zu session(s) and %zu stream(s) of revoked or expired keys", sessions,
+                streams);
+}
+
 /* ---- housekeeping ------------------------------------------------------------------------- */
 
 static void flush_audit(struct px_http_server *srv)
@@ -430,6 +489,7 @@ static void *timer_main(void *arg)
             next_tick = px_mono_us() + 1000000;
         flush_audit(srv);
         if (tick) {
+            end_revoked(srv);
             px_stream_set_keepalive(srv->streams, px_now_ms(), KEEPALIVE_MS);
             if (++ticks % SWEEP_EVERY_S == 0) {
                 size_t n = px_sessions_sweep(srv->sessions, px_now_ms());
@@ -984,6 +1044,7 @@ int px_http_serve(struct px_app *app, const char *listen)
     pthread_cond_init(&srv->jobs_cond, NULL);
     pthread_mutex_init(&srv->timer_lock, NULL);
     pthread_cond_init(&srv->timer_cond, NULL);
+    pthread_mutex_init(&srv->gone_lock, NULL);
     pthread_mutex_lock(&srv->jobs_lock);
     for (; srv->nworkers < PX_HTTP_WORKERS; srv->nworkers++)
         pthread_create(&srv->workers[srv->nworkers], NULL, worker_main, srv);
@@ -1030,6 +1091,8 @@ int px_http_serve(struct px_app *app, const char *listen)
     pthread_cond_destroy(&srv->jobs_cond);
     pthread_mutex_destroy(&srv->timer_lock);
     pthread_cond_destroy(&srv->timer_cond);
+    pthread_mutex_destroy(&srv->gone_lock);
+    free(srv->gone);
     free(srv);
     return rc;
 }

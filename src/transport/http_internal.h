@@ -79,6 +79,12 @@ struct px_http_server {
     struct px_stream_set *streams;
     struct px_metrics *metrics;
     struct px_orgcaps *caps; /* per-organization sessions, streams, calls */
+    /* Keys that can no longer act (revoked or expired), sorted, refreshed by the housekeeping
+     * thread every second while anything is open: what they hold is ended and results of
+     * their calls still running are withheld (px_http_key_gone). */
+    pthread_mutex_t gone_lock;
+    char (*gone)[PX_ID_MAX];
+    size_t ngone;
     enum px_metrics_mode metrics_mode;
     unsigned char metrics_token[32]; /* BLAKE2b of PLANASONIX_METRICS_TOKEN (token mode) */
     atomic_bool stopping;
@@ -192,6 +198,9 @@ bool px_http_take_rate(struct px_http_req *r, const struct px_http_msg *m);
 bool px_http_take_slot(struct px_http_req *r, enum px_orgcap_kind kind);
 /* Answers 429 for an organization at its cap of kind (as px_http_take_slot refusing). */
 enum MHD_Result px_http_refuse_cap(struct px_http_req *r, enum px_orgcap_kind kind);
+/* True when key_id was revoked or expired as of the last housekeeping check (at most about a
+ * second ago): a call of that key that finishes now must not deliver its result. */
+bool px_http_key_gone(struct px_http_server *srv, const char *key_id);
 /* Runs fn(arg) on a worker thread. False when the queue is full or the server is stopping. */
 bool px_http_defer(struct px_http_server *srv, void (*run)(void *arg), void *arg);
 

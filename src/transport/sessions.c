@@ -313,6 +313,35 @@ size_t px_sessions_sweep(struct px_sessions *t, int64_t now_ms)
     return n;
 }
 
+size_t px_sessions_end_keys(struct px_sessions *t, bool (*gone)(void *ctx, const char *key_id),
+                            void *ctx)
+{
+    struct px_hsession *dead = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&t->lock);
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        struct px_hsession *s = t->buckets[b], *next;
+        for (; s; s = next) {
+            next = s->next;
+            if (!gone(ctx, s->key_id))
+                continue;
+            unlink_locked(t, s);
+            n++;
+            if (unref_locked(s)) {
+                s->next = dead;
+                dead = s;
+            }
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    while (dead) {
+        struct px_hsession *s = dead;
+        dead = s->next;
+        session_free(s);
+    }
+    return n;
+}
+
 size_t px_sessions_count(struct px_sessions *t, enum px_hsession_kind kind)
 {
     pthread_mutex_lock(&t->lock);

@@ -79,6 +79,12 @@ bool px_sessions_remove(struct px_sessions *t, struct px_hsession *s);
 /* Removes streamable sessions idle for the TTL and not in use; returns how many. */
 size_t px_sessions_sweep(struct px_sessions *t, int64_t now_ms);
 size_t px_sessions_count(struct px_sessions *t, enum px_hsession_kind kind);
+/* Removes every session (of either kind) whose key gone(ctx, key_id) says can no longer act:
+ * later requests naming it get 404, as for an ended session. Requests already inside keep
+ * their reference (their results are withheld by the HTTP layer). Returns how many. gone is
+ * called under the table's lock and must not call back into the table. */
+size_t px_sessions_end_keys(struct px_sessions *t, bool (*gone)(void *ctx, const char *key_id),
+                            void *ctx);
 
 void px_hsession_release(struct px_hsession *s);
 const char *px_hsession_id(const struct px_hsession *s);

@@ -24,7 +24,8 @@ enum MHD_Result px_sse_open(struct px_http_req *r)
     r->stream_slot = true;
     struct px_hsession *s = px_hsession_new(r->srv->sessions, PX_HSESSION_LEGACY,
                                             r->principal.key_id, r->principal.org_id);
-    struct px_stream *stream = px_stream_create(r->srv->streams, r->conn, true);
+    struct px_stream *stream =
+        px_stream_create(r->srv->streams, r->conn, true, r->principal.key_id);
     px_hsession_set_stream(s, stream); /* before the session is visible to anyone */
     enum px_session_added added = px_sessions_add(r->srv->sessions, s);
     if (added != PX_SESSION_ADDED) {
@@ -82,6 +83,7 @@ static void to_stream(void *ctx, const char *json)
 
 /* A legacy call run on a job thread (px_http_defer); owns its session and stream refs. */
 struct deferred {
+    struct px_http_server *srv;
     struct px_orgcaps *caps; /* the call holds one of its organization's call slots */
     struct px_hsession *session;
     struct px_stream *stream;
@@ -95,7 +97,9 @@ static void run_deferred(void *arg)
     struct deferred *d = arg;
     struct px_http_sink sink = {.emit = to_stream, .ctx = d->stream};
     char *reply = px_hsession_handle(d->session, &d->principal, &sink, d->text, d->len);
-    if (reply && !px_stream_event(d->stream, "message", reply))
+    if (reply && px_http_key_gone(d->srv, d->principal.key_id))
+        px_debug("http: a call's key was revoked while it ran; its result is withheld");
+    else if (reply && !px_stream_event(d->stream, "message", reply))
         px_debug("http: the SSE stream of a session ended before its response was sent");
     px_orgcaps_give(d->caps, d->principal.org_id, PX_ORGCAP_CALLS);
     free(reply);
@@ -126,6 +130,7 @@ enum MHD_Result px_sse_post(struct px_http_req *r)
             return r->result;
         }
         struct deferred *d = px_xcalloc(1, sizeof(*d));
+        d->srv = r->srv;
         d->caps = r->srv->caps;
         d->session = s;
         d->stream = stream;
@@ -149,7 +154,9 @@ enum MHD_Result px_sse_post(struct px_http_req *r)
     } else {
         struct px_http_sink sink = {.emit = to_stream, .ctx = stream};
         char *reply = px_hsession_handle(s, &r->principal, &sink, r->body.data, r->body.len);
-        if (reply && !px_stream_event(stream, "message", reply))
+        if (reply && px_http_key_gone(r->srv, r->principal.key_id))
+            px_debug("http: a call's key was revoked while it ran; its result is withheld");
+        else if (reply && !px_stream_event(stream, "message", reply))
             px_debug("http: the SSE stream of a session ended before its response was sent");
         free(reply);
     }

@@ -35,7 +35,14 @@ struct stdio_ctx {
     bool during_call;   /* reading ahead while a request runs (see on_line) */
     bool eof;
     struct line *head, *tail;
+    /* The key once it has acted: checked about once a second (px_mono_us), so a revocation
+     * or expiry stops this server within seconds, even when idle or inside a long call. */
+    char key_id[PX_ID_MAX];
+    int64_t next_check_us;
+    bool revoked;
 };
+
+#define KEY_CHECK_US 1000000
 
 static volatile sig_atomic_t stop_signal;
 
@@ -71,14 +78,34 @@ static void send_line(const char *json)
 
 static void host_send(void *ctx, const char *json)
 {
-    (void)ctx;
-    send_line(json);
+    struct stdio_ctx *c = ctx;
+    if (!c->revoked) /* nothing more for a revoked key, notifications included */
+        send_line(json);
 }
 
 static int host_authenticate(void *vctx, struct px_principal *out, struct px_error *err)
 {
     struct stdio_ctx *c = vctx;
-    return px_principal_from_key(c->app->store, &c->app->keyring, c->token, px_now_ms(), out, err);
+    int rc =
+        px_principal_from_key(c->app->store, &c->app->keyring, c->token, px_now_ms(), out, err);
+    if (rc == 0 && !c->key_id[0]) {
+        snprintf(c->key_id, sizeof(c->key_id), "%s", out->key_id);
+        c->next_check_us = px_mono_us() + KEY_CHECK_US;
+    }
+    return rc;
+}
+
+/* Sets c->revoked once the key that acted here is revoked or expired (a plain read, at most
+ * once a second; a store that does not answer is not taken as a revocation). */
+static void check_key(struct stdio_ctx *c)
+{
+    if (!c->key_id[0] || c->revoked || px_mono_us() < c->next_check_us)
+        return;
+    c->next_check_us = px_mono_us() + KEY_CHECK_US;
+    struct px_error err;
+    px_error_clear(&err);
+    if (px_principal_key_live(c->app->store, c->key_id, px_now_ms(), &err) == 0)
+        c->revoked = true;
 }
 
 static void push_line(struct stdio_ctx *c, const char *text, size_t len)
@@ -136,6 +163,7 @@ static void host_poll(void *vctx)
     struct stdio_ctx *c = vctx;
     if (!c->eof)
         read_input(c, 0, true);
+    check_key(c);
 }
 
 int px_stdio_run(struct px_app *app)
@@ -177,16 +205,22 @@ int px_stdio_run(struct px_app *app)
     px_info("planasonix-mcp: serving MCP on stdio (store: %s)", app->store_url);
 
     while (!stop_signal) {
+        check_key(&c);
+        if (c.revoked)
+            break;
         if (!c.head) {
             if (c.eof)
                 break;
             /* Group commit: queued audit rows are written at most PX_AUDIT_FLUSH_MS after the
              * oldest was queued (or when the queue fills), not once per request. */
             int64_t due = px_audit_due_ms(app->audit, px_now_ms());
+            int wait_ms = due > 0 ? (int)due : -1;
+            if (c.key_id[0] && (wait_ms < 0 || wait_ms > KEY_CHECK_US / 1000))
+                wait_ms = KEY_CHECK_US / 1000; /* wake up to check the key */
             if (due == 0)
                 px_audit_flush(app->audit, app->store);
             else
-                read_input(&c, due > 0 ? (int)due : -1, false);
+                read_input(&c, wait_ms, false);
             continue;
         }
         struct line *l = c.head;
@@ -194,7 +228,8 @@ int px_stdio_run(struct px_app *app)
         if (!c.head)
             c.tail = NULL;
         char *reply = px_mcp_handle(c.session, l->text, l->len);
-        if (reply) {
+        check_key(&c);
+        if (reply && !c.revoked) {
             send_line(reply);
             free(reply);
         }
@@ -212,6 +247,11 @@ int px_stdio_run(struct px_app *app)
     px_lines_cleanup(&c.in);
     memset(c.token, 0, strlen(c.token));
     free(c.token);
+    if (c.revoked) {
+        px_logerr("planasonix-mcp: the API key was revoked or has expired; stopping (start the "
+                  "server again with a valid PLANASONIX_API_KEY)");
+        return 1;
+    }
     if (stop_signal && stop_signal != SIGPIPE)
         px_info("planasonix-mcp: stopping on signal %d", (int)stop_signal);
     return 0;

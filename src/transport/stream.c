@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,8 +32,9 @@ struct px_stream {
     size_t queued;       /* bytes in chunks not yet handed to MHD */
     bool session_stream; /* ended by px_stream_set_close_all */
     bool suspended;
-    bool closed; /* end after the queue drains */
-    bool failed; /* end now, with an error */
+    bool closed;    /* end after the queue drains */
+    bool failed;    /* end now, with an error */
+    char owner[64]; /* the API key id it serves (fixed at creation) */
     int64_t last_sent_ms;
 };
 
@@ -41,6 +43,9 @@ struct px_stream_set {
     struct px_stream *head;
     size_t count;
 };
+
+static void drop_queue(struct px_stream *s);
+static void wake(struct px_stream *s);
 
 /* ---- the set ---------------------------------------------------------------------------- */
 
@@ -131,6 +136,29 @@ void px_stream_set_close_all(struct px_stream_set *set)
     free(all);
 }
 
+size_t px_stream_set_close_owned(struct px_stream_set *set,
+                                 bool (*gone)(void *ctx, const char *key_id), void *ctx)
+{
+    size_t n, closed = 0;
+    struct px_stream **all = snapshot(set, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct px_stream *s = all[i];
+        if (s->owner[0] && gone(ctx, s->owner)) {
+            pthread_mutex_lock(&s->lock);
+            if (!s->failed) {
+                drop_queue(s);
+                s->failed = true; /* ends the response now, without what was queued */
+                wake(s);
+                closed++;
+            }
+            pthread_mutex_unlock(&s->lock);
+        }
+        px_stream_release(s);
+    }
+    free(all);
+    return closed;
+}
+
 size_t px_stream_set_count(struct px_stream_set *set)
 {
     pthread_mutex_lock(&set->lock);
@@ -142,10 +170,11 @@ size_t px_stream_set_count(struct px_stream_set *set)
 /* ---- one stream ------------------------------------------------------------------------- */
 
 struct px_stream *px_stream_create(struct px_stream_set *set, struct MHD_Connection *conn,
-                                   bool session_stream)
+                                   bool session_stream, const char *owner_key)
 {
     struct px_stream *s = px_xcalloc(1, sizeof(*s));
     s->session_stream = session_stream;
+    snprintf(s->owner, sizeof(s->owner), "%s", owner_key ? owner_key : "");
     atomic_init(&s->refs, 2); /* the caller's and the set's */
     pthread_mutex_init(&s->lock, NULL);
     s->conn = conn;

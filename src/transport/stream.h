@@ -38,10 +38,16 @@ void px_stream_set_keepalive(struct px_stream_set *set, int64_t now_ms, int64_t 
 void px_stream_set_close_all(struct px_stream_set *set);
 size_t px_stream_set_count(struct px_stream_set *set);
 
-/* A new stream for the request on conn, registered in set. The caller holds one reference.
- * session_stream: it lives as long as a session (GET /sse) rather than one call. */
+/* Ends every stream whose owner key gone(ctx, key_id) says can no longer act (a revoked or
+ * expired key), dropping what is queued: nothing more reaches that client. Returns how many. */
+size_t px_stream_set_close_owned(struct px_stream_set *set,
+                                 bool (*gone)(void *ctx, const char *key_id), void *ctx);
+
+/* A new stream for the request on conn, registered in set, on behalf of API key owner_key
+ * (copied). The caller holds one reference. session_stream: it lives as long as a session
+ * (GET /sse) rather than one call. */
 struct px_stream *px_stream_create(struct px_stream_set *set, struct MHD_Connection *conn,
-                                   bool session_stream);
+                                   bool session_stream, const char *owner_key);
 /* The MHD response reading from the stream (text/event-stream, no caching, no proxy
  * buffering); it holds its own reference until MHD frees it. NULL when MHD refuses. */
 struct MHD_Response *px_stream_response(struct px_stream *s);

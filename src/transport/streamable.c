@@ -104,6 +104,17 @@ static void collect(void *ctx, const char *json)
 static enum MHD_Result send_reply(struct px_http_req *r, struct collected *c, char *reply)
 {
     enum MHD_Result res;
+    if (px_http_key_gone(r->srv, r->principal.key_id)) {
+        /* Revoked (or expired) while the call ran: its result is not delivered. */
+        free(reply);
+        px_http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                           "Bearer realm=\"planasonix\", error=\"invalid_token\"");
+        return px_http_refuse(r, MHD_HTTP_UNAUTHORIZED, PX_RPC_UNAUTHORIZED, "unauthorized",
+                              "Unauthorized: the API key was revoked or expired while the call "
+                              "ran; its result is withheld",
+                              "an operator creates a key with `planasonix-mcp key create --org "
+                              "ORG --scopes ...`");
+    }
     if (!reply) {
         /* A cancelled request gets no response (the client stopped waiting for one). */
         res = px_http_send_body(r, MHD_HTTP_ACCEPTED, NULL, NULL, 0);
@@ -156,6 +167,7 @@ static enum MHD_Result initialize(struct px_http_req *r, struct px_http_msg *m)
 
 /* A call answered as a live SSE stream, run on a worker thread. */
 struct live_call {
+    struct px_http_server *srv;
     struct px_orgcaps *caps; /* the call holds one of its organization's call slots */
     struct px_hsession *session;
     struct px_stream *stream;
@@ -174,7 +186,8 @@ static void run_live_call(void *arg)
     struct live_call *call = arg;
     struct px_http_sink sink = {.emit = to_stream, .ctx = call->stream};
     char *reply = px_hsession_handle(call->session, &call->principal, &sink, call->text, call->len);
-    if (reply)
+    /* A key revoked while the call ran gets nothing more (its stream was ended, too). */
+    if (reply && !px_http_key_gone(call->srv, call->principal.key_id))
         px_stream_event(call->stream, "message", reply);
     px_orgcaps_give(call->caps, call->principal.org_id, PX_ORGCAP_CALLS);
     px_stream_close(call->stream);
@@ -198,9 +211,11 @@ static enum MHD_Result live_call(struct px_http_req *r, struct px_hsession *s)
         px_hsession_release(s);
         return r->result;
     }
-    struct px_stream *stream = px_stream_create(r->srv->streams, r->conn, false);
+    struct px_stream *stream =
+        px_stream_create(r->srv->streams, r->conn, false, r->principal.key_id);
     struct MHD_Response *resp = px_stream_response(stream);
     struct live_call *call = px_xcalloc(1, sizeof(*call));
+    call->srv = r->srv;
     call->caps = r->srv->caps;
     call->session = s;
     call->stream = stream;

@@ -122,6 +122,36 @@ static void test_remove_while_in_use(void **state)
     assert_int_equal(px_sessions_count(f->t, PX_HSESSION_STREAMABLE), 0);
 }
 
+static bool key_b_gone(void *ctx, const char *key_id)
+{
+    (void)ctx;
+    return strcmp(key_id, "key_b") == 0;
+}
+
+/* Sessions of a revoked key leave the table (either kind); others stay; a holder keeps its
+ * reference. */
+static void test_end_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct px_hsession *a = px_hsession_new(f->t, PX_HSESSION_STREAMABLE, "key_a", "org_t");
+    struct px_hsession *b1 = px_hsession_new(f->t, PX_HSESSION_STREAMABLE, "key_b", "org_t");
+    struct px_hsession *b2 = px_hsession_new(f->t, PX_HSESSION_LEGACY, "key_b", "org_t");
+    assert_int_equal(PX_SESSION_ADDED, px_sessions_add(f->t, a));
+    assert_int_equal(PX_SESSION_ADDED, px_sessions_add(f->t, b1));
+    assert_int_equal(PX_SESSION_ADDED, px_sessions_add(f->t, b2));
+    px_hsession_release(b2); /* only the table holds it now */
+    char id[PX_HSESSION_ID_MAX];
+    snprintf(id, sizeof(id), "%s", px_hsession_id(b1));
+    assert_int_equal(px_sessions_end_keys(f->t, key_b_gone, NULL), 2);
+    assert_null(px_sessions_get(f->t, id, "key_b", PX_HSESSION_STREAMABLE));
+    assert_string_equal(px_hsession_id(b1), id); /* still valid for its holder */
+    assert_int_equal(px_sessions_count(f->t, PX_HSESSION_STREAMABLE), 1);
+    assert_int_equal(px_sessions_count(f->t, PX_HSESSION_LEGACY), 0);
+    assert_int_equal(px_sessions_end_keys(f->t, key_b_gone, NULL), 0);
+    px_hsession_release(b1);
+    px_hsession_release(a);
+}
+
 static void test_sweep_and_cap(void **state)
 {
     struct fixture *f = *state;
@@ -209,6 +239,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ids_and_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_while_in_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_end_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_and_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handle, setup, teardown),
     };
