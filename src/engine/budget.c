@@ -39,6 +39,13 @@ void px_mem_add(struct px_mem *m, int64_t bytes)
         raise_peak(m->run, now);
 }
 
+bool px_mem_room(const struct px_mem *m, int64_t bytes)
+{
+    if (!m || !m->run)
+        return true;
+    return atomic_load_explicit(&m->run->used, memory_order_relaxed) + bytes <= m->run->limit;
+}
+
 bool px_budget_over(const struct px_budget *b)
 {
     return atomic_load_explicit(&b->used, memory_order_relaxed) > b->limit;

@@ -45,6 +45,9 @@ static inline void px_mem_sub(struct px_mem *m, int64_t bytes)
 /* Hard charge: 0 and charged, or -PX_ETOOLARGE (nothing charged) with the budget message,
  * saying what would not fit ("distinct keys"). */
 int px_mem_reserve(struct px_mem *m, int64_t bytes, const char *what, struct px_error *err);
+/* Whether m's run has room for bytes more (true for a NULL account): read-ahead threads ask
+ * before reading another batch, so what they queue stays within the budget. */
+bool px_mem_room(const struct px_mem *m, int64_t bytes);
 /* Whether the run holds more than its budget. */
 bool px_budget_over(const struct px_budget *b);
 /* The budget message for node m: "run memory budget of N MiB reached (<type> holds M MiB of

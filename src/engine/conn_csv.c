@@ -671,6 +671,16 @@ static void *csv_reader(void *arg)
 {
     struct csvsrc *s = arg;
     for (;;) {
+        /* Read ahead only while the run has room for another batch: with batches queued and
+         * no room, wait for the consumer to take one (it always may: then the queue is empty
+         * and reading goes on, so the run fails on its budget at the consumer, not here). */
+        pthread_mutex_lock(&s->mu);
+        while (s->qcount > 0 && !s->qstop && !px_mem_room(s->mem, PX_BATCH_TARGET_BYTES))
+            pthread_cond_wait(&s->cv, &s->mu);
+        bool stop = s->qstop;
+        pthread_mutex_unlock(&s->mu);
+        if (stop)
+            return NULL;
         struct px_batch *b = NULL;
         struct px_error e;
         px_error_clear(&e);

@@ -1,5 +1,5 @@
 // Fair run scheduling across organizations (issue 10 item 9). `serve` with 3 workers and the
-// default per-organization limit (PLANASONIX_ORG_MAX_RUNNING=2): org A queues 4 slow runs
+// default per-organization limit (PLANASONIX_ORG_MAX_RUNNING=2): org A queues 4 slow runs (of 4 pipelines)
 // (their source, a local HTTP API, holds its answers back), then org B queues one. B's run
 // starts while A's queue has not drained (A runs 2, queues 2), where FIFO claiming gave all 3
 // workers to A. Then the API answers and every run succeeds.
@@ -62,9 +62,12 @@ describe('runs are scheduled fairly across organizations', () => {
     const server = await world.serve({ env: { PLANASONIX_SCHEDULER: 'off', PLANASONIX_WORKERS: '3' } });
     const a = await world.connectHttp(server, orgA.key, { kind: 'http' });
     const b = await world.connectHttp(server, orgB.key, { kind: 'http' });
-    const pa = await heldPipeline(a, 'slow-a');
+    // Four pipelines for A, not four runs of one: runs appending to the same file take turns
+    // on its lock (issue 10 item 13), which would hold A's second run before its source.
+    const pas = [];
+    for (let i = 0; i < 4; i++) pas.push(await heldPipeline(a, `slow-a${i}`));
     const pb = await heldPipeline(b, 'slow-b');
-    for (let i = 0; i < 4; i++) await a.ok('trigger_pipeline', { pipeline_id: pa, idempotency_key: `a${i}` });
+    for (const pa of pas) await a.ok('trigger_pipeline', { pipeline_id: pa });
     // A's first two runs reach the API before B queues anything.
     await until(() => held.length >= 2, "A's first runs to reach the API", 20000);
     const { run: runB } = await b.ok('trigger_pipeline', { pipeline_id: pb });
@@ -74,7 +77,8 @@ describe('runs are scheduled fairly across organizations', () => {
     const hb = (await b.ok('get_run_history', { pipeline_id: pb })).runs;
     assert.equal(hb[0].run_id, runB.run_id);
     assert.equal(hb[0].status, 'running', `B's run: ${JSON.stringify(hb[0])}`);
-    const ha = (await a.ok('get_run_history', { pipeline_id: pa })).runs;
+    const historyA = async () => (await Promise.all(pas.map((pa) => a.ok('get_run_history', { pipeline_id: pa })))).flatMap((h) => h.runs);
+    const ha = await historyA();
     assert.equal(count(ha, 'running'), 2, `A runs at most 2 at once: ${JSON.stringify(ha.map((r) => r.status))}`);
     assert.equal(count(ha, 'queued'), 2, 'and its other 2 wait');
     assert.equal(held.length, 3, 'three runs at the API, one of them B\'s');
@@ -82,7 +86,7 @@ describe('runs are scheduled fairly across organizations', () => {
     release = true;
     for (const f of held.splice(0)) f();
     const done = await until(async () => {
-      const runs = (await a.ok('get_run_history', { pipeline_id: pa })).runs;
+      const runs = await historyA();
       return count(runs, 'succeeded') === 4 && runs;
     }, "all of A's runs to succeed", 60000);
     assert.equal(done.length, 4);
