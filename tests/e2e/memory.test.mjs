@@ -48,7 +48,6 @@ describe('memory budget', () => {
   let server;
   let port;
   const ids = {};
-  let inDirs;
   let baselineMb; // the server's RSS before any run
 
   before(async () => {
@@ -75,16 +74,14 @@ describe('memory budget', () => {
 
     const filesRoot = path.join(world.root, 'files');
     const org = world.tenant('memory-org');
-    // The org's files directory is files/ (one shared root) or files/<org_id>/ (per-organization
-    // directories): the inputs go in both, so the test holds either way.
-    inDirs = [path.join(filesRoot, 'in'), path.join(filesRoot, org.orgId, 'in')];
-    for (const d of inDirs) fs.mkdirSync(d, { recursive: true });
-    for (const d of inDirs) fs.mkdirSync(path.join(d, '..', 'out'), { recursive: true });
-    writeBigRows(path.join(inDirs[0], 'big.csv'), 150, 1000000);
-    writeBigRows(path.join(inDirs[0], 'some.csv'), 60, 1000000);
+    // The organization's own files directory (PLANASONIX_FILES_ROOT/<org_id>).
+    const inDir = path.join(filesRoot, org.orgId, 'in');
+    fs.mkdirSync(inDir, { recursive: true });
+    fs.mkdirSync(path.join(inDir, '..', 'out'), { recursive: true });
+    writeBigRows(path.join(inDir, 'big.csv'), 150, 1000000);
+    writeBigRows(path.join(inDir, 'some.csv'), 60, 1000000);
     const wide = `${Array.from({ length: 120000 }, (_, i) => `c${i}`).join(',')}\n`;
-    fs.writeFileSync(path.join(inDirs[0], 'wide.csv'), `${wide}${wide}`);
-    for (const f of ['big.csv', 'some.csv', 'wide.csv']) fs.linkSync(path.join(inDirs[0], f), path.join(inDirs[1], f));
+    fs.writeFileSync(path.join(inDir, 'wide.csv'), `${wide}${wide}`);
 
     s = await world.connect(org.key, {
       name: 'memory',
