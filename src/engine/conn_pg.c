@@ -352,7 +352,9 @@ static bool src_enqueue(struct pgsrc *s, struct px_batch *b)
 {
     px_batch_account(b, s->mem);
     pthread_mutex_lock(&s->mu);
-    while (s->qlen == QUEUE_CAP && !s->stop)
+    /* A full queue waits; so does a non-empty one while the run is over its memory budget
+     * (the consumer takes the next batch and fails the run there), as the CSV read-ahead. */
+    while ((s->qlen == QUEUE_CAP || (s->qlen > 0 && !px_mem_room(s->mem, 0))) && !s->stop)
         pthread_cond_wait(&s->cv, &s->mu);
     bool ok = !s->stop;
     if (ok) {
