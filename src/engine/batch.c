@@ -8,7 +8,7 @@
 #include "engine/budget.h"
 #include "base/err.h"
 #include "base/mem.h"
-#include "engine/expr.h"
+#include "engine/expr/expr.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/mem.h"
-#include "engine/expr.h"
+#include "engine/expr/expr.h"
 #include "engine/pushdown.h"
 
 #include <stdlib.h>

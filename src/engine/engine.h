@@ -23,8 +23,9 @@ typedef int (*px_engine_conn_fn)(void *ctx, const char *connection_id, struct js
 struct px_engine_opts {
     px_engine_conn_fn conn; /* resolves connection_id → params */
     void *conn_ctx;
-    const char *files_root;    /* the organization's files directory: file connectors (csv, jsonl,
-                                * sqlite) resolve in it, never following links (engine/fsroot.h) */
+    const char
+        *files_root;           /* the organization's files directory: file connectors (csv, jsonl,
+                                * sqlite) resolve in it, never following links (engine/connectors/fsroot.h) */
     int64_t files_quota_bytes; /* the organization's disk quota on files_root (0: none) */
     int64_t run_write_limit_bytes; /* bytes one run may write into files_root (0: none) */
     int64_t now_us;                /* the run's now() for expressions, µs since the epoch UTC */

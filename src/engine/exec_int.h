@@ -107,9 +107,9 @@ const struct px_operator *px__operator_find(const char *name);
 extern const struct px_connector px__conn_csv;
 extern const struct px_connector px__conn_jsonl;
 extern const struct px_connector px__conn_sqlite;
-extern const struct px_connector px__conn_postgres; /* conn_pg.c */
-extern const struct px_connector px__conn_mysql;    /* conn_mysql.c */
-extern const struct px_connector px__conn_http;     /* conn_http.c (source only) */
+extern const struct px_connector px__conn_postgres; /* engine/connectors/pg.c */
+extern const struct px_connector px__conn_mysql;    /* engine/connectors/mysql.c */
+extern const struct px_connector px__conn_http;     /* engine/connectors/http.c (source only) */
 extern const struct px_operator px__op_filter, px__op_derive, px__op_select, px__op_drop,
     px__op_rename, px__op_limit, px__op_dedupe;
 extern const struct px_operator px__op_sort, px__op_union, px__op_aggregate;
@@ -118,7 +118,7 @@ extern const struct px_operator px__op_join;
 
 /* "column 'x' not found (columns: a, b)": -PX_EINVALID. */
 int px__no_column(const struct px_batch *b, const char *name, struct px_error *err);
-/* dedupe with keep last or order_by (ops_block.c), behind px__op_dedupe. */
+/* dedupe with keep last or order_by (engine/operators/ops_block.c), behind px__op_dedupe. */
 int px__dedupe_last_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
 int px__dedupe_last_process(void *state, struct px_batch *b, struct px_error *err);
 int px__dedupe_last_finish(void *state, struct px_batch **out, struct px_error *err);
@@ -128,8 +128,8 @@ int px__row_error(const struct px_batch *b, int64_t row, struct px_error *err);
 
 /* The one path resolution of the file connectors (csv, jsonl, sqlite), used by runs and by
  * test_connection alike. params.path (+ config.file) is resolved beneath opts->files_root (the
- * organization's files directory) without following links (engine/fsroot.h). The path names a
- * directory when it ends in '/', is ".", is an existing directory, config.file is given, or
+ * organization's files directory) without following links (engine/connectors/fsroot.h). The path
+ * names a directory when it ends in '/', is ".", is an existing directory, config.file is given, or
  * (csv, jsonl: ext is not "db") it does not exist and its last name has no extension:
  * the file is then config.file in it, or, for a destination without config.file,
  * "<node id>.<ext>" (the naming rule). A destination's missing directories are created (runs)
@@ -162,14 +162,14 @@ int px__files_open(const struct px_file_target *t, int flags, unsigned mode, str
 int px__files_charge(const struct px_engine_opts *opts, struct px_files_usage *u, long long bytes,
                      struct px_error *err);
 
-/* Opens t's SQLite database through its directory fd (conn_sqlite.c: the "px-beneath" VFS),
- * refusing links; t->dirfd must stay open while the database is. */
+/* Opens t's SQLite database through its directory fd (engine/connectors/sqlite.c: the "px-beneath"
+ * VFS), refusing links; t->dirfd must stay open while the database is. */
 struct sqlite3;
 int px__sqlite_open(const struct px_file_target *t, int flags, struct sqlite3 **out,
                     struct px_error *err);
 
-/* The database walls of a SQLite source connection opened read-only (conn_sqlite.c): PRAGMA
- * query_only, defensive mode, no extension loading or ATTACH, an untrusted schema and an
+/* The database walls of a SQLite source connection opened read-only (engine/connectors/sqlite.c):
+ * PRAGMA query_only, defensive mode, no extension loading or ATTACH, an untrusted schema and an
  * authorizer that allows only reads. 0 or a negative code with err set. */
 struct sqlite3;
 int px__sqlite_read_only(struct sqlite3 *db, struct px_error *err);

@@ -19,9 +19,9 @@
 #include "base/schema.h"
 #include "base/text.h"
 #include "engine/catalog.h"
-#include "engine/expr.h"
-#include "engine/fsroot.h"
-#include "engine/sqlcheck.h"
+#include "engine/expr/expr.h"
+#include "engine/connectors/fsroot.h"
+#include "engine/connectors/sqlcheck.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -161,7 +161,7 @@ static int check_config_extra(size_t i, const struct gnode *n, struct json_objec
     char field[64];
     const char *file = px_json_get_str(config, "file");
     if (file && n->kind != PX_NODE_TRANSFORM) {
-        /* csv / jsonl: the file inside the connection's directory (engine/fsroot.h) */
+        /* csv / jsonl: the file inside the connection's directory (engine/connectors/fsroot.h) */
         struct px_error ferr;
         px_error_clear(&ferr);
         if (px_fsroot_check_rel("file", file, &ferr) < 0) {
@@ -192,7 +192,8 @@ static int check_config_extra(size_t i, const struct gnode *n, struct json_objec
                          mode ? mode : "append");
         }
     }
-    /* A SQL source's query must only read (engine/sqlcheck.h), known before anything runs. */
+    /* A SQL source's query must only read (engine/connectors/sqlcheck.h), known before anything
+     * runs. */
     const char *query = px_json_get_str(config, "query");
     if (n->kind == PX_NODE_SOURCE && query && px_sqlcheck_dialect(n->nt->type) != PX_SQL_NONE) {
         struct px_error qerr;

@@ -4,7 +4,7 @@
 #include "base/err.h"
 #include "base/mem.h"
 #include "engine/batch.h"
-#include "engine/expr.h"
+#include "engine/expr/expr.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /*
  * JSON values as typed cells, shared by the sources that read JSON records (JSON Lines,
- * conn_jsonl.c; HTTP JSON APIs, conn_http.c), so both type a record the same way: JSON
- * booleans, integers and decimals give boolean, integer and float columns; a string that is an
- * RFC 3339 date-time with seconds and a zone ("2026-01-02T03:04:05Z", "...+02:00") gives a
- * timestamp column (as CSV text does, conn_csv.c); other strings, objects and arrays give
- * strings (objects and arrays as compact JSON text).
+ * engine/connectors/jsonl.c; HTTP JSON APIs, engine/connectors/http.c), so both type a record the
+ * same way: JSON booleans, integers and decimals give boolean, integer and float columns; a string
+ * that is an RFC 3339 date-time with seconds and a zone ("2026-01-02T03:04:05Z", "...+02:00") gives
+ * a timestamp column (as CSV text does, engine/connectors/csv.c); other strings, objects and arrays
+ * give strings (objects and arrays as compact JSON text).
  */
 #ifndef PX_ENGINE_JSONVAL_H
 #define PX_ENGINE_JSONVAL_H

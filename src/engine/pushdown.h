@@ -4,10 +4,10 @@
  * run on what the source returns, so a predicate is pushed only when the database is sure to
  * keep every row the filter would keep (it may keep more: MySQL's case-insensitive `=` does).
  *
- *   WHERE   the simple predicates (expr.h px_expr_preds) of a filter directly below the source,
- *           rendered in the source's dialect where the dialect compares that type the way the
- *           engine does: numbers with any comparison; strings with = and IN (collations order
- *           strings differently from bytes), and in PostgreSQL also <> as
+ *   WHERE   the simple predicates (engine/expr/expr.h px_expr_preds) of a filter directly below the
+ * source, rendered in the source's dialect where the dialect compares that type the way the engine
+ * does: numbers with any comparison; strings with = and IN (collations order strings differently
+ * from bytes), and in PostgreSQL also <> as
  *           ("col")::text COLLATE "C" <> 'x' (the text the source reads, byte for byte);
  *           timestamps in PostgreSQL and MySQL only (SQLite keeps them as text in several
  *           formats); IS [NOT] NULL everywhere. The incremental cursor's `column > last value`

@@ -9,7 +9,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/text.h"
-#include "engine/fsroot.h"
+#include "engine/connectors/fsroot.h"
 #include "store/store.h"
 
 #include <errno.h>

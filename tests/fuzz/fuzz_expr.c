@@ -12,7 +12,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
-#include "engine/expr.h"
+#include "engine/expr/expr.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /*
  * The read-only attack corpora (tests/corpus/readonly/{pg,mysql,sqlite}.sql) for the tests
- * of engine/sqlcheck.c and of the SQL connectors. Format: an entry starts at a line
+ * of engine/connectors/sqlcheck.c and of the SQL connectors. Format: an entry starts at a line
  * "-- name: NAME"; an optional next line "-- lexer: passes" marks a trick the lexer lets
  * through on purpose (only the database's read-only mode can stop it); the entry's SQL is
  * every following line up to the next entry (trailing blanks trimmed). Lines before the

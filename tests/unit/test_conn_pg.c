@@ -1,6 +1,6 @@
 /*
- * Unit tests for the PostgreSQL connector (src/engine/conn_pg.c, conn_pg_copy.c) against a
- * real server: start one with scripts/pg-server.sh (scripts/test.sh does) and export its
+ * Unit tests for the PostgreSQL connector (src/engine/conn_pg.c, engine/connectors/pg_copy.c)
+ * against a real server: start one with scripts/pg-server.sh (scripts/test.sh does) and export its
  * PX_TEST_PG_* variables. Tables are set up with libpq directly; pipelines run through
  * px_engine_run; pushdown and mid-stream close are tested through the connector callbacks.
  */

@@ -371,7 +371,7 @@ static void test_symlink_swap_race(void **state)
     assert_int_equal(mkdir(p, 0700), 0);
     put_file_at(root, "d/x.csv", "v\ninside\n");
     put_file_at(outside, "x.csv", "v\nSECRET_OUTSIDE\n");
-    /* The same through SQLite, which opens the database by name (conn_sqlite.c). */
+    /* The same through SQLite, which opens the database by name (engine/connectors/sqlite.c). */
     const char *dbs[2][2] = {{root, "d/x.db"}, {outside, "x.db"}};
     for (int k = 0; k < 2; k++) {
         sqlite3 *db;

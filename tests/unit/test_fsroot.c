@@ -11,7 +11,7 @@
 #include "helpers.h"
 
 #include "base/err.h"
-#include "engine/fsroot.h"
+#include "engine/connectors/fsroot.h"
 
 #include <errno.h>
 #include <fcntl.h>

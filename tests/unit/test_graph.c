@@ -335,7 +335,7 @@ static void test_expressions(void **state)
     "], \"edges\": [" E("src", "load") "]}"
 
 /* A SQL source's query that could write is refused when the graph is stored, with the
- * query's path (issue 10 item 4; the rules are engine/sqlcheck.c's). */
+ * query's path (issue 10 item 4; the rules are engine/connectors/sqlcheck.c's). */
 static void test_source_queries(void **state)
 {
     (void)state;

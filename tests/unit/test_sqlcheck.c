@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "base/err.h"
-#include "engine/sqlcheck.h"
+#include "engine/connectors/sqlcheck.h"
 
 #include <stdio.h>
 #include <stdlib.h>
