@@ -4,6 +4,7 @@
 #include "base/mem.h"
 #include "base/swar.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -114,4 +115,11 @@ char *px_text_clean(const char *s, size_t max, bool *truncated_out)
     if (truncated_out)
         *truncated_out = cut;
     return out;
+}
+
+const char *px_text_skip_space(const char *s)
+{
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    return s;
 }

@@ -20,5 +20,7 @@ bool px_text_is_clean(const char *s, size_t max);
 bool px_utf8_valid(const char *s, size_t len);
 /* Number of Unicode code points in valid UTF-8 s. */
 size_t px_utf8_len(const char *s);
+/* s past its leading white space (isspace). */
+const char *px_text_skip_space(const char *s);
 
 #endif

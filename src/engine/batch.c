@@ -10,6 +10,7 @@
 #include "base/mem.h"
 #include "engine/expr/expr.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -481,4 +482,58 @@ int px_batch_merge_schema(char ***names, enum px_col_type **types, int *ncols,
         }
     }
     return -1;
+}
+
+int px__row_error(const struct px_batch *b, int64_t row, struct px_error *err)
+{
+    char msg[sizeof(err->message)];
+    snprintf(msg, sizeof(msg), "row %lld: %.480s", (long long)(b->first_row + row), err->message);
+    snprintf(err->message, sizeof(err->message), "%s", msg);
+    return -PX_EINVALID;
+}
+
+int px__no_column(const struct px_batch *b, const char *name, struct px_error *err)
+{
+    struct px_buf names;
+    px_buf_init(&names, 400);
+    for (int i = 0; i < b->ncols; i++)
+        if (px_buf_printf(&names, "%s%s", i ? ", " : "", b->cols[i].name) < 0)
+            break;
+    px_error_set(err, PX_EINVALID, "column '%s' not found (columns: %s)", name,
+                 names.data ? names.data : "none");
+    px_buf_cleanup(&names);
+    return -PX_EINVALID;
+}
+
+int px_batch_cmp_cells(const struct px_column *a, int64_t ra, const struct px_column *b, int64_t rb)
+{
+    bool na = px_batch_is_null(a, ra), nb = px_batch_is_null(b, rb);
+    if (na || nb)
+        return na == nb ? 0 : na ? -1 : 1;
+    if (a->type == PX_COL_STRING)
+        return strcmp(a->v.s[ra], b->v.s[rb]);
+    if (a->type == PX_COL_FLOAT || b->type == PX_COL_FLOAT) {
+        double x = a->type == PX_COL_FLOAT ? a->v.f[ra] : (double)a->v.i[ra];
+        double y = b->type == PX_COL_FLOAT ? b->v.f[rb] : (double)b->v.i[rb];
+        return x < y ? -1 : x > y ? 1 : 0;
+    }
+    if (a->type == PX_COL_BOOL)
+        return (int)a->v.b[ra] - (int)b->v.b[rb];
+    return a->v.i[ra] < b->v.i[rb] ? -1 : a->v.i[ra] > b->v.i[rb] ? 1 : 0;
+}
+
+static void batch_swap_in(struct px_batch *b, int old, int neu)
+{
+    struct px_column tmp = b->cols[neu];
+    b->cols[neu] = b->cols[old];
+    b->cols[old] = tmp;
+    px_batch_remove_column(b, neu);
+}
+
+void px_batch_settle_column(struct px_batch *b, int old, int neu, int rc)
+{
+    if (rc < 0)
+        px_batch_remove_column(b, neu);
+    else
+        batch_swap_in(b, old, neu);
 }

@@ -30,6 +30,12 @@ enum px_col_type {
     PX_COL_TIMESTAMP, /* int64_t µs since the epoch UTC */
 };
 
+/* int and float: the types that compare, sum and widen as numbers. */
+static inline bool px_col_numeric(enum px_col_type t)
+{
+    return t == PX_COL_INT || t == PX_COL_FLOAT;
+}
+
 #define PX_BATCH_MAX_COLS 1000
 #define PX_BATCH_DEFAULT_ROWS 4096
 #define PX_BATCH_TARGET_BYTES ((int64_t)8 << 20) /* string bytes after which a batch is full */
@@ -125,5 +131,19 @@ void px_batch_copy_cell(struct px_batch *dst, int dc, int64_t dr, const struct p
  * Negative when key would grow past its cap (the key is then partial). */
 int px_batch_row_key(const struct px_batch *b, const int *cols, size_t n, int64_t row,
                      struct px_buf *key);
+
+/* Compares two non-NULL-or-NULL cells of comparable types (NULL smallest; strings bytewise;
+ * int and float numerically): negative, 0 or positive. */
+int px_batch_cmp_cells(const struct px_column *a, int64_t ra, const struct px_column *b,
+                       int64_t rb);
+/* Ends rewriting column old into column neu (the last one): moves neu into old's place when
+ * rc >= 0, else drops neu and leaves old as it was. */
+void px_batch_settle_column(struct px_batch *b, int old, int neu, int rc);
+
+/* Engine-private error helpers (px__: shared by the operators and connectors, not an API). */
+/* "column 'x' not found (columns: a, b)": -PX_EINVALID. */
+int px__no_column(const struct px_batch *b, const char *name, struct px_error *err);
+/* Prefixes err's message with "row N: " (N 1-based in the source); returns -PX_EINVALID. */
+int px__row_error(const struct px_batch *b, int64_t row, struct px_error *err);
 
 #endif

@@ -116,16 +116,6 @@ extern const struct px_operator px__op_sort, px__op_union, px__op_aggregate;
 extern const struct px_operator px__op_cast, px__op_mask, px__op_convert_timezone;
 extern const struct px_operator px__op_join;
 
-/* "column 'x' not found (columns: a, b)": -PX_EINVALID. */
-int px__no_column(const struct px_batch *b, const char *name, struct px_error *err);
-/* dedupe with keep last or order_by (engine/operators/ops_block.c), behind px__op_dedupe. */
-int px__dedupe_last_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
-int px__dedupe_last_process(void *state, struct px_batch *b, struct px_error *err);
-int px__dedupe_last_finish(void *state, struct px_batch **out, struct px_error *err);
-void px__dedupe_last_close(void *state);
-/* Prefixes err's message with "row N: " (N 1-based in the source); returns -PX_EINVALID. */
-int px__row_error(const struct px_batch *b, int64_t row, struct px_error *err);
-
 /* The one path resolution of the file connectors (csv, jsonl, sqlite), used by runs and by
  * test_connection alike. params.path (+ config.file) is resolved beneath opts->files_root (the
  * organization's files directory) without following links (engine/connectors/fsroot.h). The path
@@ -183,8 +173,5 @@ int px__probe_sqlite(const struct px_node_ctx *ctx, bool write, int timeout_ms, 
 /* Column-type inference from text (CSV): the narrowest of int, float, bool, timestamp,
  * string that fits every non-NULL value seen. */
 enum px_col_type px__infer_merge(int current, const char *s);
-
-/* Renders a float with the fewest digits that read back the same ("1.5", "3.0"). */
-void px__format_double(double d, char *out, size_t size);
 
 #endif

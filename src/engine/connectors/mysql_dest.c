@@ -27,6 +27,7 @@
 #include "engine/batch.h"
 #include "engine/connectors/mysql_int.h"
 #include "engine/engine.h"
+#include "engine/celltext.h"
 #include "engine/exec_int.h"
 
 #include <math.h>
@@ -480,7 +481,7 @@ static int put_value(struct mydst *s, const struct px_column *c, int64_t r)
     case PX_COL_FLOAT:
         if (!isfinite(c->v.f[r]))
             return -1;
-        px__format_double(c->v.f[r], tmp, sizeof(tmp));
+        px_celltext_double(c->v.f[r], tmp, sizeof(tmp));
         n = (int)strlen(tmp);
         break;
     case PX_COL_BOOL:

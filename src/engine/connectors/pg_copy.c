@@ -13,6 +13,7 @@
 #include "base/civil.h"
 #include "base/err.h"
 #include "base/mem.h"
+#include "engine/celltext.h"
 #include "engine/exec_int.h"
 #include "engine/expr/expr.h"
 
@@ -566,7 +567,7 @@ static const char *cell_text(const struct px_column *c, int64_t r, char *tmp, si
         *len = (size_t)snprintf(tmp, size, "%lld", (long long)c->v.i[r]);
         return tmp;
     case PX_COL_FLOAT:
-        px__format_double(c->v.f[r], tmp, size);
+        px_celltext_double(c->v.f[r], tmp, size);
         break;
     case PX_COL_BOOL:
         snprintf(tmp, size, "%s", c->v.b[r] ? "true" : "false");
@@ -825,7 +826,7 @@ static bool put_numeric_double(struct px_buf *out, double v)
         }
     }
     char tmp[64];
-    px__format_double(v, tmp, sizeof(tmp));
+    px_celltext_double(v, tmp, sizeof(tmp));
     return put_numeric_text(out, tmp);
 }
 
@@ -1036,7 +1037,7 @@ static void encode_text(const struct pg_encoder *e, struct px_buf *out, const st
         else if (intcol && f == floor(f) && fabs(f) < 1e18)
             len = (size_t)snprintf(tmp, sizeof(tmp), "%.0f", f);
         else {
-            px__format_double(f, tmp, sizeof(tmp));
+            px_celltext_double(f, tmp, sizeof(tmp));
             len = strlen(tmp);
         }
         putn(out, tmp, len);

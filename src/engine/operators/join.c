@@ -25,8 +25,8 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <stdlib.h>
 
 #define PX_JOIN_MAX_ROWS 1000000
 
@@ -133,11 +133,6 @@ static void join_close(void *state)
     free(s->next);
     free(s->heads);
     free(s);
-}
-
-static bool numeric(enum px_col_type t)
-{
-    return t == PX_COL_INT || t == PX_COL_FLOAT;
 }
 
 static int missing_key(const struct px_batch *b, const char *name, int side, struct px_error *err)
@@ -320,7 +315,7 @@ static int build(struct joinop *s, struct px_error *err)
         for (int k = 0; k < s->nkeys; k++) {
             enum px_col_type lt = l->types[schema_index(l, l->keys[k])];
             enum px_col_type rt = r->types[schema_index(r, r->keys[k])];
-            if (lt != rt && !(numeric(lt) && numeric(rt)))
+            if (lt != rt && !(px_col_numeric(lt) && px_col_numeric(rt)))
                 return px_error_set(err, PX_EINVALID,
                                     "key column '%.200s' of the left input is %s but '%.200s' of "
                                     "the right input is %s; cast one first",
