@@ -22,6 +22,7 @@
 #include "engine/budget.h"
 #include "engine/catalog.h"
 #include "engine/cursor.h"
+#include "engine/connectors/file.h"
 #include "engine/exec_int.h"
 #include "engine/graph.h"
 #include "engine/pushdown.h"

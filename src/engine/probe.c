@@ -5,6 +5,7 @@
 #include "base/json.h"
 #include "base/mem.h"
 #include "engine/engine.h"
+#include "engine/connectors/file.h"
 #include "engine/exec_int.h"
 
 #include <errno.h>

@@ -26,6 +26,7 @@
 #include "base/json.h"
 #include "engine/batch.h"
 #include "engine/engine.h"
+#include "engine/connectors/file.h"
 #include "engine/exec_int.h"
 
 #include <dirent.h>

@@ -9,6 +9,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "engine/engine.h"
+#include "engine/connectors/file.h"
 #include "engine/exec_int.h"
 
 #include <ctype.h>

@@ -208,7 +208,7 @@ static void use_addrs(struct pgconf *c, struct px_buf *hosts, struct px_buf *add
 
 /* readonly: the session refuses writes (sources: a query cannot modify the database). The
  * host is resolved here and only addresses the egress policy allows are given to libpq. */
-int pg_connect(const struct px_node_ctx *ctx, bool readonly, PGconn **out, struct px_error *err)
+int px__pg_connect(const struct px_node_ctx *ctx, bool readonly, PGconn **out, struct px_error *err)
 {
     struct pgconf c;
     *out = NULL;
@@ -243,7 +243,7 @@ int pg_connect(const struct px_node_ctx *ctx, bool readonly, PGconn **out, struc
 }
 
 /* A failed statement (res may be NULL): maps SQLSTATE classes to codes and retryability. */
-int pg_res_error(PGconn *conn, const PGresult *res, const char *what, struct px_error *err)
+int px__pg_res_error(PGconn *conn, const PGresult *res, const char *what, struct px_error *err)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -295,18 +295,18 @@ int pg_res_error(PGconn *conn, const PGresult *res, const char *what, struct px_
 }
 
 /* Runs a statement that returns no rows (or whose rows are ignored). */
-int pg_exec(PGconn *conn, const char *sql, const char *what, struct px_error *err)
+int px__pg_exec(PGconn *conn, const char *sql, const char *what, struct px_error *err)
 {
     PGresult *r = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(r);
     int rc = 0;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        rc = pg_res_error(conn, r, what, err);
+        rc = px__pg_res_error(conn, r, what, err);
     PQclear(r);
     return rc;
 }
 
-void pg_quote_ident(struct px_buf *b, const char *name, size_t len)
+void px__pg_quote_ident(struct px_buf *b, const char *name, size_t len)
 {
     (void)px_buf_puts(b, "\"");
     for (size_t i = 0; i < len; i++) {
@@ -318,15 +318,15 @@ void pg_quote_ident(struct px_buf *b, const char *name, size_t len)
 }
 
 /* "schema.table" → "schema"."table"; "table" → "table" (split at the first dot). */
-void pg_quote_table(struct px_buf *b, const char *name)
+void px__pg_quote_table(struct px_buf *b, const char *name)
 {
     const char *dot = strchr(name, '.');
     if (dot && dot != name && dot[1]) {
-        pg_quote_ident(b, name, (size_t)(dot - name));
+        px__pg_quote_ident(b, name, (size_t)(dot - name));
         (void)px_buf_puts(b, ".");
         name = dot + 1;
     }
-    pg_quote_ident(b, name, strlen(name));
+    px__pg_quote_ident(b, name, strlen(name));
 }
 
 /* ---- source ---- */
@@ -406,7 +406,7 @@ static void *src_thread(void *arg)
                 break;
             }
             if (src_wait(s) < 0) {
-                rc = pg_res_error(s->conn, NULL, "reading rows", &err);
+                rc = px__pg_res_error(s->conn, NULL, "reading rows", &err);
                 break;
             }
             continue;
@@ -415,21 +415,21 @@ static void *src_thread(void *arg)
             PGresult *r;
             while ((r = PQgetResult(s->conn))) {
                 if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0)
-                    rc = pg_res_error(s->conn, r, "reading rows", &err);
+                    rc = px__pg_res_error(s->conn, r, "reading rows", &err);
                 PQclear(r);
             }
             break;
         }
         if (n < 0) {
-            rc = pg_res_error(s->conn, NULL, "reading rows", &err);
+            rc = px__pg_res_error(s->conn, NULL, "reading rows", &err);
             break;
         }
         size_t pos = 0;
         while (rc == 0 && pos < (size_t)n) {
             if (!b) {
-                b = pg_decoder_batch(&s->dec, s->batch_rows);
+                b = px__pg_decoder_batch(&s->dec, s->batch_rows);
             }
-            int got = pg_decode_row(&s->dec, b, buf, (size_t)n, &pos, &err);
+            int got = px__pg_decode_row(&s->dec, b, buf, (size_t)n, &pos, &err);
             if (got < 0)
                 rc = got;
             else if (got == 0)
@@ -484,7 +484,7 @@ static void src_close(void *state)
     if (s->cancel)
         PQfreeCancel(s->cancel);
     PQfinish(s->conn);
-    pg_decoder_cleanup(&s->dec);
+    px__pg_decoder_cleanup(&s->dec);
     free(s);
 }
 
@@ -495,7 +495,7 @@ static void put_select_list(struct px_buf *q, const struct px_node_ctx *ctx)
         for (int i = 0; i < ctx->push_ncols; i++) {
             if (i)
                 (void)px_buf_puts(q, ", ");
-            pg_quote_ident(q, ctx->push_columns[i], strlen(ctx->push_columns[i]));
+            px__pg_quote_ident(q, ctx->push_columns[i], strlen(ctx->push_columns[i]));
         }
         return;
     }
@@ -509,7 +509,7 @@ static void put_select_list(struct px_buf *q, const struct px_node_ctx *ctx)
         const char *c = json_object_get_string(json_object_array_get_idx(cols, i));
         if (i)
             (void)px_buf_puts(q, ", ");
-        pg_quote_ident(q, c, strlen(c));
+        px__pg_quote_ident(q, c, strlen(c));
     }
 }
 
@@ -518,7 +518,7 @@ static void put_from(struct px_buf *q, const struct px_node_ctx *ctx)
     const char *table = px_json_get_str(ctx->config, "table");
     (void)px_buf_puts(q, " FROM ");
     if (table) {
-        pg_quote_table(q, table);
+        px__pg_quote_table(q, table);
     } else { /* the statement without a final ';' (checked by src_open,
                 engine/connectors/sqlcheck.h) */
         const char *query = px_json_get_str(ctx->config, "query");
@@ -571,7 +571,7 @@ static int src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
     px_buf_init(&inner, 400000);
     px_buf_init(&q, 500000);
     PGresult *r = NULL;
-    int rc = pg_connect(ctx, true, &s->conn, err);
+    int rc = px__pg_connect(ctx, true, &s->conn, err);
     if (rc < 0)
         goto out;
     (void)px_buf_puts(&inner, "SELECT ");
@@ -586,7 +586,7 @@ static int src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
     /* Describe the result: names and types. */
     r = PQprepare(s->conn, "", inner.data, 0, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        rc = pg_res_error(s->conn, r, table ? "reading the table" : "running the query", err);
+        rc = px__pg_res_error(s->conn, r, table ? "reading the table" : "running the query", err);
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         if (state && strcmp(state, "42703") == 0 &&
             ((ctx->push_columns && ctx->push_ncols) || px_json_get(ctx->config, "columns")))
@@ -599,7 +599,7 @@ static int src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
     PQclear(r);
     r = PQdescribePrepared(s->conn, "");
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        rc = pg_res_error(s->conn, r, "describing the query", err);
+        rc = px__pg_res_error(s->conn, r, "describing the query", err);
         goto out;
     }
     int nf = PQnfields(r);
@@ -610,10 +610,10 @@ static int src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
                           nf, PX_BATCH_MAX_COLS);
         goto out;
     }
-    pg_decoder_init(&s->dec, nf);
+    px__pg_decoder_init(&s->dec, nf);
     bool casts = false;
     for (int i = 0; i < nf; i++) {
-        pg_decoder_set(&s->dec, i, PQfname(r, i), PQftype(r, i));
+        px__pg_decoder_set(&s->dec, i, PQfname(r, i), PQftype(r, i));
         casts |= s->dec.kind[i] == PG_D_CAST;
     }
     PQclear(r);
@@ -633,12 +633,12 @@ static int src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
     }
     (void)px_buf_puts(&q, ") TO STDOUT (FORMAT binary)");
     if (!PQsendQuery(s->conn, q.data)) {
-        rc = pg_res_error(s->conn, NULL, "starting the read", err);
+        rc = px__pg_res_error(s->conn, NULL, "starting the read", err);
         goto out;
     }
     r = PQgetResult(s->conn);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
-        rc = pg_res_error(s->conn, r, "starting the read", err);
+        rc = px__pg_res_error(s->conn, r, "starting the read", err);
         PQclear(r);
         while ((r = PQgetResult(s->conn)))
             PQclear(r);
@@ -919,14 +919,14 @@ static int pg_probe(const struct px_node_ctx *ctx, bool write, int timeout_ms, c
     if (!PQsendQuery(conn, "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')"
                            " = 'on', current_schema(), current_schema() IS NOT NULL AND "
                            "has_schema_privilege(current_schema(), 'CREATE')")) {
-        rc = pg_res_error(conn, NULL, "checking the server", err);
+        rc = px__pg_res_error(conn, NULL, "checking the server", err);
         PQfinish(conn);
         return rc;
     }
     PGresult *r = NULL;
     for (;;) {
         if (!PQconsumeInput(conn)) {
-            rc = pg_res_error(conn, NULL, "checking the server", err);
+            rc = px__pg_res_error(conn, NULL, "checking the server", err);
             break;
         }
         if (!PQisBusy(conn)) {
@@ -945,7 +945,7 @@ static int pg_probe(const struct px_node_ctx *ctx, bool write, int timeout_ms, c
         }
     }
     if (rc == 0 && PQresultStatus(r) != PGRES_TUPLES_OK)
-        rc = pg_res_error(conn, r, "checking the server", err);
+        rc = px__pg_res_error(conn, r, "checking the server", err);
     if (rc == 0 && write) {
         const char *schema = PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1);
         if (strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
@@ -977,10 +977,10 @@ const struct px_connector px__conn_postgres = {
     .open_source = src_open,
     .next_batch = src_next,
     .close_source = src_close,
-    .open_dest = pg_dst_open,
-    .write_batch = pg_dst_write,
-    .commit = pg_dst_commit,
-    .close_dest = pg_dst_close,
+    .open_dest = px__pg_dst_open,
+    .write_batch = px__pg_dst_write,
+    .commit = px__pg_dst_commit,
+    .close_dest = px__pg_dst_close,
     .probe = pg_probe,
     .dialect = PX_SQL_POSTGRES,
 };

@@ -69,7 +69,7 @@ static inline uint64_t rd64(const unsigned char *p)
 
 /* ---- decoding ---- */
 
-void pg_decoder_init(struct pg_decoder *d, int ncols)
+void px__pg_decoder_init(struct pg_decoder *d, int ncols)
 {
     memset(d, 0, sizeof(*d));
     d->ncols = ncols;
@@ -78,7 +78,7 @@ void pg_decoder_init(struct pg_decoder *d, int ncols)
     d->type = px_xcalloc((size_t)ncols, sizeof(*d->type));
 }
 
-void pg_decoder_set(struct pg_decoder *d, int i, const char *name, unsigned oid)
+void px__pg_decoder_set(struct pg_decoder *d, int i, const char *name, unsigned oid)
 {
     d->names[i] = px_xstrdup(name);
     enum pg_dec_kind k;
@@ -135,7 +135,7 @@ void pg_decoder_set(struct pg_decoder *d, int i, const char *name, unsigned oid)
     d->type[i] = t;
 }
 
-void pg_decoder_cleanup(struct pg_decoder *d)
+void px__pg_decoder_cleanup(struct pg_decoder *d)
 {
     for (int i = 0; d->names && i < d->ncols; i++)
         free(d->names[i]);
@@ -145,7 +145,7 @@ void pg_decoder_cleanup(struct pg_decoder *d)
     memset(d, 0, sizeof(*d));
 }
 
-struct px_batch *pg_decoder_batch(const struct pg_decoder *d, int64_t cap)
+struct px_batch *px__pg_decoder_batch(const struct pg_decoder *d, int64_t cap)
 {
     struct px_batch *b = px_batch_create(cap);
     for (int i = 0; i < d->ncols; i++)
@@ -229,8 +229,8 @@ static int bad_data(const struct pg_decoder *d, int col, struct px_error *err)
                         (long long)d->rownum + 1, d->names[col]);
 }
 
-int pg_decode_row(struct pg_decoder *d, struct px_batch *b, const char *buf, size_t len,
-                  size_t *pos, struct px_error *err)
+int px__pg_decode_row(struct pg_decoder *d, struct px_batch *b, const char *buf, size_t len,
+                      size_t *pos, struct px_error *err)
 {
     const unsigned char *p = (const unsigned char *)buf + *pos;
     const unsigned char *end = (const unsigned char *)buf + len;
@@ -387,7 +387,7 @@ enum enc_kind {
     E_OTHER, /* no binary encoder: the load uses text format */
 };
 
-unsigned pg_oid_for(enum px_col_type t)
+unsigned px__pg_oid_for(enum px_col_type t)
 {
     switch (t) {
     case PX_COL_INT:
@@ -404,7 +404,7 @@ unsigned pg_oid_for(enum px_col_type t)
     return OID_TEXT;
 }
 
-void pg_encoder_init(struct pg_encoder *e, int ncols)
+void px__pg_encoder_init(struct pg_encoder *e, int ncols)
 {
     memset(e, 0, sizeof(*e));
     e->ncols = ncols;
@@ -415,8 +415,8 @@ void pg_encoder_init(struct pg_encoder *e, int ncols)
     e->binary = true;
 }
 
-void pg_encoder_set(struct pg_encoder *e, int i, const char *name, enum px_col_type from,
-                    unsigned oid)
+void px__pg_encoder_set(struct pg_encoder *e, int i, const char *name, enum px_col_type from,
+                        unsigned oid)
 {
     e->names[i] = px_xstrdup(name);
     e->from[i] = from;
@@ -472,7 +472,7 @@ void pg_encoder_set(struct pg_encoder *e, int i, const char *name, enum px_col_t
     e->kind[i] = k;
 }
 
-void pg_encoder_cleanup(struct pg_encoder *e)
+void px__pg_encoder_cleanup(struct pg_encoder *e)
 {
     for (int i = 0; e->names && i < e->ncols; i++)
         free(e->names[i]);
@@ -526,14 +526,14 @@ static inline void putn(struct px_buf *b, const void *s, size_t n)
     b->len += n;
 }
 
-void pg_encode_header(struct px_buf *out)
+void px__pg_encode_header(struct px_buf *out)
 {
     putn(out, COPY_SIGNATURE, 11);
     put32(out, 0); /* flags */
     put32(out, 0); /* header extension length */
 }
 
-void pg_encode_trailer(struct px_buf *out)
+void px__pg_encode_trailer(struct px_buf *out)
 {
     put16(out, 0xffff);
 }
@@ -1055,8 +1055,8 @@ static void encode_text(const struct pg_encoder *e, struct px_buf *out, const st
     }
 }
 
-int pg_encode_row(const struct pg_encoder *e, struct px_buf *out, const struct px_batch *b,
-                  int64_t r, int64_t seq, struct px_error *err)
+int px__pg_encode_row(const struct pg_encoder *e, struct px_buf *out, const struct px_batch *b,
+                      int64_t r, int64_t seq, struct px_error *err)
 {
     size_t start = out->len;
     if (e->binary)

@@ -47,7 +47,7 @@ struct pgdst {
     int64_t rows;
 };
 
-void pg_dst_close(void *state)
+void px__pg_dst_close(void *state)
 {
     struct pgdst *s = state;
     if (!s)
@@ -57,11 +57,11 @@ void pg_dst_close(void *state)
     free(s->table);
     px_buf_cleanup(&s->qname);
     px_buf_cleanup(&s->out);
-    pg_encoder_cleanup(&s->enc);
+    px__pg_encoder_cleanup(&s->enc);
     free(s);
 }
 
-int pg_dst_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
+int px__pg_dst_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
 {
     const char *table = px_json_get_str(ctx->config, "table");
     if (!table || !*table)
@@ -78,13 +78,13 @@ int pg_dst_open(const struct px_node_ctx *ctx, void **state_out, struct px_error
     }
     s->table = px_xstrdup(table);
     px_buf_init(&s->qname, 2000);
-    pg_quote_table(&s->qname, table);
+    px__pg_quote_table(&s->qname, table);
     px_buf_init(&s->out, (size_t)1 << 31);
-    int rc = pg_connect(ctx, false, &s->conn, err);
+    int rc = px__pg_connect(ctx, false, &s->conn, err);
     if (rc == 0)
-        rc = pg_exec(s->conn, "BEGIN", "starting a transaction", err);
+        rc = px__pg_exec(s->conn, "BEGIN", "starting a transaction", err);
     if (rc < 0) {
-        pg_dst_close(s);
+        px__pg_dst_close(s);
         return rc;
     }
     s->in_tx = true;
@@ -100,7 +100,7 @@ static int dst_lookup(struct pgdst *s, bool *exists, PGresult **cols, struct px_
     PGresult *r =
         PQexecParams(s->conn, "SELECT to_regclass($1)::oid", 1, NULL, vals, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        int rc = pg_res_error(s->conn, r, "looking up the table", err);
+        int rc = px__pg_res_error(s->conn, r, "looking up the table", err);
         PQclear(r);
         return rc;
     }
@@ -113,7 +113,7 @@ static int dst_lookup(struct pgdst *s, bool *exists, PGresult **cols, struct px_
                      "to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
                      1, NULL, vals, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        int rc = pg_res_error(s->conn, r, "looking up the table's columns", err);
+        int rc = px__pg_res_error(s->conn, r, "looking up the table's columns", err);
         PQclear(r);
         return rc;
     }
@@ -150,7 +150,7 @@ static int dst_has_unique(struct pgdst *s, bool *out, struct px_error *err)
         2, NULL, vals, NULL, NULL, 0);
     px_buf_cleanup(&names);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        int rc = pg_res_error(s->conn, r, "looking up the table's indexes", err);
+        int rc = px__pg_res_error(s->conn, r, "looking up the table's indexes", err);
         PQclear(r);
         return rc;
     }
@@ -182,7 +182,7 @@ static void put_col_list(struct px_buf *q, const struct px_batch *b, const char 
         (void)px_buf_puts(q, i ? ", " : "");
         if (prefix)
             (void)px_buf_puts(q, prefix);
-        pg_quote_ident(q, b->cols[i].name, strlen(b->cols[i].name));
+        px__pg_quote_ident(q, b->cols[i].name, strlen(b->cols[i].name));
     }
 }
 
@@ -196,20 +196,20 @@ static int dst_start(struct pgdst *s, const struct px_batch *b, struct px_error 
     if (rc < 0)
         goto out;
     s->existed = exists;
-    pg_encoder_init(&s->enc, b->ncols + (s->mode == M_UPSERT ? 1 : 0));
+    px__pg_encoder_init(&s->enc, b->ncols + (s->mode == M_UPSERT ? 1 : 0));
     if (!exists) {
         (void)px_buf_printf(&q, "CREATE TABLE %s (", s->qname.data);
         for (int i = 0; i < b->ncols; i++) {
             (void)px_buf_puts(&q, i ? ", " : "");
-            pg_quote_ident(&q, b->cols[i].name, strlen(b->cols[i].name));
+            px__pg_quote_ident(&q, b->cols[i].name, strlen(b->cols[i].name));
             (void)px_buf_printf(&q, " %s", create_type(b->cols[i].type));
         }
         (void)px_buf_puts(&q, ")");
-        if ((rc = pg_exec(s->conn, q.data, "creating the table", err)) < 0)
+        if ((rc = px__pg_exec(s->conn, q.data, "creating the table", err)) < 0)
             goto out;
         for (int i = 0; i < b->ncols; i++)
-            pg_encoder_set(&s->enc, i, b->cols[i].name, b->cols[i].type,
-                           pg_oid_for(b->cols[i].type));
+            px__pg_encoder_set(&s->enc, i, b->cols[i].name, b->cols[i].type,
+                               px__pg_oid_for(b->cols[i].type));
     } else {
         int nt = PQntuples(cols);
         struct px_buf missing;
@@ -223,8 +223,8 @@ static int dst_start(struct pgdst *s, const struct px_batch *b, struct px_error 
                 (void)px_buf_printf(&missing, "%s'%s'", missing.len ? ", " : "", b->cols[i].name);
                 continue;
             }
-            pg_encoder_set(&s->enc, i, b->cols[i].name, b->cols[i].type,
-                           (unsigned)strtoul(PQgetvalue(cols, found, 1), NULL, 10));
+            px__pg_encoder_set(&s->enc, i, b->cols[i].name, b->cols[i].type,
+                               (unsigned)strtoul(PQgetvalue(cols, found, 1), NULL, 10));
         }
         if (missing.len) {
             struct px_buf have;
@@ -248,7 +248,7 @@ static int dst_start(struct pgdst *s, const struct px_batch *b, struct px_error 
     if (s->mode == M_REPLACE && exists) {
         px_buf_reset(&q);
         (void)px_buf_printf(&q, "TRUNCATE %s", s->qname.data);
-        if ((rc = pg_exec(s->conn, q.data, "emptying the table", err)) < 0)
+        if ((rc = px__pg_exec(s->conn, q.data, "emptying the table", err)) < 0)
             goto out;
     } else if (s->mode == M_UPSERT) {
         size_t nk = json_object_array_length(s->keys);
@@ -268,9 +268,9 @@ static int dst_start(struct pgdst *s, const struct px_batch *b, struct px_error 
         (void)px_buf_puts(&q, "CREATE TEMP TABLE px_stage ON COMMIT DROP AS SELECT ");
         put_col_list(&q, b, NULL);
         (void)px_buf_printf(&q, ", 0::bigint AS px_seq FROM %s WITH NO DATA", s->qname.data);
-        if ((rc = pg_exec(s->conn, q.data, "creating the staging table", err)) < 0)
+        if ((rc = px__pg_exec(s->conn, q.data, "creating the staging table", err)) < 0)
             goto out;
-        pg_encoder_set(&s->enc, b->ncols, "px_seq", PX_COL_INT, 20);
+        px__pg_encoder_set(&s->enc, b->ncols, "px_seq", PX_COL_INT, 20);
         target = "px_stage";
     }
     px_buf_reset(&q);
@@ -281,14 +281,14 @@ static int dst_start(struct pgdst *s, const struct px_batch *b, struct px_error 
     (void)px_buf_printf(&q, ") FROM STDIN%s", s->enc.binary ? " (FORMAT binary)" : "");
     PGresult *r = PQexec(s->conn, q.data);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
-        rc = pg_res_error(s->conn, r, "starting the load", err);
+        rc = px__pg_res_error(s->conn, r, "starting the load", err);
         PQclear(r);
         goto out;
     }
     PQclear(r);
     s->copying = true;
     if (s->enc.binary)
-        pg_encode_header(&s->out);
+        px__pg_encode_header(&s->out);
 out:
     PQclear(cols);
     px_buf_cleanup(&q);
@@ -301,12 +301,12 @@ static int dst_flush(struct pgdst *s, struct px_error *err)
     if (!s->out.len)
         return 0;
     if (PQputCopyData(s->conn, s->out.data, (int)s->out.len) != 1)
-        return pg_res_error(s->conn, NULL, "sending rows", err);
+        return px__pg_res_error(s->conn, NULL, "sending rows", err);
     px_buf_reset(&s->out);
     return 0;
 }
 
-int pg_dst_write(void *state, const struct px_batch *b, struct px_error *err)
+int px__pg_dst_write(void *state, const struct px_batch *b, struct px_error *err)
 {
     struct pgdst *s = state;
     int rc;
@@ -318,7 +318,7 @@ int pg_dst_write(void *state, const struct px_batch *b, struct px_error *err)
         if (strcmp(s->enc.names[i], b->cols[i].name) != 0 || s->enc.from[i] != b->cols[i].type)
             return px_error_set(err, PX_EINVALID, "the input's columns changed between batches");
     for (int64_t r = 0; r < b->nrows; r++) {
-        rc = pg_encode_row(&s->enc, &s->out, b, r, s->rows + 1, err);
+        rc = px__pg_encode_row(&s->enc, &s->out, b, r, s->rows + 1, err);
         if (rc < 0)
             return rc;
         s->rows++;
@@ -331,7 +331,7 @@ int pg_dst_write(void *state, const struct px_batch *b, struct px_error *err)
 /* The load's error: names the row (from the COPY context's line) and column when known. */
 static int copy_error(struct pgdst *s, PGresult *r, struct px_error *err)
 {
-    int rc = pg_res_error(s->conn, r, "loading rows", err);
+    int rc = px__pg_res_error(s->conn, r, "loading rows", err);
     const char *ctx = r ? PQresultErrorField(r, PG_DIAG_CONTEXT) : NULL;
     const char *line = ctx ? strstr(ctx, ", line ") : NULL;
     if (!line)
@@ -357,12 +357,12 @@ static int dst_end_copy(struct pgdst *s, struct px_error *err)
 {
     int rc = 0;
     if (s->enc.binary)
-        pg_encode_trailer(&s->out);
+        px__pg_encode_trailer(&s->out);
     if ((rc = dst_flush(s, err)) < 0)
         return rc;
     s->copying = false;
     if (PQputCopyEnd(s->conn, NULL) != 1)
-        return pg_res_error(s->conn, NULL, "finishing the load", err);
+        return px__pg_res_error(s->conn, NULL, "finishing the load", err);
     PGresult *r;
     while ((r = PQgetResult(s->conn))) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0)
@@ -378,9 +378,9 @@ static void put_key_match(struct px_buf *q, struct json_object *keys, const char
     for (size_t k = 0; k < nk; k++) {
         const char *n = json_object_get_string(json_object_array_get_idx(keys, k));
         (void)px_buf_printf(q, "%s%s.", k ? " AND " : "", a);
-        pg_quote_ident(q, n, strlen(n));
+        px__pg_quote_ident(q, n, strlen(n));
         (void)px_buf_printf(q, " = %s.", b);
-        pg_quote_ident(q, n, strlen(n));
+        px__pg_quote_ident(q, n, strlen(n));
     }
 }
 
@@ -400,7 +400,7 @@ static void put_columns(struct px_buf *q, const struct pgdst *s, int n, const ch
     for (int i = 0; i < n; i++) {
         (void)px_buf_puts(q, i ? ", " : "");
         (void)px_buf_puts(q, p);
-        pg_quote_ident(q, s->enc.names[i], strlen(s->enc.names[i]));
+        px__pg_quote_ident(q, s->enc.names[i], strlen(s->enc.names[i]));
     }
 }
 
@@ -412,10 +412,10 @@ static void put_assignments(struct px_buf *q, const struct pgdst *s, int n, cons
         if (is_key(s->keys, s->enc.names[i]))
             continue;
         (void)px_buf_puts(q, w++ ? ", " : "");
-        pg_quote_ident(q, s->enc.names[i], strlen(s->enc.names[i]));
+        px__pg_quote_ident(q, s->enc.names[i], strlen(s->enc.names[i]));
         (void)px_buf_puts(q, " = ");
         (void)px_buf_puts(q, p);
-        pg_quote_ident(q, s->enc.names[i], strlen(s->enc.names[i]));
+        px__pg_quote_ident(q, s->enc.names[i], strlen(s->enc.names[i]));
     }
 }
 
@@ -430,16 +430,16 @@ static int dst_merge(struct pgdst *s, struct px_error *err)
     for (size_t k = 0; k < nk; k++) {
         const char *n = json_object_get_string(json_object_array_get_idx(s->keys, k));
         (void)px_buf_puts(&q, k ? ", " : "");
-        pg_quote_ident(&q, n, strlen(n));
+        px__pg_quote_ident(&q, n, strlen(n));
     }
     (void)px_buf_puts(&q, ") * FROM px_stage ORDER BY ");
     for (size_t k = 0; k < nk; k++) {
         const char *n = json_object_get_string(json_object_array_get_idx(s->keys, k));
-        pg_quote_ident(&q, n, strlen(n));
+        px__pg_quote_ident(&q, n, strlen(n));
         (void)px_buf_puts(&q, ", ");
     }
     (void)px_buf_puts(&q, "px_seq DESC");
-    int rc = pg_exec(s->conn, q.data, "merging rows", err);
+    int rc = px__pg_exec(s->conn, q.data, "merging rows", err);
     int nset = 0;
     for (int i = 0; i < nc; i++)
         nset += !is_key(s->keys, s->enc.names[i]);
@@ -453,11 +453,11 @@ static int dst_merge(struct pgdst *s, struct px_error *err)
         for (size_t k = 0; k < nk; k++) {
             const char *n = json_object_get_string(json_object_array_get_idx(s->keys, k));
             (void)px_buf_puts(&q, k ? ", " : "");
-            pg_quote_ident(&q, n, strlen(n));
+            px__pg_quote_ident(&q, n, strlen(n));
         }
         (void)px_buf_puts(&q, nset ? ") DO UPDATE SET " : ") DO NOTHING");
         put_assignments(&q, s, nc, "EXCLUDED.");
-        rc = pg_exec(s->conn, q.data, "upserting rows", err);
+        rc = px__pg_exec(s->conn, q.data, "upserting rows", err);
     } else if (rc == 0) {
         if (nset) {
             px_buf_reset(&q);
@@ -465,7 +465,7 @@ static int dst_merge(struct pgdst *s, struct px_error *err)
             put_assignments(&q, s, nc, "s.");
             (void)px_buf_puts(&q, " FROM px_last AS s WHERE ");
             put_key_match(&q, s->keys, "t", "s");
-            rc = pg_exec(s->conn, q.data, "updating rows", err);
+            rc = px__pg_exec(s->conn, q.data, "updating rows", err);
         }
         if (rc == 0) {
             px_buf_reset(&q);
@@ -479,14 +479,14 @@ static int dst_merge(struct pgdst *s, struct px_error *err)
                                 s->qname.data);
             put_key_match(&q, s->keys, "t", "s");
             (void)px_buf_puts(&q, ")");
-            rc = pg_exec(s->conn, q.data, "inserting rows", err);
+            rc = px__pg_exec(s->conn, q.data, "inserting rows", err);
         }
     }
     px_buf_cleanup(&q);
     return rc;
 }
 
-int pg_dst_commit(void *state, struct px_error *err)
+int px__pg_dst_commit(void *state, struct px_error *err)
 {
     struct pgdst *s = state;
     int rc = 0;
@@ -503,12 +503,12 @@ int pg_dst_commit(void *state, struct px_error *err)
             struct px_buf q;
             px_buf_init(&q, 4000);
             (void)px_buf_printf(&q, "TRUNCATE %s", s->qname.data);
-            rc = pg_exec(s->conn, q.data, "emptying the table", err);
+            rc = px__pg_exec(s->conn, q.data, "emptying the table", err);
             px_buf_cleanup(&q);
         }
     }
     if (rc == 0)
-        rc = pg_exec(s->conn, "COMMIT", "committing", err);
+        rc = px__pg_exec(s->conn, "COMMIT", "committing", err);
     if (rc == 0)
         s->committed = true;
     return rc;

@@ -19,6 +19,7 @@
 #include "base/mem.h"
 #include "engine/batch.h"
 #include "engine/engine.h"
+#include "engine/connectors/file.h"
 #include "engine/exec_int.h"
 #include "engine/expr/expr.h"
 #include "engine/connectors/sqlcheck.h"
