@@ -183,8 +183,8 @@ static char *short_key(const char *key)
 }
 
 /* Appends printf-style text to out[cap] at *len, cutting at the end (never overflows). */
-__attribute__((format(printf, 4, 5))) static void cat(char *out, size_t cap, size_t *len,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void appendf(char *out, size_t cap, size_t *len,
+                                                          const char *fmt, ...)
 {
     if (*len + 1 >= cap)
         return;
@@ -205,7 +205,7 @@ static bool list_add(char *out, size_t cap, size_t *len, const char *item)
 {
     if (*len > LIST_MAX && *len + 1 < cap)
         return false;
-    cat(out, cap, len, "%s%s", *len ? ", " : "", item);
+    appendf(out, cap, len, "%s%s", *len ? ", " : "", item);
     return true;
 }
 
@@ -257,10 +257,10 @@ static size_t path_push_key(struct vctx *c, const char *key)
 {
     size_t old = c->len;
     if (is_ident(key)) {
-        cat(c->path, sizeof(c->path), &c->len, "%s%s", c->len ? "." : "", key);
+        appendf(c->path, sizeof(c->path), &c->len, "%s%s", c->len ? "." : "", key);
     } else {
         char *k = short_key(key);
-        cat(c->path, sizeof(c->path), &c->len, "[\"%s\"]", k);
+        appendf(c->path, sizeof(c->path), &c->len, "[\"%s\"]", k);
         free(k);
     }
     return old;
@@ -269,7 +269,7 @@ static size_t path_push_key(struct vctx *c, const char *key)
 static size_t path_push_index(struct vctx *c, size_t i)
 {
     size_t old = c->len;
-    cat(c->path, sizeof(c->path), &c->len, "[%zu]", i);
+    appendf(c->path, sizeof(c->path), &c->len, "[%zu]", i);
     return old;
 }
 
@@ -403,7 +403,7 @@ static int v_type(struct vctx *c, struct json_object *type, struct json_object *
     if (json_object_is_type(type, json_type_string)) {
         if (type_matches(json_object_get_string(type), value))
             return 0;
-        cat(want, sizeof(want), &len, "%s", type_noun(json_object_get_string(type)));
+        appendf(want, sizeof(want), &len, "%s", type_noun(json_object_get_string(type)));
     } else {
         size_t n = json_object_array_length(type);
         for (size_t i = 0; i < n; i++)
@@ -411,11 +411,11 @@ static int v_type(struct vctx *c, struct json_object *type, struct json_object *
                 return 0;
         for (size_t i = 0; i < n; i++) {
             const char *t = json_object_get_string(json_object_array_get_idx(type, i));
-            cat(want, sizeof(want), &len, "%s%s",
-                i == 0       ? ""
-                : i + 1 == n ? " or "
-                             : ", ",
-                type_noun(t));
+            appendf(want, sizeof(want), &len, "%s%s",
+                    i == 0       ? ""
+                    : i + 1 == n ? " or "
+                                 : ", ",
+                    type_noun(t));
         }
     }
     fmt_value(value, true, got, sizeof(got));
@@ -434,7 +434,7 @@ static int v_enum(struct vctx *c, struct json_object *list, struct json_object *
     for (size_t i = 0; i < n; i++) {
         fmt_value(json_object_array_get_idx(list, i), false, item, sizeof(item));
         if (!list_add(want, sizeof(want), &len, item)) {
-            cat(want, sizeof(want), &len, ", ...");
+            appendf(want, sizeof(want), &len, ", ...");
             break;
         }
     }
@@ -475,7 +475,7 @@ static int v_number(struct vctx *c, struct json_object *schema, struct json_obje
         if (!parts[i].bound)
             continue;
         fmt_num(parts[i].bound, a, sizeof(a));
-        cat(desc, sizeof(desc), &len, "%s%s %s", len ? " and " : "", parts[i].words, a);
+        appendf(desc, sizeof(desc), &len, "%s%s %s", len ? " and " : "", parts[i].words, a);
     }
     return fail(c, f, "must be %s, got %s", desc, got);
 }
@@ -602,7 +602,7 @@ static int v_unknown(struct vctx *c, struct json_object *props, const char *key,
         {
             (void)sub;
             if (!list_add(allowed, sizeof(allowed), &len, name)) {
-                cat(allowed, sizeof(allowed), &len, ", ...");
+                appendf(allowed, sizeof(allowed), &len, ", ...");
                 break;
             }
         }
@@ -742,7 +742,7 @@ static int v_alternatives(struct vctx *c, struct json_object *list, bool one,
         const char *name = NULL;
         simple = required_only(json_object_array_get_idx(list, i), &name);
         if (simple)
-            cat(names, sizeof(names), &len, "%s'%s'", i ? ", " : "", name);
+            appendf(names, sizeof(names), &len, "%s'%s'", i ? ", " : "", name);
     }
     if (simple) {
         if (matched > 1)
@@ -776,10 +776,10 @@ static int v_alternatives(struct vctx *c, struct json_object *list, bool one,
     }
     char msg[sizeof(f->msg)] = "", part[sizeof(f->msg)];
     len = 0;
-    cat(msg, sizeof(msg), &len, "must match one of %zu allowed forms:", n);
+    appendf(msg, sizeof(msg), &len, "must match one of %zu allowed forms:", n);
     for (size_t i = 0; i < n; i++) {
         rel_msg(c, &bf[i], part, sizeof(part));
-        cat(msg, sizeof(msg), &len, " (%zu) %s%s", i + 1, part, i + 1 < n ? ";" : "");
+        appendf(msg, sizeof(msg), &len, " (%zu) %s%s", i + 1, part, i + 1 < n ? ";" : "");
     }
     fail(c, f, "%s", msg);
 out:
@@ -850,14 +850,14 @@ struct cctx {
 static size_t ptr_push(struct cctx *c, const char *seg)
 {
     size_t old = c->len;
-    cat(c->ptr, sizeof(c->ptr), &c->len, "/");
+    appendf(c->ptr, sizeof(c->ptr), &c->len, "/");
     for (const char *p = seg; *p; p++) {
         if (*p == '~')
-            cat(c->ptr, sizeof(c->ptr), &c->len, "~0");
+            appendf(c->ptr, sizeof(c->ptr), &c->len, "~0");
         else if (*p == '/')
-            cat(c->ptr, sizeof(c->ptr), &c->len, "~1");
+            appendf(c->ptr, sizeof(c->ptr), &c->len, "~1");
         else
-            cat(c->ptr, sizeof(c->ptr), &c->len, "%c", *p);
+            appendf(c->ptr, sizeof(c->ptr), &c->len, "%c", *p);
     }
     return old;
 }
@@ -865,7 +865,7 @@ static size_t ptr_push(struct cctx *c, const char *seg)
 static size_t ptr_push_index(struct cctx *c, size_t i)
 {
     size_t old = c->len;
-    cat(c->ptr, sizeof(c->ptr), &c->len, "/%zu", i);
+    appendf(c->ptr, sizeof(c->ptr), &c->len, "/%zu", i);
     return old;
 }
 
@@ -1089,7 +1089,7 @@ int px_schema_validate(struct json_object *schema, struct json_object *value, co
     if (!root_name)
         root_name = "";
     struct vctx c = {.len = 0};
-    cat(c.path, sizeof(c.path), &c.len, "%s", root_name);
+    appendf(c.path, sizeof(c.path), &c.len, "%s", root_name);
     c.root_len = c.len;
     c.arguments = !*root_name || strcmp(root_name, "arguments") == 0;
     struct vfail f = {0};
