@@ -46,12 +46,10 @@ struct aggop {
     int naggs;
     bool typed; /* input column types known */
     /* groups in order of first appearance */
-    char **keys;            /* encoded key: 4-byte length + bytes */
+    struct px_groups groups;
     struct px_value *gvals; /* ngroup per group; strings owned */
     struct acc *accs;       /* naggs per group */
-    int64_t ngroups, groups_cap;
-    int64_t *slots; /* open addressing: group index + 1, 0 = empty */
-    size_t nslots;
+    int64_t vals_cap;       /* groups gvals and accs have room for */
     int64_t emitted;
     int64_t batch_rows;
     bool finished;
@@ -98,8 +96,7 @@ static int agg_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
             s->aggs[a].as = px_xstrdup(name);
         }
     }
-    s->nslots = 1024;
-    s->slots = px_xcalloc(s->nslots, sizeof(int64_t));
+    px_groups_init(&s->groups);
     s->batch_rows = ctx->batch_rows;
     s->mem = ctx->mem;
     *state_out = s;
@@ -111,17 +108,15 @@ static void agg_close(void *state)
     struct aggop *s = state;
     if (!s)
         return;
-    for (int64_t i = 0; i < s->ngroups; i++) {
-        free(s->keys[i]);
+    for (int64_t i = 0; i < s->groups.n; i++) {
         for (int g = 0; g < s->ngroup; g++)
             px_value_clear(&s->gvals[i * s->ngroup + g]);
         for (int a = 0; a < s->naggs; a++)
             px_value_clear(&s->accs[i * s->naggs + a].mm);
     }
-    free(s->keys);
+    px_groups_cleanup(&s->groups);
     free(s->gvals);
     free(s->accs);
-    free(s->slots);
     for (int g = 0; g < s->ngroup; g++)
         free(s->group_by[g]);
     free(s->group_by);
@@ -138,28 +133,17 @@ static void agg_close(void *state)
 static int64_t agg_group(struct aggop *s, const char *key, size_t len, const struct px_batch *b,
                          const int *gidx, int64_t r)
 {
-    size_t j = px__group_hash(key, len) & (s->nslots - 1);
-    while (s->slots[j]) {
-        const char *k = s->keys[s->slots[j] - 1];
-        uint32_t l;
-        memcpy(&l, k, 4);
-        if (l == len && memcmp(k + 4, key, len) == 0)
-            return s->slots[j] - 1;
-        j = (j + 1) & (s->nslots - 1);
+    bool created;
+    int64_t grown;
+    int64_t gi = px_groups_find_add(&s->groups, key, len, &created, &grown);
+    if (!created)
+        return gi;
+    if (gi == s->vals_cap) {
+        s->vals_cap = s->vals_cap ? s->vals_cap * 2 : 64;
+        s->gvals =
+            px_xrealloc(s->gvals, (size_t)(s->vals_cap * s->ngroup + 1) * sizeof(struct px_value));
+        s->accs = px_xrealloc(s->accs, (size_t)(s->vals_cap * s->naggs + 1) * sizeof(struct acc));
     }
-    if (s->ngroups == s->groups_cap) {
-        s->groups_cap = s->groups_cap ? s->groups_cap * 2 : 64;
-        s->keys = px_xrealloc(s->keys, (size_t)s->groups_cap * sizeof(char *));
-        s->gvals = px_xrealloc(s->gvals,
-                               (size_t)(s->groups_cap * s->ngroup + 1) * sizeof(struct px_value));
-        s->accs = px_xrealloc(s->accs, (size_t)(s->groups_cap * s->naggs + 1) * sizeof(struct acc));
-    }
-    int64_t gi = s->ngroups++;
-    char *k = px_xmalloc(len + 4);
-    uint32_t l = (uint32_t)len;
-    memcpy(k, &l, 4);
-    memcpy(k + 4, key, len);
-    s->keys[gi] = k;
     for (int g = 0; g < s->ngroup; g++) {
         struct px_value *v = &s->gvals[gi * s->ngroup + g];
         px_batch_get(b, gidx[g], r, v);
@@ -175,11 +159,7 @@ static int64_t agg_group(struct aggop *s, const char *key, size_t len, const str
     for (int g = 0; g < s->ngroup; g++)
         if (s->gvals[gi * s->ngroup + g].type == PX_VAL_STRING)
             s->pending += (int64_t)strlen(s->gvals[gi * s->ngroup + g].s) + 17;
-    s->slots[j] = gi + 1;
-    if ((size_t)s->ngroups * 2 > s->nslots) {
-        s->pending += (int64_t)(s->nslots * sizeof(int64_t)); /* the table doubles */
-        px__group_slots_grow(&s->slots, &s->nslots, s->keys, s->ngroups);
-    }
+    s->pending += grown;
     return gi;
 }
 
@@ -238,7 +218,7 @@ static int agg_process(void *state, struct px_batch *b, struct px_error *err)
             rc = px__row_error(b, r, err);
             break;
         }
-        if (s->ngroups >= PX_AGG_MAX_GROUPS) {
+        if (s->groups.n >= PX_AGG_MAX_GROUPS) {
             rc = px_error_set(err, PX_ETOOLARGE, "more than %d groups", PX_AGG_MAX_GROUPS);
             break;
         }
@@ -309,12 +289,12 @@ static int agg_finish(void *state, struct px_batch **out, struct px_error *err)
     *out = NULL;
     if (!s->finished) {
         s->finished = true;
-        if (s->ngroup == 0 && s->ngroups == 0)
+        if (s->ngroup == 0 && s->groups.n == 0)
             agg_group(s, "", 0, NULL, NULL, 0); /* SQL: one row over no rows */
     }
-    if (s->emitted >= s->ngroups)
+    if (s->emitted >= s->groups.n)
         return 0;
-    int64_t n = s->ngroups - s->emitted;
+    int64_t n = s->groups.n - s->emitted;
     if (n > s->batch_rows)
         n = s->batch_rows;
     struct px_batch *o = px_batch_create(s->batch_rows);

@@ -28,10 +28,7 @@ struct dlast {
     int nkeys;
     char *order_by;
     bool last;
-    char **keys; /* encoded keys by group */
-    int64_t ngroups, keys_cap;
-    int64_t *slots;
-    size_t nslots;
+    struct px_groups groups;
     struct px_batch *schema; /* the first batch's columns (no rows) */
     struct px_batch **chunks;
     int nchunks;
@@ -54,8 +51,7 @@ static int dlast_open(const struct px_node_ctx *ctx, void **state_out, struct px
     s->order_by = ob ? px_xstrdup(ob) : NULL;
     const char *keep = px_json_get_str(ctx->config, "keep");
     s->last = keep && strcmp(keep, "last") == 0;
-    s->nslots = 1024;
-    s->slots = px_xcalloc(s->nslots, sizeof(int64_t));
+    px_groups_init(&s->groups);
     s->chunk_rows = ctx->batch_rows;
     s->mem = ctx->mem;
     *state_out = s;
@@ -71,10 +67,7 @@ static void dlast_close(void *state)
         free(s->key_cols[k]);
     free(s->key_cols);
     free(s->order_by);
-    for (int64_t i = 0; i < s->ngroups; i++)
-        free(s->keys[i]);
-    free(s->keys);
-    free(s->slots);
+    px_groups_cleanup(&s->groups);
     px_batch_destroy(s->schema);
     for (int i = s->emitted; i < s->nchunks; i++)
         px_batch_destroy(s->chunks[i]);
@@ -85,32 +78,10 @@ static void dlast_close(void *state)
 /* The group of key; *created when it is new. */
 static int64_t dlast_group(struct dlast *s, const char *key, size_t len, bool *created)
 {
-    size_t j = px__group_hash(key, len) & (s->nslots - 1);
-    *created = false;
-    while (s->slots[j]) {
-        const char *k = s->keys[s->slots[j] - 1];
-        uint32_t l;
-        memcpy(&l, k, 4);
-        if (l == len && memcmp(k + 4, key, len) == 0)
-            return s->slots[j] - 1;
-        j = (j + 1) & (s->nslots - 1);
-    }
-    if (s->ngroups == s->keys_cap) {
-        s->keys_cap = s->keys_cap ? s->keys_cap * 2 : 64;
-        s->keys = px_xrealloc(s->keys, (size_t)s->keys_cap * sizeof(char *));
-    }
-    int64_t gi = s->ngroups++;
-    char *k = px_xmalloc(len + 4);
-    uint32_t l = (uint32_t)len;
-    memcpy(k, &l, 4);
-    memcpy(k + 4, key, len);
-    s->keys[gi] = k;
-    s->slots[j] = gi + 1;
-    *created = true;
-    if ((size_t)s->ngroups * 2 > s->nslots) {
-        px_mem_add(s->mem, (int64_t)(s->nslots * sizeof(int64_t))); /* the table doubles */
-        px__group_slots_grow(&s->slots, &s->nslots, s->keys, s->ngroups);
-    }
+    int64_t grown;
+    int64_t gi = px_groups_find_add(&s->groups, key, len, created, &grown);
+    if (grown)
+        px_mem_add(s->mem, grown);
     return gi;
 }
 
@@ -154,7 +125,7 @@ static int dlast_process(void *state, struct px_batch *b, struct px_error *err)
             rc = px__row_error(b, r, err);
             break;
         }
-        if (s->ngroups >= PX_AGG_MAX_GROUPS) {
+        if (s->groups.n >= PX_AGG_MAX_GROUPS) {
             rc = px_error_set(err, PX_ETOOLARGE, "more than %d distinct keys", PX_AGG_MAX_GROUPS);
             break;
         }
