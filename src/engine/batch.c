@@ -310,31 +310,6 @@ int px_batch_set(struct px_batch *b, int col, int64_t row, const struct px_value
     return 0;
 }
 
-void px_batch_move_row(struct px_batch *b, int64_t dst, int64_t src)
-{
-    if (dst == src)
-        return;
-    for (int i = 0; i < b->ncols; i++) {
-        struct px_column *c = &b->cols[i];
-        px_batch_set_null(c, dst, px_batch_is_null(c, src));
-        switch (c->type) {
-        case PX_COL_INT:
-        case PX_COL_TIMESTAMP:
-            c->v.i[dst] = c->v.i[src];
-            break;
-        case PX_COL_FLOAT:
-            c->v.f[dst] = c->v.f[src];
-            break;
-        case PX_COL_BOOL:
-            c->v.b[dst] = c->v.b[src];
-            break;
-        case PX_COL_STRING:
-            c->v.s[dst] = c->v.s[src];
-            break;
-        }
-    }
-}
-
 void px_batch_compact(struct px_batch *b, const bool *keep)
 {
     /* Column by column: the values of the kept rows move up, the null bitmap is rebuilt, and

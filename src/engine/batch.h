@@ -112,8 +112,6 @@ int px_batch_set(struct px_batch *b, int col, int64_t row, const struct px_value
                  struct px_error *err);
 /* Keeps the rows whose keep[] entry is true, in order. */
 void px_batch_compact(struct px_batch *b, const bool *keep);
-/* Moves row src into row dst (dst <= src). */
-void px_batch_move_row(struct px_batch *b, int64_t dst, int64_t src);
 /* Moves b's columns, rows and arena into a new heap batch and leaves b empty (no columns,
  * no rows), still valid to destroy. */
 struct px_batch *px_batch_take(struct px_batch *b);

@@ -63,7 +63,9 @@ static int text_kind(const char *s)
     return PX_COL_STRING;
 }
 
-enum px_col_type px__infer_merge(int current, const char *s)
+/* Column-type inference: the narrowest of int, float, bool, timestamp, string that fits every
+ * non-NULL value seen. */
+static enum px_col_type infer_merge(int current, const char *s)
 {
     int k = text_kind(s);
     if (current < 0 || current == k)
@@ -632,7 +634,7 @@ static int csv_produce(struct csvsrc *s, struct px_batch **out, struct px_error 
             int t = K_UNKNOWN;
             for (int64_t r = 0; r < b->nrows; r++)
                 if (!px_batch_is_null(&b->cols[i], r))
-                    t = (int)px__infer_merge(t, b->cols[i].v.s[r]);
+                    t = (int)infer_merge(t, b->cols[i].v.s[r]);
             s->types[i] = t < 0 ? PX_COL_STRING : t;
         }
         /* Convert the text batch. */

@@ -90,8 +90,4 @@ int px__probe_files(const struct px_node_ctx *ctx, bool write, int timeout_ms, c
 int px__probe_sqlite(const struct px_node_ctx *ctx, bool write, int timeout_ms, char *version,
                      size_t version_size, struct px_error *err);
 
-/* Column-type inference from text (CSV): the narrowest of int, float, bool, timestamp,
- * string that fits every non-NULL value seen. */
-enum px_col_type px__infer_merge(int current, const char *s);
-
 #endif
