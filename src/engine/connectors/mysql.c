@@ -53,7 +53,7 @@
 
 /* ---- connections ---- */
 
-void px__my_quote_ident(struct px_buf *b, const char *name)
+void px__mysql_quote_ident(struct px_buf *b, const char *name)
 {
     (void)px_buf_puts(b, "`");
     for (const char *p = name; *p; p++) {
@@ -64,17 +64,17 @@ void px__my_quote_ident(struct px_buf *b, const char *name)
     (void)px_buf_puts(b, "`");
 }
 
-void px__my_quote_table(struct px_buf *b, const char *table)
+void px__mysql_quote_table(struct px_buf *b, const char *table)
 {
     const char *dot = strchr(table, '.');
     if (dot && dot != table && dot[1]) {
         char *db = px_xstrndup(table, (size_t)(dot - table));
-        px__my_quote_ident(b, db);
+        px__mysql_quote_ident(b, db);
         free(db);
         (void)px_buf_puts(b, ".");
         table = dot + 1;
     }
-    px__my_quote_ident(b, table);
+    px__mysql_quote_ident(b, table);
 }
 
 static void target_str(const struct px_my_target *t, char *out, size_t size)
@@ -82,7 +82,7 @@ static void target_str(const struct px_my_target *t, char *out, size_t size)
     snprintf(out, size, "%s:%u", t && t->host ? t->host : "?", t ? t->port : 0);
 }
 
-int px__my_fail(MYSQL *m, const struct px_my_target *t, struct px_error *err)
+int px__mysql_fail(MYSQL *m, const struct px_my_target *t, struct px_error *err)
 {
     unsigned e = mysql_errno(m);
     const char *msg = mysql_error(m);
@@ -193,16 +193,16 @@ int px__my_fail(MYSQL *m, const struct px_my_target *t, struct px_error *err)
     return px_error_set(err, PX_EIO, "mysql: %s", msg[0] ? msg : "unknown error");
 }
 
-int px__my_exec(MYSQL *m, const struct px_my_target *t, const char *sql, size_t len,
-                struct px_error *err)
+int px__mysql_exec(MYSQL *m, const struct px_my_target *t, const char *sql, size_t len,
+                   struct px_error *err)
 {
     if (mysql_real_query(m, sql, (unsigned long)len) != 0)
-        return px__my_fail(m, t, err);
+        return px__mysql_fail(m, t, err);
     MYSQL_RES *r = mysql_store_result(m);
     if (r)
         mysql_free_result(r);
     else if (mysql_field_count(m) != 0)
-        return px__my_fail(m, t, err);
+        return px__mysql_fail(m, t, err);
     return 0;
 }
 
@@ -320,8 +320,8 @@ static void library_init(void)
     (void)mysql_library_init(0, NULL, NULL);
 }
 
-int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MYSQL **out,
-                   struct px_my_target *target, struct px_error *err)
+int px__mysql_connect(struct json_object *params, int connect_ms, unsigned io_s, MYSQL **out,
+                      struct px_my_target *target, struct px_error *err)
 {
     *out = NULL;
     int loaded = px_mysql_load(err);
@@ -409,7 +409,7 @@ int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MY
                 ai++;
                 continue;
             }
-            int rc = px__my_fail(m, target, err);
+            int rc = px__mysql_fail(m, target, err);
             mysql_close(m);
             return rc;
         }
@@ -464,7 +464,7 @@ static int my_probe(const struct px_node_ctx *ctx, bool write, int timeout_ms, c
     struct px_my_target t;
     MYSQL *m = NULL;
     unsigned io_s = (unsigned)((timeout_ms + 999) / 1000);
-    int rc = px__my_connect(ctx->params, timeout_ms, io_s, &m, &t, err);
+    int rc = px__mysql_connect(ctx->params, timeout_ms, io_s, &m, &t, err);
     if (rc < 0)
         return rc;
     const char *v = mysql_get_server_info(m);
@@ -514,7 +514,7 @@ static int my_probe(const struct px_node_ctx *ctx, bool write, int timeout_ms, c
     if (q == -2)
         rc = timeout_error(&t, timeout_ms, err);
     else if (q == -1 && rc == 0)
-        rc = px__my_fail(m, &t, err);
+        rc = px__mysql_fail(m, &t, err);
     mysql_close(m);
     return rc;
 }
@@ -523,13 +523,13 @@ const struct px_connector px__conn_mysql = {
     .version = 1,
     .name = "mysql",
     .description = "MySQL and MariaDB databases",
-    .open_source = px__my_src_open,
-    .next_batch = px__my_src_next,
-    .close_source = px__my_src_close,
-    .open_dest = px__my_dest_open,
-    .write_batch = px__my_dest_write,
-    .commit = px__my_dest_commit,
-    .close_dest = px__my_dest_close,
+    .open_source = px__mysql_src_open,
+    .next_batch = px__mysql_src_next,
+    .close_source = px__mysql_src_close,
+    .open_dest = px__mysql_dest_open,
+    .write_batch = px__mysql_dest_write,
+    .commit = px__mysql_dest_commit,
+    .close_dest = px__mysql_dest_close,
     .probe = my_probe,
     .dialect = PX_SQL_MYSQL,
 };

@@ -68,18 +68,18 @@ struct mydst {
 static void qualified(struct px_buf *q, const struct mydst *s, const char *name)
 {
     if (s->db) {
-        px__my_quote_ident(q, s->db);
+        px__mysql_quote_ident(q, s->db);
         (void)px_buf_puts(q, ".");
     }
-    px__my_quote_ident(q, name);
+    px__mysql_quote_ident(q, name);
 }
 
 static int exec_buf(struct mydst *s, struct px_buf *q, struct px_error *err)
 {
-    return px__my_exec(s->m, &s->t, q->data ? q->data : "", q->len, err);
+    return px__mysql_exec(s->m, &s->t, q->data ? q->data : "", q->len, err);
 }
 
-void px__my_dest_close(void *state)
+void px__mysql_dest_close(void *state)
 {
     struct mydst *s = state;
     if (!s)
@@ -88,7 +88,7 @@ void px__my_dest_close(void *state)
         struct px_error ignored;
         px_error_clear(&ignored);
         if (s->in_tx)
-            (void)px__my_exec(s->m, &s->t, "ROLLBACK", 8, &ignored);
+            (void)px__mysql_exec(s->m, &s->t, "ROLLBACK", 8, &ignored);
         struct px_buf q;
         px_buf_init(&q, 4096);
         if (s->staged) {
@@ -132,7 +132,7 @@ static char *side_name(const char *name, const char *suffix)
     return px_xstrdup(out);
 }
 
-int px__my_dest_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
+int px__mysql_dest_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
 {
     const char *table = px_json_get_str(ctx->config, "table");
     if (!table || !table[0])
@@ -163,7 +163,8 @@ int px__my_dest_open(const struct px_node_ctx *ctx, void **state_out, struct px_
                                 json_object_array_length(s->keys) == 0))
         rc = px_error_set(err, PX_EINVALID, "mysql: mode upsert needs keys");
     if (rc == 0)
-        rc = px__my_connect(ctx->params, PX_MY_RUN_CONNECT_MS, PX_MY_RUN_IO_S, &s->m, &s->t, err);
+        rc =
+            px__mysql_connect(ctx->params, PX_MY_RUN_CONNECT_MS, PX_MY_RUN_IO_S, &s->m, &s->t, err);
     s->stmt_max = STMT_MAX;
     if (rc == 0 &&
         mysql_query(s->m, "SELECT @@max_allowed_packet, @@character_set_database") == 0) {
@@ -179,7 +180,7 @@ int px__my_dest_open(const struct px_node_ctx *ctx, void **state_out, struct px_
             mysql_free_result(r);
     }
     if (rc < 0) {
-        px__my_dest_close(s);
+        px__mysql_dest_close(s);
         return rc;
     }
     *state_out = s;
@@ -224,11 +225,12 @@ static int table_columns(struct mydst *s, const char *name, char ***out, int *n,
     *out = NULL;
     *n = 0;
     if (mysql_real_query(s->m, q.data, (unsigned long)q.len) != 0) {
-        rc = mysql_errno(s->m) == ER_NO_SUCH_TABLE ? -PX_ENOTFOUND : px__my_fail(s->m, &s->t, err);
+        rc = mysql_errno(s->m) == ER_NO_SUCH_TABLE ? -PX_ENOTFOUND
+                                                   : px__mysql_fail(s->m, &s->t, err);
     } else {
         MYSQL_RES *r = mysql_store_result(s->m);
         if (!r) {
-            rc = px__my_fail(s->m, &s->t, err);
+            rc = px__mysql_fail(s->m, &s->t, err);
         } else {
             unsigned nf = mysql_num_fields(r);
             MYSQL_FIELD *f = mysql_fetch_fields(r);
@@ -285,12 +287,12 @@ static int check_unique(struct mydst *s, struct px_error *err)
     int rc = 0;
     if (mysql_real_query(s->m, q.data, (unsigned long)q.len) != 0) {
         px_buf_cleanup(&q);
-        return px__my_fail(s->m, &s->t, err);
+        return px__mysql_fail(s->m, &s->t, err);
     }
     px_buf_cleanup(&q);
     MYSQL_RES *r = mysql_store_result(s->m);
     if (!r)
-        return px__my_fail(s->m, &s->t, err);
+        return px__mysql_fail(s->m, &s->t, err);
     size_t nk = json_object_array_length(s->keys);
     /* Rows come grouped by index: count per unique index its columns and how many are keys. */
     char cur[256] = "";
@@ -315,8 +317,8 @@ static int check_unique(struct mydst *s, struct px_error *err)
         px_buf_init(&list, 4096);
         for (size_t k = 0; k < nk; k++) {
             (void)px_buf_puts(&list, k ? ", " : "");
-            px__my_quote_ident(&list,
-                               json_object_get_string(json_object_array_get_idx(s->keys, k)));
+            px__mysql_quote_ident(&list,
+                                  json_object_get_string(json_object_array_get_idx(s->keys, k)));
         }
         rc = px_error_set(err, PX_EINVALID,
                           "mysql: upsert into table '%s' needs a PRIMARY KEY or UNIQUE index on "
@@ -338,14 +340,15 @@ static int create_table(struct mydst *s, const char *name, const struct px_batch
     (void)px_buf_puts(&q, " (");
     for (int i = 0; i < b->ncols; i++) {
         (void)px_buf_puts(&q, i ? ", " : "");
-        px__my_quote_ident(&q, b->cols[i].name);
+        px__mysql_quote_ident(&q, b->cols[i].name);
         (void)px_buf_printf(&q, " %s NULL", sql_type(b->cols[i].type, is_key(s, b->cols[i].name)));
     }
     if (s->mode == M_UPSERT) {
         (void)px_buf_puts(&q, ", UNIQUE KEY `px_upsert_keys` (");
         for (size_t k = 0; k < json_object_array_length(s->keys); k++) {
             (void)px_buf_puts(&q, k ? ", " : "");
-            px__my_quote_ident(&q, json_object_get_string(json_object_array_get_idx(s->keys, k)));
+            px__mysql_quote_ident(&q,
+                                  json_object_get_string(json_object_array_get_idx(s->keys, k)));
         }
         (void)px_buf_puts(&q, ")");
     }
@@ -404,7 +407,7 @@ static int dest_start(struct mydst *s, const struct px_batch *b, struct px_error
     }
     free_names(names, n);
     if (rc == 0) {
-        rc = px__my_exec(s->m, &s->t, "START TRANSACTION", 17, err);
+        rc = px__mysql_exec(s->m, &s->t, "START TRANSACTION", 17, err);
         s->in_tx = rc == 0;
     }
     if (rc == 0) {
@@ -416,7 +419,7 @@ static int dest_start(struct mydst *s, const struct px_batch *b, struct px_error
         s->ncols = b->ncols;
         for (int i = 0; i < b->ncols; i++) {
             (void)px_buf_puts(&q, i ? ", " : "");
-            px__my_quote_ident(&q, b->cols[i].name);
+            px__mysql_quote_ident(&q, b->cols[i].name);
             s->cols[i] = px_xstrdup(b->cols[i].name);
         }
         (void)px_buf_puts(&q, ") VALUES ");
@@ -428,16 +431,16 @@ static int dest_start(struct mydst *s, const struct px_batch *b, struct px_error
                 if (is_key(s, b->cols[i].name))
                     continue;
                 (void)px_buf_puts(&q, nset++ ? ", " : "");
-                px__my_quote_ident(&q, b->cols[i].name);
+                px__mysql_quote_ident(&q, b->cols[i].name);
                 (void)px_buf_puts(&q, " = VALUES(");
-                px__my_quote_ident(&q, b->cols[i].name);
+                px__mysql_quote_ident(&q, b->cols[i].name);
                 (void)px_buf_puts(&q, ")");
             }
             if (!nset) { /* every column is a key: a no-op update */
                 const char *k0 = json_object_get_string(json_object_array_get_idx(s->keys, 0));
-                px__my_quote_ident(&q, k0);
+                px__mysql_quote_ident(&q, k0);
                 (void)px_buf_puts(&q, " = ");
-                px__my_quote_ident(&q, k0);
+                px__mysql_quote_ident(&q, k0);
             }
         }
         s->suffix = px_buf_take(&q);
@@ -520,7 +523,7 @@ static int flush(struct mydst *s, const struct px_batch *b, int64_t first, struc
     s->sql[s->len] = '\0';
     int rc = 0;
     if (mysql_real_query(s->m, s->sql, (unsigned long)s->len) != 0) {
-        rc = px__my_fail(s->m, &s->t, err);
+        rc = px__mysql_fail(s->m, &s->t, err);
         char *at = strstr(err->message, " at row ");
         if (at) {
             long long n = strtoll(at + 8, NULL, 10);
@@ -535,7 +538,7 @@ static int flush(struct mydst *s, const struct px_batch *b, int64_t first, struc
     return rc;
 }
 
-int px__my_dest_write(void *state, const struct px_batch *b, struct px_error *err)
+int px__mysql_dest_write(void *state, const struct px_batch *b, struct px_error *err)
 {
     struct mydst *s = state;
     int rc;
@@ -587,7 +590,7 @@ int px__my_dest_write(void *state, const struct px_batch *b, struct px_error *er
     return s->len ? flush(s, b, first, err) : 0;
 }
 
-int px__my_dest_commit(void *state, struct px_error *err)
+int px__mysql_dest_commit(void *state, struct px_error *err)
 {
     struct mydst *s = state;
     int rc = 0;
@@ -622,7 +625,7 @@ int px__my_dest_commit(void *state, struct px_error *err)
         }
     }
     if (rc == 0 && s->in_tx) {
-        rc = px__my_exec(s->m, &s->t, "COMMIT", 6, err);
+        rc = px__mysql_exec(s->m, &s->t, "COMMIT", 6, err);
         if (rc == 0)
             s->in_tx = false;
     }

@@ -31,27 +31,27 @@ struct px_my_target {
 /* Opens a connection with the node's params: utf8mb4, session time_zone '+00:00', a strict
  * sql_mode, TLS per sslmode. The connect (handshake and session set-up included) never takes
  * longer than connect_ms; later reads and writes time out after io_s seconds. */
-int px__my_connect(struct json_object *params, int connect_ms, unsigned io_s, MYSQL **out,
-                   struct px_my_target *target, struct px_error *err);
+int px__mysql_connect(struct json_object *params, int connect_ms, unsigned io_s, MYSQL **out,
+                      struct px_my_target *target, struct px_error *err);
 /* Fills err from the connection's last error (code, retryable, hint); returns -code. */
-int px__my_fail(MYSQL *m, const struct px_my_target *t, struct px_error *err);
-/* Runs one statement that returns no rows; 0 or px__my_fail. */
-int px__my_exec(MYSQL *m, const struct px_my_target *t, const char *sql, size_t len,
-                struct px_error *err);
+int px__mysql_fail(MYSQL *m, const struct px_my_target *t, struct px_error *err);
+/* Runs one statement that returns no rows; 0 or px__mysql_fail. */
+int px__mysql_exec(MYSQL *m, const struct px_my_target *t, const char *sql, size_t len,
+                   struct px_error *err);
 /* Appends `name` with backticks doubled. */
-void px__my_quote_ident(struct px_buf *b, const char *name);
+void px__mysql_quote_ident(struct px_buf *b, const char *name);
 /* Appends a table reference: "t" → `t`, "db.t" → `db`.`t` (split at the first dot). */
-void px__my_quote_table(struct px_buf *b, const char *table);
+void px__mysql_quote_table(struct px_buf *b, const char *table);
 
 /* The source callbacks (engine/connectors/mysql_src.c). */
-int px__my_src_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
-int px__my_src_next(void *state, struct px_batch **out, struct px_error *err);
-void px__my_src_close(void *state);
+int px__mysql_src_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
+int px__mysql_src_next(void *state, struct px_batch **out, struct px_error *err);
+void px__mysql_src_close(void *state);
 
 /* The destination callbacks (engine/connectors/mysql_dest.c). */
-int px__my_dest_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
-int px__my_dest_write(void *state, const struct px_batch *b, struct px_error *err);
-int px__my_dest_commit(void *state, struct px_error *err);
-void px__my_dest_close(void *state);
+int px__mysql_dest_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err);
+int px__mysql_dest_write(void *state, const struct px_batch *b, struct px_error *err);
+int px__mysql_dest_commit(void *state, struct px_error *err);
+void px__mysql_dest_close(void *state);
 
 #endif

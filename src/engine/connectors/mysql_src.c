@@ -47,7 +47,7 @@ struct mysrc {
     bool eof;
 };
 
-void px__my_src_close(void *state)
+void px__mysql_src_close(void *state)
 {
     struct mysrc *s = state;
     if (!s)
@@ -134,12 +134,12 @@ static void select_list(struct px_buf *q, const struct px_node_ctx *ctx)
     if (ctx->push_columns && ctx->push_ncols > 0) {
         for (int i = 0; i < ctx->push_ncols; i++) {
             (void)px_buf_puts(q, i ? ", " : "");
-            px__my_quote_ident(q, ctx->push_columns[i]);
+            px__mysql_quote_ident(q, ctx->push_columns[i]);
         }
     } else if (cols && json_object_array_length(cols) > 0) {
         for (size_t i = 0; i < json_object_array_length(cols); i++) {
             (void)px_buf_puts(q, i ? ", " : "");
-            px__my_quote_ident(q, json_object_get_string(json_object_array_get_idx(cols, i)));
+            px__mysql_quote_ident(q, json_object_get_string(json_object_array_get_idx(cols, i)));
         }
     } else {
         (void)px_buf_puts(q, "*");
@@ -155,7 +155,7 @@ static int build_select(const struct px_node_ctx *ctx, struct px_buf *q, struct 
         (void)px_buf_puts(q, "SELECT ");
         select_list(q, ctx);
         (void)px_buf_puts(q, " FROM ");
-        px__my_quote_table(q, table);
+        px__mysql_quote_table(q, table);
     } else if (query) {
         size_t n = 0;
         int rc = px_sqlcheck_source(PX_SQL_MYSQL, query, &n, err);
@@ -181,7 +181,7 @@ static int build_select(const struct px_node_ctx *ctx, struct px_buf *q, struct 
     return 0;
 }
 
-int px__my_src_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
+int px__mysql_src_open(const struct px_node_ctx *ctx, void **state_out, struct px_error *err)
 {
     /* cursor_column needs nothing here: the executor pushes `column > last` into push_where
      * and filters and tracks the position itself (engine/cursor.h). */
@@ -194,16 +194,16 @@ int px__my_src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
     }
     struct mysrc *s = px_xcalloc(1, sizeof(*s));
     s->batch_rows = ctx->batch_rows > 0 ? ctx->batch_rows : PX_BATCH_DEFAULT_ROWS;
-    rc = px__my_connect(ctx->params, PX_MY_RUN_CONNECT_MS, PX_MY_RUN_IO_S, &s->m, &s->t, err);
+    rc = px__mysql_connect(ctx->params, PX_MY_RUN_CONNECT_MS, PX_MY_RUN_IO_S, &s->m, &s->t, err);
     /* The session's later transactions are read-only too: a statement that commits
      * implicitly (DDL) would otherwise end the READ ONLY transaction and run read-write. */
     if (rc == 0) {
         static const char session_ro[] = "SET SESSION TRANSACTION READ ONLY";
-        rc = px__my_exec(s->m, &s->t, session_ro, sizeof(session_ro) - 1, err);
+        rc = px__mysql_exec(s->m, &s->t, session_ro, sizeof(session_ro) - 1, err);
     }
     if (rc == 0) {
         static const char ro[] = "START TRANSACTION READ ONLY";
-        rc = px__my_exec(s->m, &s->t, ro, sizeof(ro) - 1, err);
+        rc = px__mysql_exec(s->m, &s->t, ro, sizeof(ro) - 1, err);
     }
     if (rc == 0 && mysql_real_query(s->m, q.data, (unsigned long)q.len) != 0) {
         const char *table = px_json_get_str(ctx->config, "table");
@@ -212,7 +212,7 @@ int px__my_src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
                               table, s->t.database ? s->t.database : "");
             px_error_hint(err, "check the table name, or create the table");
         } else {
-            rc = px__my_fail(s->m, &s->t, err);
+            rc = px__mysql_fail(s->m, &s->t, err);
         }
     }
     px_buf_cleanup(&q);
@@ -220,7 +220,7 @@ int px__my_src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
         s->res = mysql_use_result(s->m);
         if (!s->res)
             rc = mysql_field_count(s->m)
-                     ? px__my_fail(s->m, &s->t, err)
+                     ? px__mysql_fail(s->m, &s->t, err)
                      : px_error_set(err, PX_EINVALID, "mysql: the query returned no result set");
     }
     if (rc == 0) {
@@ -239,7 +239,7 @@ int px__my_src_open(const struct px_node_ctx *ctx, void **state_out, struct px_e
         }
     }
     if (rc < 0) {
-        px__my_src_close(s);
+        px__mysql_src_close(s);
         return rc;
     }
     *state_out = s;
@@ -353,7 +353,7 @@ static int cell(struct mysrc *s, struct px_batch *b, int i, int64_t r, const cha
     return 0;
 }
 
-int px__my_src_next(void *state, struct px_batch **out, struct px_error *err)
+int px__mysql_src_next(void *state, struct px_batch **out, struct px_error *err)
 {
     struct mysrc *s = state;
     *out = NULL;
@@ -369,7 +369,7 @@ int px__my_src_next(void *state, struct px_batch **out, struct px_error *err)
         MYSQL_ROW row = mysql_fetch_row(s->res);
         if (!row) {
             if (mysql_errno(s->m))
-                rc = px__my_fail(s->m, &s->t, err);
+                rc = px__mysql_fail(s->m, &s->t, err);
             s->eof = true;
             break;
         }
