@@ -1,5 +1,6 @@
 /* Process configuration and wiring: see config.h. */
 #include "app/config.h"
+#include "transport/env.h"
 
 #include "auth/ratelimit.h"
 #include "base/err.h"
@@ -127,4 +128,21 @@ void px_app_close(struct px_app *app)
     px_store_close(app->store);
     px_keyring_wipe(&app->keyring);
     memset(app, 0, sizeof(*app));
+}
+
+static int start_workers(void *ctx, struct px_error *err)
+{
+    return px_app_start_workers(ctx, err);
+}
+
+void px_app_transport_env(struct px_app *app, struct px_transport_env *env)
+{
+    *env = (struct px_transport_env){.deps = {.store = app->store,
+                                              .keyring = &app->keyring,
+                                              .rl = app->rl,
+                                              .audit = app->audit,
+                                              .files_root = app->files_root},
+                                     .store_url = app->store_url,
+                                     .start_workers = start_workers,
+                                     .start_ctx = app};
 }

@@ -16,6 +16,7 @@ struct px_ratelimit;
 struct px_audit;
 struct px_run_workers;
 struct px_scheduler;
+struct px_transport_env;
 
 struct px_app {
     char home[PATH_MAX];            /* data directory */
@@ -46,5 +47,9 @@ void px_app_close(struct px_app *app);
  * store handle; runs a dead process left behind are marked failed first. Then starts the
  * scheduler (sched/scheduler.h), unless PLANASONIX_SCHEDULER=off. */
 int px_app_start_workers(struct px_app *app, struct px_error *err);
+
+/* Fills env with what the MCP transports take from app (its services, the store's URL and
+ * px_app_start_workers as the hook they call once ready); env borrows from app. */
+void px_app_transport_env(struct px_app *app, struct px_transport_env *env);
 
 #endif

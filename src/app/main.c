@@ -13,6 +13,7 @@
 #include "service/pipelines.h"
 #include "store/store.h"
 #include "transport/proxy.h"
+#include "transport/env.h"
 #include "transport/http.h"
 #include "transport/stdio.h"
 
@@ -447,8 +448,10 @@ int main(int argc, char **argv)
     struct px_app app;
     if ((rc = px_app_open(&app, &err)))
         return report(rc, &err);
+    struct px_transport_env env;
+    px_app_transport_env(&app, &env);
     if (strcmp(cmd, "--stdio") == 0) {
-        rc = px_stdio_run(&app);
+        rc = px_stdio_run(&env);
         px_app_close(&app);
         return rc;
     }
@@ -456,7 +459,7 @@ int main(int argc, char **argv)
         /* Two malloc arenas are plenty for a few HTTP threads and keep resident memory small
          * (glibc would otherwise grow one arena per core times eight). */
         mallopt(M_ARENA_MAX, 2);
-        rc = px_http_serve(&app, o.listen);
+        rc = px_http_serve(&env, o.listen);
         px_app_close(&app);
         return rc;
     }

@@ -6,7 +6,6 @@
  */
 #include "transport/http.h"
 
-#include "app/config.h"
 #include "auth/audit.h"
 #include "auth/principal.h"
 #include "auth/ratelimit.h"
@@ -19,6 +18,7 @@
 #include "store/store.h"
 #include "tools/registry.h"
 #include "transport/http_framing.h"
+#include "transport/env.h"
 #include "transport/http_internal.h"
 #include "transport/metrics.h"
 #include "transport/sessions.h"
@@ -131,7 +131,7 @@ enum MHD_Result px_http_send_owned(struct px_http_req *r, unsigned status, const
 
 void px_http_audit(struct px_http_req *r, const char *outcome, const char *error_code)
 {
-    struct px_app *app = r->srv->app;
+    const struct px_transport_env *env = r->srv->env;
     const struct px_principal *p = &r->principal;
     struct px_audit_entry e = {
         .at = px_now_ms(),
@@ -143,9 +143,9 @@ void px_http_audit(struct px_http_req *r, const char *outcome, const char *error
         .error_code = error_code,
         .latency_us = px_mono_us() - r->started_us,
     };
-    if (px_audit_enqueue(app->audit, &e)) {
+    if (px_audit_enqueue(env->deps.audit, &e)) {
         struct px_store *st = px_store_pool_acquire(r->srv->pool);
-        px_audit_flush(app->audit, st);
+        px_audit_flush(env->deps.audit, st);
         px_store_pool_release(r->srv->pool, st);
     }
 }
@@ -280,7 +280,7 @@ bool px_http_take_rate(struct px_http_req *r, const struct px_http_msg *m)
         return true;
     const struct px_principal *p = &r->principal;
     struct px_rate_decision d =
-        px_ratelimit_take(r->srv->app->rl, p->org_id, p->rate_limit, px_now_ms());
+        px_ratelimit_take(r->srv->env->deps.rl, p->org_id, p->rate_limit, px_now_ms());
     r->rated = d.limit > 0;
     r->rate = d;
     if (d.allowed)
@@ -451,10 +451,10 @@ static void end_revoked(struct px_http_server *srv)
 
 static void flush_audit(struct px_http_server *srv)
 {
-    if (px_audit_pending(srv->app->audit) == 0)
+    if (px_audit_pending(srv->env->deps.audit) == 0)
         return;
     struct px_store *st = px_store_pool_acquire(srv->pool);
-    px_audit_flush(srv->app->audit, st);
+    px_audit_flush(srv->env->deps.audit, st);
     px_store_pool_release(srv->pool, st);
 }
 
@@ -534,9 +534,9 @@ static enum MHD_Result authenticate(struct px_http_req *r)
         char copy[MAX_TOKEN + 1];
         memcpy(copy, token, len);
         copy[len] = '\0';
-        struct px_app *app = r->srv->app;
+        const struct px_transport_env *env = r->srv->env;
         struct px_store *st = px_store_pool_acquire(r->srv->pool);
-        rc = px_principal_from_key(st, &app->keyring, copy, px_now_ms(), &r->principal, &err);
+        rc = px_principal_from_key(st, env->deps.keyring, copy, px_now_ms(), &r->principal, &err);
         px_store_pool_release(r->srv->pool, st);
         sodium_memzero(copy, sizeof(copy));
     }
@@ -964,7 +964,7 @@ static void shutdown_server(struct px_http_server *srv)
     pthread_cond_signal(&srv->timer_cond);
     pthread_mutex_unlock(&srv->timer_lock);
     pthread_join(srv->timer, NULL);
-    px_audit_set_flusher(srv->app->audit, NULL, NULL);
+    px_audit_set_flusher(srv->env->deps.audit, NULL, NULL);
     px_stream_set_close_all(srv->streams);
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
@@ -972,7 +972,7 @@ static void shutdown_server(struct px_http_server *srv)
         close(lfd);
 }
 
-int px_http_serve(struct px_app *app, const char *listen)
+int px_http_serve(const struct px_transport_env *env, const char *listen)
 {
     struct px_error err;
     px_error_clear(&err);
@@ -991,7 +991,7 @@ int px_http_serve(struct px_app *app, const char *listen)
     int family = AF_INET;
     size_t caps[PX_ORGCAP_KINDS];
     struct px_http_server *srv = px_xcalloc(1, sizeof(*srv));
-    srv->app = app;
+    srv->env = env;
     px_http_framing_init();
     if (px_http_parse_listen(spec, host, sizeof(host), &port, &err) ||
         resolve(host, port, &ss, &family, &err) ||
@@ -1015,13 +1015,13 @@ int px_http_serve(struct px_app *app, const char *listen)
     /* One store handle per HTTP thread, plus one for the live-call workers and the timer
      * (they wait for a handle when all are busy). */
     unsigned threads = env_threads();
-    if (px_store_pool_open(app->store_url, (int)threads + 1, &srv->pool, &err)) {
+    if (px_store_pool_open(env->store_url, (int)threads + 1, &srv->pool, &err)) {
         px_logerr("planasonix-mcp: %s", err.message);
         free(srv);
         return 1;
     }
     /* The run workers (their own store handles; stopped by px_app_close). */
-    if (px_app_start_workers(app, &err)) {
+    if (env->start_workers(env->start_ctx, &err)) {
         px_logerr("planasonix-mcp: %s", err.message);
         px_store_pool_close(srv->pool);
         free(srv);
@@ -1030,7 +1030,7 @@ int px_http_serve(struct px_app *app, const char *listen)
     srv->caps = px_orgcaps_create(caps);
     srv->metrics = px_metrics_create();
     srv->streams = px_stream_set_create();
-    struct px_sessions_config cfg = {.app = app,
+    struct px_sessions_config cfg = {.env = env,
                                      .pool = srv->pool,
                                      .max_sessions = MAX_SESSIONS,
                                      .caps = srv->caps,
@@ -1050,7 +1050,7 @@ int px_http_serve(struct px_app *app, const char *listen)
         pthread_create(&srv->workers[srv->nworkers], NULL, worker_main, srv);
     pthread_mutex_unlock(&srv->jobs_lock);
     pthread_create(&srv->timer, NULL, timer_main, srv);
-    px_audit_set_flusher(app->audit, wake_flusher, srv);
+    px_audit_set_flusher(env->deps.audit, wake_flusher, srv);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (family == AF_INET6 ? MHD_USE_IPv6 : 0);
@@ -1070,7 +1070,7 @@ int px_http_serve(struct px_app *app, const char *listen)
         unsigned bound = info ? info->port : port;
         bool v6 = family == AF_INET6;
         px_info("planasonix-mcp: serving MCP on http://%s%s%s:%u/mcp and /sse (store: %s)",
-                v6 ? "[" : "", host, v6 ? "]" : "", bound, app->store_url);
+                v6 ? "[" : "", host, v6 ? "]" : "", bound, env->store_url);
         if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "::1") != 0 &&
             strcmp(host, "localhost") != 0 && !getenv("PLANASONIX_ALLOWED_HOSTS"))
             px_warn("planasonix-mcp: listening beyond loopback; set PLANASONIX_ALLOWED_HOSTS to "

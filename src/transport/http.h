@@ -17,11 +17,11 @@
 #ifndef PX_TRANSPORT_HTTP_H
 #define PX_TRANSPORT_HTTP_H
 
-struct px_app;
+struct px_transport_env;
 
 /* Serves until SIGTERM or SIGINT, then shuts down gracefully (stops accepting, lets requests
  * in flight finish, ends SSE streams, flushes the audit queue). listen is "ADDR:PORT" or NULL
  * (then 127.0.0.1 with $PORT, else 8080). Returns the process exit code. */
-int px_http_serve(struct px_app *app, const char *listen);
+int px_http_serve(const struct px_transport_env *env, const char *listen);
 
 #endif

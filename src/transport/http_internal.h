@@ -26,7 +26,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-struct px_app;
+struct px_transport_env;
 struct px_store_pool;
 struct px_sessions;
 struct px_stream;
@@ -71,7 +71,7 @@ struct px_http_job {
 };
 
 struct px_http_server {
-    struct px_app *app;
+    const struct px_transport_env *env;
     struct px_store_pool *pool; /* store handles for requests (checked out per use) */
     struct MHD_Daemon *daemon;
     struct px_http_allow allow;

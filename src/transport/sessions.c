@@ -1,7 +1,7 @@
 /* The HTTP session table: see sessions.h. */
 #include "transport/sessions.h"
 
-#include "app/config.h"
+#include "transport/env.h"
 #include "auth/audit.h"
 #include "auth/principal.h"
 #include "base/clock.h"
@@ -209,13 +209,9 @@ struct px_hsession *px_hsession_new(struct px_sessions *t, enum px_hsession_kind
     snprintf(s->key_id, sizeof(s->key_id), "%s", key_id);
     snprintf(s->org_id, sizeof(s->org_id), "%s", org_id);
     pthread_mutex_init(&s->cancel_lock, NULL);
-    struct px_app *app = t->cfg.app;
     /* No default store: each call checks one out of the pool (px_hsession_handle). */
-    struct px_mcp_deps deps = {.store = NULL,
-                               .keyring = &app->keyring,
-                               .rl = app->rl,
-                               .audit = app->audit,
-                               .files_root = app->files_root};
+    struct px_mcp_deps deps = t->cfg.env->deps;
+    deps.store = NULL;
     struct px_mcp_host host = {
         .ctx = s,
         .transport = kind == PX_HSESSION_LEGACY ? "sse" : "http",

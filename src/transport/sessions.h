@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 struct json_object;
-struct px_app;
+struct px_transport_env;
 struct px_store_pool;
 struct px_principal;
 struct px_stream;
@@ -43,7 +43,7 @@ struct px_http_sink {
 struct px_orgcaps;
 
 struct px_sessions_config {
-    struct px_app *app;
+    const struct px_transport_env *env;
     struct px_store_pool *pool; /* the store handles calls use */
     size_t max_sessions;        /* px_sessions_add refuses beyond this */
     struct px_orgcaps *caps;    /* per-organization session caps (PX_ORGCAP_SESSIONS); or NULL */

@@ -1,7 +1,6 @@
 /* MCP over stdio: see stdio.h. */
 #include "transport/stdio.h"
 
-#include "app/config.h"
 #include "auth/audit.h"
 #include "auth/principal.h"
 #include "base/lines.h"
@@ -10,6 +9,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "mcp/session.h"
+#include "transport/env.h"
 #include "tools/registry.h"
 
 #include <errno.h>
@@ -28,7 +28,7 @@ struct line {
 };
 
 struct stdio_ctx {
-    struct px_app *app;
+    const struct px_transport_env *env;
     struct px_mcp_session *session;
     char *token;        /* PLANASONIX_API_KEY, copied at start */
     struct px_lines in; /* bytes read, not yet split into lines */
@@ -86,8 +86,8 @@ static void host_send(void *ctx, const char *json)
 static int host_authenticate(void *vctx, struct px_principal *out, struct px_error *err)
 {
     struct stdio_ctx *c = vctx;
-    int rc =
-        px_principal_from_key(c->app->store, &c->app->keyring, c->token, px_now_ms(), out, err);
+    int rc = px_principal_from_key(c->env->deps.store, c->env->deps.keyring, c->token, px_now_ms(),
+                                   out, err);
     if (rc == 0 && !c->key_id[0]) {
         snprintf(c->key_id, sizeof(c->key_id), "%s", out->key_id);
         c->next_check_us = px_mono_us() + KEY_CHECK_US;
@@ -104,7 +104,7 @@ static void check_key(struct stdio_ctx *c)
     c->next_check_us = px_mono_us() + KEY_CHECK_US;
     struct px_error err;
     px_error_clear(&err);
-    if (px_principal_key_live(c->app->store, c->key_id, px_now_ms(), &err) == 0)
+    if (px_principal_key_live(c->env->deps.store, c->key_id, px_now_ms(), &err) == 0)
         c->revoked = true;
 }
 
@@ -166,14 +166,14 @@ static void host_poll(void *vctx)
     check_key(c);
 }
 
-int px_stdio_run(struct px_app *app)
+int px_stdio_run(const struct px_transport_env *env)
 {
     struct px_error err;
     if (px_tools_init(&err)) {
         px_logerr("%s", err.message);
         return 1;
     }
-    if (px_app_start_workers(app, &err)) {
+    if (env->start_workers(env->start_ctx, &err)) {
         px_logerr("%s", err.message);
         return 1;
     }
@@ -183,7 +183,7 @@ int px_stdio_run(struct px_app *app)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct stdio_ctx c = {.app = app};
+    struct stdio_ctx c = {.env = env};
     const char *key = getenv("PLANASONIX_API_KEY");
     c.token = px_xstrdup(key ? key : "");
     if (!key || !*key)
@@ -196,13 +196,9 @@ int px_stdio_run(struct px_app *app)
         .send = host_send,
         .poll = host_poll,
     };
-    struct px_mcp_deps deps = {.store = app->store,
-                               .keyring = &app->keyring,
-                               .rl = app->rl,
-                               .audit = app->audit,
-                               .files_root = app->files_root};
+    struct px_mcp_deps deps = env->deps;
     c.session = px_mcp_session_create(&deps, &host);
-    px_info("planasonix-mcp: serving MCP on stdio (store: %s)", app->store_url);
+    px_info("planasonix-mcp: serving MCP on stdio (store: %s)", env->store_url);
 
     while (!stop_signal) {
         check_key(&c);
@@ -213,12 +209,12 @@ int px_stdio_run(struct px_app *app)
                 break;
             /* Group commit: queued audit rows are written at most PX_AUDIT_FLUSH_MS after the
              * oldest was queued (or when the queue fills), not once per request. */
-            int64_t due = px_audit_due_ms(app->audit, px_now_ms());
+            int64_t due = px_audit_due_ms(env->deps.audit, px_now_ms());
             int wait_ms = due > 0 ? (int)due : -1;
             if (c.key_id[0] && (wait_ms < 0 || wait_ms > KEY_CHECK_US / 1000))
                 wait_ms = KEY_CHECK_US / 1000; /* wake up to check the key */
             if (due == 0)
-                px_audit_flush(app->audit, app->store);
+                px_audit_flush(env->deps.audit, env->deps.store);
             else
                 read_input(&c, wait_ms, false);
             continue;
@@ -242,7 +238,7 @@ int px_stdio_run(struct px_app *app)
         free(l->text);
         free(l);
     }
-    px_audit_flush(app->audit, app->store);
+    px_audit_flush(env->deps.audit, env->deps.store);
     px_mcp_session_destroy(c.session);
     px_lines_cleanup(&c.in);
     memset(c.token, 0, strlen(c.token));

@@ -6,11 +6,11 @@
 #ifndef PX_TRANSPORT_STDIO_H
 #define PX_TRANSPORT_STDIO_H
 
-struct px_app;
+struct px_transport_env;
 
 #define PX_STDIO_MAX_MESSAGE (4u << 20) /* a longer line is refused with -32600 */
 
 /* Serves one session until EOF or a termination signal. Returns the process exit code. */
-int px_stdio_run(struct px_app *app);
+int px_stdio_run(const struct px_transport_env *env);
 
 #endif

@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "store/store.h"
 #include "tools/registry.h"
+#include "transport/env.h"
 #include "transport/sessions.h"
 
 #include <stdio.h>
@@ -25,6 +26,7 @@
 struct fixture {
     char dir[64];
     struct px_app app;
+    struct px_transport_env env;
     struct px_store_pool *pool;
     struct px_sessions *t;
     int tool_calls;
@@ -50,7 +52,8 @@ static int setup(void **state)
     if (px_tools_init(&err) || px_app_open(&f->app, &err) ||
         px_store_pool_open(f->app.store_url, 2, &f->pool, &err))
         return -1;
-    struct px_sessions_config cfg = {.app = &f->app,
+    px_app_transport_env(&f->app, &f->env);
+    struct px_sessions_config cfg = {.env = &f->env,
                                      .pool = f->pool,
                                      .max_sessions = 3,
                                      .idle_ttl_ms = TTL,
