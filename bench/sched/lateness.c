@@ -9,7 +9,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/id.h"
-#include "sched/scheduler.h"
+#include "service/schedule_loop.h"
 #include "store/store.h"
 
 #include <stdio.h>

@@ -7,7 +7,7 @@
  */
 #include "sched/cron.h"
 #include "sched/next.h"
-#include "sched/tz.h"
+#include "base/tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "auth/audit.h"
-#include "sched/scheduler.h"
+#include "service/schedule_loop.h"
 #include "service/orgs.h"
 #include "service/connections.h"
 #include "service/runs.h"

@@ -45,7 +45,7 @@ void px_app_close(struct px_app *app);
  * directories (px_org_files_recover), and starts the run
  * worker pool (PLANASONIX_WORKERS threads, default one per core), each thread with its own
  * store handle; runs a dead process left behind are marked failed first. Then starts the
- * scheduler (sched/scheduler.h), unless PLANASONIX_SCHEDULER=off. */
+ * scheduler (service/schedule_loop.h), unless PLANASONIX_SCHEDULER=off. */
 int px_app_start_workers(struct px_app *app, struct px_error *err);
 
 /* Fills env with what the MCP transports take from app (its services, the store's URL and

@@ -16,7 +16,7 @@
 #include "base/civil.h"
 #include "base/err.h"
 #include "sched/cron.h"
-#include "sched/tz.h"
+#include "base/tz.h"
 
 #include <stdbool.h>
 #include <string.h>

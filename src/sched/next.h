@@ -1,7 +1,7 @@
 /*
  * Next fire time of a cron schedule in an IANA time zone (DESIGN §3.8): the one place that
  * says what a schedule means across daylight-saving changes. Pure computation on an immutable
- * parsed expression (sched/cron.h) and an immutable zone (sched/tz.h): thread-safe, no
+ * parsed expression (sched/cron.h) and an immutable zone (base/tz.h): thread-safe, no
  * allocation, a few hundred nanoseconds per call for everyday schedules.
  *
  * The contract (Vixie/ISC cron; test vectors in tests/cases/cron/next.txt carry these tags):

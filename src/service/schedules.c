@@ -7,9 +7,9 @@
 #include "base/json.h"
 #include "sched/cron.h"
 #include "sched/next.h"
-#include "sched/scheduler.h"
-#include "sched/tz.h"
-#include "sched/zones.h"
+#include "service/schedule_loop.h"
+#include "base/tz.h"
+#include "base/zones.h"
 #include "service/pipelines.h"
 #include "store/store.h"
 

@@ -1,9 +1,9 @@
 /*
  * Schedules of one organization's pipelines: cron expression (sched/cron.h dialect), IANA
- * time zone (sched/tz.h), a frequency label checked against the expression, enabled flag.
+ * time zone (base/tz.h), a frequency label checked against the expression, enabled flag.
  * Schedules of a deleted pipeline are invisible here. Each enabled schedule stores its next
  * slot (next_fire_at, sched/next.h), computed here when it is created, changed or enabled and
- * advanced by the scheduler (sched/scheduler.h) as slots fire; views show it in UTC and local
+ * advanced by the scheduler (service/schedule_loop.h) as slots fire; views show it in UTC and local
  * time with a preview of the next fires and notes on the ones a DST change moves or merges.
  */
 #ifndef PX_SERVICE_SCHEDULES_H

@@ -1,6 +1,6 @@
 /* Schedule tools (see handlers.h). */
 #include "base/json.h"
-#include "sched/scheduler.h"
+#include "service/schedule_loop.h"
 #include "service/schedules.h"
 #include "tools/handlers.h"
 

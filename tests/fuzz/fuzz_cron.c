@@ -11,7 +11,7 @@
 #include "base/err.h"
 #include "sched/cron.h"
 #include "sched/next.h"
-#include "sched/tz.h"
+#include "base/tz.h"
 
 #include <string.h>
 #include <time.h>

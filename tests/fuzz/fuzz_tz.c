@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the TZif reader (src/sched/tz.c). The input is written as the zone file
+ * Fuzz target: the TZif reader (src/base/tz.c). The input is written as the zone file
  * "Fuzz/Zone" under a private PLANASONIX_TZDIR (one directory and one file name, reused for
  * every input; the file is removed again once loaded) and loaded with px_tz_load; a loaded
  * zone is then asked for offsets and local→UTC mappings at a fixed set of instants, from the
@@ -18,7 +18,7 @@
 #include "base/err.h"
 #include "sched/cron.h"
 #include "sched/next.h"
-#include "sched/tz.h"
+#include "base/tz.h"
 
 #include <fcntl.h>
 #include <string.h>

@@ -19,7 +19,7 @@
 #include "base/err.h"
 #include "sched/cron.h"
 #include "sched/next.h"
-#include "sched/tz.h"
+#include "base/tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>

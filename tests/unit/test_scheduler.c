@@ -1,4 +1,4 @@
-/* The scheduler (src/sched/scheduler.c) with an injected clock: a day of every-minute slots
+/* The scheduler (src/service/schedule_loop.c) with an injected clock: a day of every-minute slots
  * fires exactly 1,440 runs; a restart loses and doubles none; two schedulers on one store fire
  * each slot once; the lease passes to another process when its holder stops renewing;
  * pause/disable/delete stop firing; downtime runs the latest missed slot once (or none); an
@@ -14,7 +14,7 @@
 #include "base/err.h"
 #include "base/id.h"
 #include "base/json.h"
-#include "sched/scheduler.h"
+#include "service/schedule_loop.h"
 #include "service/pipelines.h"
 #include "service/runs.h"
 #include "service/schedules.h"

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the TZif reader (src/sched/tz.c). The oracle is glibc reading the same
+ * Unit tests for the TZif reader (src/base/tz.c). The oracle is glibc reading the same
  * zoneinfo files: this test (and only this test) switches TZ with setenv + tzset and compares
  * localtime_r's tm_gmtoff / tm_isdst / tm_zone with px_tz_offset_at. It also checks local→UTC
  * at known gaps and overlaps, the footer (POSIX TZ string) rules on hand-built TZif files,
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "base/err.h"
-#include "sched/tz.h"
+#include "base/tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * The tz reader (src/sched/tz.c) against glibc, for every zone in the system tz database and
+ * The tz reader (src/base/tz.c) against glibc, for every zone in the system tz database and
  * every transition from 2026 through 2030.
  *
  * The oracle is this binary re-executed with "--oracle" in a child process, one per zone, with
@@ -37,7 +37,7 @@
 #include <cmocka.h>
 
 #include "base/err.h"
-#include "sched/tz.h"
+#include "base/tz.h"
 
 #include <dirent.h>
 #include <errno.h>

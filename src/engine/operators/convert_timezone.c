@@ -16,7 +16,7 @@
 #include "engine/batch.h"
 #include "engine/exec_int.h"
 #include "engine/expr/expr.h"
-#include "sched/tz.h"
+#include "base/tz.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -4,8 +4,8 @@
  * from the tz database once and kept until exit (a tzdata upgrade takes effect on restart).
  * Thread-safe; the returned zones are immutable and must not be freed.
  */
-#ifndef PX_SCHED_ZONES_H
-#define PX_SCHED_ZONES_H
+#ifndef PX_BASE_ZONES_H
+#define PX_BASE_ZONES_H
 
 struct px_error;
 struct px_tz;

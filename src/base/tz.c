@@ -14,7 +14,7 @@
  * 0 applies. Leap-second records are skipped: we read the POSIX ("non-right/") zones.
  * Anything a file says is checked against the file's size before it is read.
  */
-#include "sched/tz.h"
+#include "base/tz.h"
 
 #include "base/civil.h"
 #include "base/err.h"

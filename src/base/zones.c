@@ -1,9 +1,9 @@
 /* Process-wide cache of loaded time zones: see zones.h. */
-#include "sched/zones.h"
+#include "base/zones.h"
 
 #include "base/err.h"
 #include "base/mem.h"
-#include "sched/tz.h"
+#include "base/tz.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
- * The scheduler (DESIGN §3.8): turns due schedule slots into runs, exactly once per
- * (schedule, slot), and sleeps until the next slot is due.
+ * The scheduler loop (DESIGN §3.8), a domain service: turns due schedule slots into runs, exactly
+ * once per (schedule, slot), and sleeps until the next slot is due.
  *
  * Every enabled schedule stores the UTC instant of its next slot (schedules.next_fire_at,
  * computed with sched/next.h in the schedule's zone). A tick takes the schedules whose slot is
@@ -23,8 +23,8 @@
  * dies is replaced within one lease period). The unique (schedule, slot) index is the second
  * wall. Time comes from base/clock.h, so tests drive px_sched_tick with any `now`.
  */
-#ifndef PX_SCHED_SCHEDULER_H
-#define PX_SCHED_SCHEDULER_H
+#ifndef PX_SERVICE_SCHEDULE_LOOP_H
+#define PX_SERVICE_SCHEDULE_LOOP_H
 
 #include <stdbool.h>
 #include <stdint.h>

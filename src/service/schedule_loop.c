@@ -1,5 +1,5 @@
-/* The scheduler: see scheduler.h. */
-#include "sched/scheduler.h"
+/* The scheduler loop: see schedule_loop.h. */
+#include "service/schedule_loop.h"
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -9,7 +9,7 @@
 #include "base/mem.h"
 #include "sched/cron.h"
 #include "sched/next.h"
-#include "sched/zones.h"
+#include "base/zones.h"
 #include "store/store.h"
 
 #include <errno.h>

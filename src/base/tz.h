@@ -4,8 +4,8 @@
  * calls localtime for another zone. The root is /usr/share/zoneinfo unless PLANASONIX_TZDIR
  * (or TZDIR) says otherwise. A loaded zone is immutable: share it read-only between threads.
  */
-#ifndef PX_SCHED_TZ_H
-#define PX_SCHED_TZ_H
+#ifndef PX_BASE_TZ_H
+#define PX_BASE_TZ_H
 
 #include <stdbool.h>
 #include <stdint.h>
