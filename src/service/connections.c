@@ -12,8 +12,11 @@
 #include "base/text.h"
 #include "engine/catalog.h"
 #include "engine/engine.h"
+#include "engine/probe.h"
+#include "service/orgs.h"
 #include "store/store.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -579,4 +582,39 @@ int px_connection_seal_clear(struct px_store *st, const struct px_keyring *keyri
     }
     json_object_put(all);
     return rc;
+}
+
+int px_connection_test(const struct px_tenant *t, const char *files_root, const char *id,
+                       int timeout_ms, struct json_object **out, struct px_error *err)
+{
+    struct json_object *conn;
+    int rc = px_connection_get(t, id, &conn, err);
+    if (rc)
+        return rc;
+    char type[32], category[32];
+    snprintf(type, sizeof(type), "%s",
+             px_json_get_str(conn, "type") ? px_json_get_str(conn, "type") : "");
+    snprintf(category, sizeof(category), "%s",
+             px_json_get_str(conn, "category") ? px_json_get_str(conn, "category") : "");
+    json_object_put(conn);
+    /* The full params (secrets included) go to the probe only; the result never carries them. */
+    struct json_object *params;
+    if ((rc = px_connection_secret_params(t, id, &params, err)))
+        return rc;
+    /* File connections resolve in the organization's own files directory, as runs do. */
+    char org_dir[PATH_MAX] = "";
+    if (files_root &&
+        (rc = px_org_files_dir(t->store, files_root, t->org_id, org_dir, sizeof(org_dir), err))) {
+        json_object_put(params);
+        return rc;
+    }
+    struct px_probe_result res;
+    rc = px_engine_probe(type, category, params, org_dir[0] ? org_dir : NULL, timeout_ms, &res);
+    json_object_put(params);
+    if (rc) {
+        *err = res.error;
+        return rc;
+    }
+    *out = px_probe_result_json(id, &res);
+    return 0;
 }

@@ -28,10 +28,17 @@ int px_connection_list(const struct px_tenant *t, const char *category, const ch
 /* Refuses while a pipeline (even a soft-deleted, restorable one) uses the connection. */
 int px_connection_delete(const struct px_tenant *t, const char *id, struct json_object **out,
                          struct px_error *err);
-/* Decrypts the full params (secrets included) for the engine. Owned; wipe with
- * px_json_put after use (secrets are in it: do not log it). */
+/* Decrypts the full params (secrets included) for the engine. Owned (json_object_put); secrets
+ * are in it: do not log or return it. */
 int px_connection_secret_params(const struct px_tenant *t, const char *id, struct json_object **out,
                                 struct px_error *err);
+
+/* test_connection: decrypts the connection's params (secrets go to the probe only, never into
+ * the result), resolves file connections in the organization's files directory under
+ * files_root (NULL: none) as runs do, and probes within timeout_ms (engine/probe.h). *out is
+ * the probe result (px_probe_result_json). */
+int px_connection_test(const struct px_tenant *t, const char *files_root, const char *id,
+                       int timeout_ms, struct json_object **out, struct px_error *err);
 
 /* Seals the secret params that rows written before they were secret still hold in clear
  * (http headers saved before issue 10), at start-up; *sealed counts the connections

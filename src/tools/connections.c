@@ -3,11 +3,8 @@
 #include "base/json.h"
 #include "engine/catalog.h"
 #include "service/connections.h"
-#include "service/orgs.h"
-#include "engine/probe.h"
 #include "tools/handlers.h"
 
-#include <limits.h>
 #include <stdio.h>
 
 /* A connection test never takes longer than this. */
@@ -33,38 +30,8 @@ PX_TOOL(test_connection)
         return rc;
     }
     px_tool_target(ctx, id);
-    struct json_object *conn;
-    int rc = px_connection_get(&ctx->tenant, id, &conn, err);
-    if (rc)
-        return rc;
-    char type[32], category[32];
-    snprintf(type, sizeof(type), "%s",
-             px_json_get_str(conn, "type") ? px_json_get_str(conn, "type") : "");
-    snprintf(category, sizeof(category), "%s",
-             px_json_get_str(conn, "category") ? px_json_get_str(conn, "category") : "");
-    json_object_put(conn);
-    /* The full params (secrets included) go to the probe only; the result never carries them. */
-    struct json_object *params;
-    if ((rc = px_connection_secret_params(&ctx->tenant, id, &params, err)))
-        return rc;
-    /* File connections resolve in the organization's own files directory, as runs do. */
-    char org_dir[PATH_MAX] = "";
-    if (ctx->files_root &&
-        (rc = px_org_files_dir(ctx->tenant.store, ctx->files_root, ctx->tenant.org_id, org_dir,
-                               sizeof(org_dir), err))) {
-        json_object_put(params);
-        return rc;
-    }
-    struct px_probe_result res;
-    rc = px_engine_probe(type, category, params, org_dir[0] ? org_dir : NULL,
-                         TEST_CONNECTION_TIMEOUT_MS, &res);
-    json_object_put(params);
-    if (rc) {
-        *err = res.error;
-        return rc;
-    }
-    *out = px_probe_result_json(id, &res);
-    return 0;
+    return px_connection_test(&ctx->tenant, ctx->files_root, id, TEST_CONNECTION_TIMEOUT_MS, out,
+                              err);
 }
 
 PX_TOOL(list_connection_types)
