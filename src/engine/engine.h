@@ -81,4 +81,11 @@ void px_engine_result_cleanup(struct px_engine_result *r);
  * naming params.path. */
 int px_engine_check_params(const char *type, struct json_object *params, struct px_error *err);
 
+/* Crash recovery for a files directory (engine/connectors/file.c), at start-up: every append
+ * journal whose target no live writer holds is rolled back (the target truncated to its recorded
+ * length), and every temporary file of a replace that no live writer holds is removed. Walks at
+ * most 16 levels and 200,000 entries, never following links. Returns the number of side files
+ * handled (logs what it did). */
+int px_engine_recover_files(const char *dir);
+
 #endif

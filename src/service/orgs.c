@@ -9,7 +9,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/text.h"
-#include "engine/connectors/fsroot.h"
+#include "engine/engine.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -461,7 +461,7 @@ void px_org_files_recover(struct px_store *st, const char *files_root)
             snprintf(dir, sizeof(dir), "%s/%s", files_root, px_rows_text(rows, 0));
         else
             continue;
-        px_files_recover(dir);
+        px_engine_recover_files(dir);
     }
     px_rows_free(rows);
 }

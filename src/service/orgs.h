@@ -51,7 +51,7 @@ int px_org_files_dir(struct px_store *st, const char *files_root, const char *or
 int px_org_set_files_dir(struct px_store *st, const char *files_root, const char *org_id,
                          const char *dir, struct px_error *err);
 /* Crash recovery of every organization's files directory (engine/connectors/fsroot.h
- * px_files_recover): safe while another process runs, as live writers hold locks. */
+ * px_engine_recover_files): safe while another process runs, as live writers hold locks. */
 void px_org_files_recover(struct px_store *st, const char *files_root);
 
 /* Creates a key; token_out (PX_KEY_TOKEN_LEN + 1 bytes) gets the token, to be shown once.

@@ -12,6 +12,7 @@
 
 #include "base/err.h"
 #include "engine/connectors/fsroot.h"
+#include "engine/engine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -233,7 +234,7 @@ static void test_recover(void **state)
     int livetmp = open(p, O_RDONLY);
     assert_int_equal(flock(livetmp, LOCK_EX), 0);
 
-    assert_int_equal(px_files_recover(dir), 2);
+    assert_int_equal(px_engine_recover_files(dir), 2);
     snprintf(p, sizeof(p), "%s/sub/t.csv", dir);
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
@@ -250,7 +251,7 @@ static void test_recover(void **state)
     close(live);
     close(livetmp);
     /* Once the writers are gone, the rest is recovered too. */
-    assert_int_equal(px_files_recover(dir), 2);
+    assert_int_equal(px_engine_recover_files(dir), 2);
     snprintf(p, sizeof(p), "%s/live.csv", dir);
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_size, 2);

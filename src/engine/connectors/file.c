@@ -481,7 +481,7 @@ static void sweep_dir(struct sweep *w, int dfd, const char *rel, int depth)
     closedir(d);
 }
 
-int px_files_recover(const char *dir)
+int px_engine_recover_files(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)

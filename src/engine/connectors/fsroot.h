@@ -41,11 +41,4 @@ void px_fsroot_force_walk(bool on);
 /* Whether a file name is one of the destinations' side files (journal or temporary file). */
 bool px_fsroot_is_side_file(const char *name);
 
-/* Crash recovery for a files directory (engine/connectors/file.c): every append journal whose
- * target no live writer holds is rolled back (the target truncated to its recorded length),
- * and every temporary file of a replace that no live writer holds is removed. Walks at most
- * 16 levels and 200,000 entries, never following links. Returns the number of side files
- * handled (logs what it did). */
-int px_files_recover(const char *dir);
-
 #endif
