@@ -60,7 +60,5 @@ int px_pipeline_purge(const struct px_tenant *t, const char *id, struct json_obj
  * get_pipeline_health measures against. */
 int px_pipeline_set_sla(const struct px_tenant *t, const char *id, int64_t minutes,
                         struct px_error *err);
-/* 0 when the pipeline exists (not deleted) in the org; the not-found error otherwise. */
-int px_pipeline_check(const struct px_tenant *t, const char *id, struct px_error *err);
 
 #endif

@@ -7,7 +7,6 @@
 #include "base/err.h"
 #include "base/id.h"
 #include "base/json.h"
-#include "service/pipelines.h"
 #include "store/store.h"
 
 #include <stdio.h>

@@ -6,7 +6,6 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/mem.h"
-#include "service/pipelines.h"
 #include "store/store.h"
 
 #include <stdarg.h>

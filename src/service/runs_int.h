@@ -1,7 +1,7 @@
 /*
- * Private to the runs module (runs.c, runs_health.c, runs_exec.c, runs_worker.c): what more
- * than one of its files needs. Nothing outside src/service/runs*.c includes this header; the
- * module's interface is runs.h.
+ * Private to the runs module (runs.c, runs_health.c, runs_exec.c, runs_lease.c, runs_worker.c):
+ * what more than one of its files needs. Nothing outside src/service/runs*.c includes this header;
+ * the module's interface is runs.h.
  */
 #ifndef PX_SERVICE_RUNS_INT_H
 #define PX_SERVICE_RUNS_INT_H
@@ -15,7 +15,7 @@
  * dead or stopping process left queued or running). The caller owns the result. */
 struct json_object *px__runs_interrupted_error(void);
 
-/* The lease of a run this process executes (runs_worker.c): px_run_execute holds one from
+/* The lease of a run this process executes (runs_lease.c): px_run_execute holds one from
  * start to end; px_run_renew_leases renews it and marks it lost when another process has
  * recovered the run. */
 struct px__run_lease;

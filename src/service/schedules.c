@@ -10,7 +10,6 @@
 #include "service/schedule_loop.h"
 #include "base/tz.h"
 #include "base/zones.h"
-#include "service/pipelines.h"
 #include "store/store.h"
 
 #include <stdio.h>

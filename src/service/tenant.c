@@ -173,3 +173,18 @@ int px_load_one(const struct px_tenant *t, const char *sql, const char *id, px_r
     px_rows_free(rows);
     return rc < 0 ? rc : rc == 1 ? 0 : px_not_found(kind, err);
 }
+
+int px_pipeline_check(const struct px_tenant *t, const char *id, struct px_error *err)
+{
+    int rc = px_check_id(PX_ID_PIPELINE, "pipeline_id", id, err);
+    if (rc)
+        return rc;
+    int64_t one;
+    rc = px_store_query_int(t->store,
+                            "SELECT 1 FROM pipelines WHERE org_id = ? AND id = ?"
+                            " AND deleted_at IS NULL",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &one, err);
+    if (rc < 0)
+        return rc;
+    return rc == 1 ? 0 : px_not_found(PX_ID_PIPELINE, err);
+}

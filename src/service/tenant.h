@@ -75,4 +75,9 @@ int px_load_one(const struct px_tenant *t, const char *sql, const char *id, px_r
     PX_V_INT((pg).has_cursor), PX_V_INT((pg).after_created), PX_V_INT((pg).after_created),         \
         PX_V_TEXT((pg).after_id), PX_V_INT((pg).limit + 1)
 
+/* 0 when the pipeline exists (not deleted) in the org; the not-found error otherwise. Runs and
+ * schedules check their pipeline with it: it sits here, below them, because pipelines.c uses
+ * runs and schedules (latest run, schedule state) and the arrows must point one way. */
+int px_pipeline_check(const struct px_tenant *t, const char *id, struct px_error *err);
+
 #endif
