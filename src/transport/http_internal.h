@@ -203,5 +203,7 @@ enum MHD_Result px_http_refuse_cap(struct px_http_req *r, enum px_orgcap_kind ki
 bool px_http_key_gone(struct px_http_server *srv, const char *key_id);
 /* Runs fn(arg) on a worker thread. False when the queue is full or the server is stopping. */
 bool px_http_defer(struct px_http_server *srv, void (*run)(void *arg), void *arg);
+/* A deferred-call thread (http_jobs.c); arg is the server. */
+void *px_http_worker_main(void *arg);
 
 #endif
