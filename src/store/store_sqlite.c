@@ -166,10 +166,10 @@ static int sq_bind(struct sq *sq, sqlite3_stmt *stmt, const struct px_val *param
     for (size_t i = 0; i < n; i++) {
         int rc, idx = (int)i + 1;
         switch (params[i].type) {
-        case PX_VAL_INT:
+        case PX_SV_INT:
             rc = sqlite3_bind_int64(stmt, idx, params[i].i);
             break;
-        case PX_VAL_TEXT:
+        case PX_SV_TEXT:
             rc = sqlite3_bind_text(stmt, idx, params[i].s, -1, SQLITE_TRANSIENT);
             break;
         default:
