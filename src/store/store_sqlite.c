@@ -117,6 +117,23 @@ static int sq_exec_script(void *conn, const char *sql, struct px_error *err)
     return 0;
 }
 
+/* BEGIN IMMEDIATE takes the write lock at once (waiting up to the busy timeout), so a
+ * transaction that reads before it writes never fails on the upgrade half-way. */
+static int sq_begin(void *conn, struct px_error *err)
+{
+    return sq_exec_script(conn, "BEGIN IMMEDIATE", err);
+}
+
+static int sq_commit(void *conn, struct px_error *err)
+{
+    return sq_exec_script(conn, "COMMIT", err);
+}
+
+static void sq_rollback(void *conn)
+{
+    (void)sq_exec_script(conn, "ROLLBACK", NULL);
+}
+
 /* Finds or prepares a statement; *slot_out is its cache slot (NULL when uncached). */
 static int sq_prepare(struct sq *sq, const char *sql, sqlite3_stmt **stmt_out,
                       struct cached **slot_out, struct px_error *err)
@@ -277,6 +294,9 @@ const struct px_store_ops px_store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
     .exec_script = sq_exec_script,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
     .exec = sq_exec,
     .query = sq_query,
     .next = sq_next,
