@@ -179,6 +179,13 @@ enum MHD_Result px_http_refuse(struct px_http_req *r, unsigned status, int rpc_c
     return send_rpc_error(r, status, rpc_code, message, data);
 }
 
+enum MHD_Result px_http_refuse_err(struct px_http_req *r, int code, const char *message,
+                                   const char *hint)
+{
+    return px_http_refuse(r, (unsigned)px_err_http(code), px_err_rpc(code), px_err_name(code),
+                          message, hint);
+}
+
 /* ---- message admission ------------------------------------------------------------------- */
 
 bool px_http_oversized(struct px_http_req *r)
@@ -206,8 +213,8 @@ bool px_http_check_post(struct px_http_req *r)
     unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
     if (len > PX_HTTP_MAX_DISCARD ||
         (len > PX_HTTP_MAX_BODY && expect && strncasecmp(expect, "100-continue", 12) == 0)) {
-        px_http_refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, PX_RPC_SERVER, "too_large",
-                       "Payload Too Large: a message may be at most 1 MiB", NULL);
+        px_http_refuse_err(r, PX_ETOOLARGE, "Payload Too Large: a message may be at most 1 MiB",
+                           NULL);
         return false;
     }
     return true;
@@ -297,7 +304,7 @@ bool px_http_take_rate(struct px_http_req *r, const struct px_http_msg *m)
     px_json_set_str(data, "code", "rate_limited");
     px_json_set_str(data, "hint", hint);
     px_json_set_int(data, "retry_after_ms", d.retry_after_ms);
-    send_rpc_error(r, MHD_HTTP_TOO_MANY_REQUESTS, PX_RPC_RATE_LIMITED, msg, data);
+    send_rpc_error(r, px_err_http(PX_ERATELIMIT), px_err_rpc(PX_ERATELIMIT), msg, data);
     return false;
 }
 
@@ -321,8 +328,8 @@ enum MHD_Result px_http_refuse_cap(struct px_http_req *r, enum px_orgcap_kind ki
     snprintf(full_hint, sizeof(full_hint), "%s; an operator can change the limit with %s",
              hint[kind], px_orgcaps_env(kind));
     px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry[kind]);
-    return px_http_refuse(r, MHD_HTTP_TOO_MANY_REQUESTS, PX_RPC_RATE_LIMITED, "org_limit", msg,
-                          full_hint);
+    return px_http_refuse(r, px_err_http(PX_ERATELIMIT), px_err_rpc(PX_ERATELIMIT), "org_limit",
+                          msg, full_hint);
 }
 
 bool px_http_take_slot(struct px_http_req *r, enum px_orgcap_kind kind)
@@ -509,7 +516,7 @@ static enum MHD_Result refuse_host_origin(struct px_http_req *r)
 {
     const char *host = px_http_header(r, MHD_HTTP_HEADER_HOST);
     if (host && !px_http_host_allowed(&r->srv->allow, host))
-        return px_http_refuse(r, 421, PX_RPC_SERVER, "host_not_allowed",
+        return px_http_refuse(r, MHD_HTTP_MISDIRECTED_REQUEST, PX_RPC_SERVER, "host_not_allowed",
                               "Misdirected Request: this server does not answer for that Host",
                               "add the host name to PLANASONIX_ALLOWED_HOSTS on the server");
     const char *origin = px_http_header(r, "Origin");
@@ -545,11 +552,12 @@ static enum MHD_Result authenticate(struct px_http_req *r)
         return MHD_YES;
     }
     if (rc == -PX_EPLAN)
-        return px_http_refuse(r, MHD_HTTP_FORBIDDEN, PX_RPC_PLAN, "plan_not_allowed",
-                              "Forbidden: the organization is on the Starter plan, which has no "
-                              "MCP access",
-                              "MCP needs the Professional plan or above; an operator can change "
-                              "it with `planasonix-mcp org update ORG --plan professional`");
+        return px_http_refuse_err(
+            r, PX_EPLAN,
+            "Forbidden: the organization is on the Starter plan, which has no "
+            "MCP access",
+            "MCP needs the Professional plan or above; an operator can change "
+            "it with `planasonix-mcp org update ORG --plan professional`");
     if (rc != -PX_EUNAUTHORIZED) {
         px_logerr("http: authentication failed: %s", err.message);
         px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
@@ -560,8 +568,8 @@ static enum MHD_Result authenticate(struct px_http_req *r)
     px_http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                        presented ? "Bearer realm=\"planasonix\", error=\"invalid_token\""
                                  : "Bearer realm=\"planasonix\"");
-    return px_http_refuse(
-        r, MHD_HTTP_UNAUTHORIZED, PX_RPC_UNAUTHORIZED, "unauthorized",
+    return px_http_refuse_err(
+        r, PX_EUNAUTHORIZED,
         presented ? "Unauthorized: the API key is invalid, expired or revoked"
                   : "Unauthorized: send the API key as Authorization: Bearer <key>",
         "an operator creates a key with `planasonix-mcp key create --org ORG --scopes ...`");
@@ -771,8 +779,8 @@ static enum MHD_Result last_call(struct px_http_req *r)
         return px_streamable_post(r);
     if (r->route == PX_ROUTE_MESSAGES && is(r, "POST"))
         return px_sse_post(r);
-    return px_http_refuse(r, MHD_HTTP_INTERNAL_SERVER_ERROR, PX_RPC_INTERNAL, "internal_error",
-                          "Internal error: the request was not answered", NULL);
+    return px_http_refuse_err(r, PX_EINTERNAL, "Internal error: the request was not answered",
+                              NULL);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -840,8 +848,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (r->discarded)
-        return px_http_refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, PX_RPC_SERVER, "too_large",
-                              "Payload Too Large: a message may be at most 1 MiB", NULL);
+        return px_http_refuse_err(r, PX_ETOOLARGE,
+                                  "Payload Too Large: a message may be at most 1 MiB", NULL);
     if (!r->checked) {
         r->checked = true;
         enum MHD_Result res = first_call(r);
