@@ -39,8 +39,9 @@ struct px_val {
 #define PX_PARAMS(...) ((const struct px_val[]){__VA_ARGS__})
 #define PX_NPARAMS(...) (sizeof((const struct px_val[]){__VA_ARGS__}) / sizeof(struct px_val))
 
-/* Opens the store named by url: "postgres://…" (not yet available: a clear error) or a SQLite
- * file path. Applies pending migrations. Returns 0 and an owned handle (px_store_close). */
+/* Opens the store named by url, the backend chosen by its scheme (store.c's backend table):
+ * "postgres://…" (not yet available: a clear error), "sqlite://PATH" or a SQLite file path.
+ * Applies pending migrations. Returns 0 and an owned handle (px_store_close). */
 int px_store_open(const char *url, struct px_store **out, struct px_error *err);
 void px_store_close(struct px_store *st);
 /* Handles to one database, for servers running calls on several threads: a thread checks
