@@ -8,8 +8,9 @@
 static const struct {
     const char *wire;
     bool retryable;
-} err_table[] = {[PX_OK] = {"ok", false},
-#define XX(name, wire, retry) [PX_E##name] = {wire, retry},
+    int rpc, http;
+} err_table[] = {[PX_OK] = {"ok", false, 0, 200},
+#define XX(name, wire, retry, rpc, http) [PX_E##name] = {wire, retry, rpc, http},
                  PX_ERR_MAP(XX)
 #undef XX
 };
@@ -55,11 +56,28 @@ void px_error_field(struct px_error *err, const char *field)
         snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
 }
 
-const char *px_err_name(int code)
+/* The table row of a code (either sign), or -1 when it is none. */
+static int row(int code)
 {
     if (code < 0)
         code = -code;
-    if (code < 0 || code >= PX_E_COUNT_)
-        return "internal_error";
-    return err_table[code].wire;
+    return code < 0 || code >= PX_E_COUNT_ ? -1 : code;
+}
+
+const char *px_err_name(int code)
+{
+    int i = row(code);
+    return i < 0 ? "internal_error" : err_table[i].wire;
+}
+
+int px_err_rpc(int code)
+{
+    int i = row(code);
+    return i <= 0 ? PX_RPC_INTERNAL : err_table[i].rpc;
+}
+
+int px_err_http(int code)
+{
+    int i = row(code);
+    return i < 0 ? 500 : err_table[i].http;
 }

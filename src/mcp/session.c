@@ -22,18 +22,6 @@
 #define SERVER_VERSION "0.1.0"
 #define MAX_CANCELLED 64
 
-/* JSON-RPC error codes: the standard ones, then ours in the implementation-defined range. */
-enum {
-    RPC_PARSE = -32700,
-    RPC_INVALID_REQUEST = -32600,
-    RPC_METHOD_NOT_FOUND = -32601,
-    RPC_INVALID_PARAMS = -32602,
-    RPC_INTERNAL = -32603,
-    RPC_UNAUTHORIZED = -32001,
-    RPC_PLAN = -32003,
-    RPC_RATE_LIMITED = -32029,
-};
-
 /* Newest first: an unknown requested version gets the first. */
 static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
 
@@ -308,10 +296,7 @@ static struct json_object *admit(struct call *c, struct json_object *id, const c
     int rc = s->host.authenticate(c->ctx, p, &err);
     if (rc) {
         audit_request(s, p, method, "denied", px_err_name(rc), started_us);
-        int code = rc == -PX_EPLAN           ? RPC_PLAN
-                   : rc == -PX_EUNAUTHORIZED ? RPC_UNAUTHORIZED
-                                             : RPC_INTERNAL;
-        return error_from(id, code, &err);
+        return error_from(id, px_err_rpc(rc), &err);
     }
     if (s->host.admitted)
         return NULL; /* the transport already counted this request */
@@ -324,7 +309,7 @@ static struct json_object *admit(struct call *c, struct json_object *id, const c
         px_error_hint(&err, "retry after %lld ms", (long long)d.retry_after_ms);
         err.retry_after_ms = d.retry_after_ms;
         audit_request(s, p, method, "denied", px_err_name(PX_ERATELIMIT), started_us);
-        return error_from(id, RPC_RATE_LIMITED, &err);
+        return error_from(id, px_err_rpc(PX_ERATELIMIT), &err);
     }
     return NULL;
 }
@@ -334,11 +319,11 @@ static struct json_object *do_initialize(struct call *c, struct json_object *id,
 {
     struct px_mcp_session *s = c->s;
     if (session_state(s, NULL))
-        return error_response(id, RPC_INVALID_REQUEST,
+        return error_response(id, PX_RPC_INVALID_REQUEST,
                               "Invalid Request: the session is already initialized", NULL);
     const char *requested = px_json_get_str(params, "protocolVersion");
     if (!requested)
-        return error_response(id, RPC_INVALID_PARAMS,
+        return error_response(id, PX_RPC_INVALID_PARAMS,
                               "Invalid params: initialize needs a protocolVersion string", NULL);
     const char *chosen = versions[0];
     for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++)
@@ -357,7 +342,7 @@ static struct json_object *do_initialize(struct call *c, struct json_object *id,
     }
     pthread_mutex_unlock(&s->lock);
     if (raced)
-        return error_response(id, RPC_INVALID_REQUEST,
+        return error_response(id, PX_RPC_INVALID_REQUEST,
                               "Invalid Request: the session is already initialized", NULL);
     audit_request(s, &p, "initialize", "ok", NULL, started_us);
     struct json_object *r = json_object_new_object(), *caps = json_object_new_object();
@@ -400,7 +385,7 @@ static struct json_object *do_tools_call(struct call *c, struct json_object *id,
         problem = "Invalid params: tools/call arguments must be an object";
     if (problem) {
         audit_request(s, &p, "tools/call", "error", "invalid_argument", started_us);
-        return error_response(id, RPC_INVALID_PARAMS, problem, NULL);
+        return error_response(id, PX_RPC_INVALID_PARAMS, problem, NULL);
     }
 
     struct json_object *meta = px_json_get(params, "_meta");
@@ -469,7 +454,7 @@ static struct json_object *do_request(struct call *c, const char *method, struct
     if (strcmp(method, "initialize") == 0)
         return do_initialize(c, id, params, started);
     if (!session_state(s, c->version))
-        return error_response(id, RPC_INVALID_REQUEST,
+        return error_response(id, PX_RPC_INVALID_REQUEST,
                               "Invalid Request: the session is not initialized; send "
                               "initialize first",
                               NULL);
@@ -486,13 +471,13 @@ static struct json_object *do_request(struct call *c, const char *method, struct
         char msg[200];
         snprintf(msg, sizeof(msg), "Method not found: %.100s", method);
         audit_request(s, &p, "unknown", "error", "method_not_found", started);
-        return error_response(id, RPC_METHOD_NOT_FOUND, msg, NULL);
+        return error_response(id, PX_RPC_METHOD_NOT_FOUND, msg, NULL);
     }
     struct json_object *res;
     if (strcmp(method, "tools/list") == 0) {
         if (px_json_get(params, "cursor")) {
             audit_request(s, &p, method, "error", "invalid_argument", started);
-            return error_response(id, RPC_INVALID_PARAMS,
+            return error_response(id, PX_RPC_INVALID_PARAMS,
                                   "Invalid params: unknown cursor (tools/list has one page)", NULL);
         }
         res = json_object_new_object();
@@ -505,7 +490,7 @@ static struct json_object *do_request(struct call *c, const char *method, struct
                 found = i;
         if (found < 0) {
             audit_request(s, &p, method, "error", "invalid_argument", started);
-            return error_response(id, RPC_INVALID_PARAMS,
+            return error_response(id, PX_RPC_INVALID_PARAMS,
                                   "Invalid params: level must be one of debug, info, notice, "
                                   "warning, error, critical, alert, emergency",
                                   NULL);
@@ -540,36 +525,36 @@ static struct json_object *handle_one(struct call *c, struct json_object *msg, b
 {
     struct px_mcp_session *s = c->s;
     if (!json_object_is_type(msg, json_type_object))
-        return error_response(NULL, RPC_INVALID_REQUEST,
+        return error_response(NULL, PX_RPC_INVALID_REQUEST,
                               "Invalid Request: a message must be a JSON object", NULL);
     struct json_object *id = px_json_get(msg, "id");
     bool has_id = json_object_object_get_ex(msg, "id", NULL);
     struct json_object *reply_id = has_id && valid_id(id) ? id : NULL;
     const char *version = px_json_get_str(msg, "jsonrpc");
     if (!version || strcmp(version, "2.0") != 0)
-        return error_response(reply_id, RPC_INVALID_REQUEST,
+        return error_response(reply_id, PX_RPC_INVALID_REQUEST,
                               "Invalid Request: jsonrpc must be \"2.0\"", NULL);
     struct json_object *mv = px_json_get(msg, "method");
     if (!mv) {
         /* A response to a server request: we send none, so there is nothing to match. */
         if (has_id && (px_json_get(msg, "result") || json_object_object_get_ex(msg, "error", NULL)))
             return NULL;
-        return error_response(reply_id, RPC_INVALID_REQUEST, "Invalid Request: method is missing",
-                              NULL);
+        return error_response(reply_id, PX_RPC_INVALID_REQUEST,
+                              "Invalid Request: method is missing", NULL);
     }
     if (!json_object_is_type(mv, json_type_string))
-        return error_response(reply_id, RPC_INVALID_REQUEST,
+        return error_response(reply_id, PX_RPC_INVALID_REQUEST,
                               "Invalid Request: method must be a string", NULL);
     const char *method = json_object_get_string(mv);
     if (has_id && !valid_id(id))
-        return error_response(NULL, RPC_INVALID_REQUEST,
+        return error_response(NULL, PX_RPC_INVALID_REQUEST,
                               "Invalid Request: id must be a string or an integer", NULL);
     struct json_object *params = px_json_get(msg, "params");
     if (json_object_object_get_ex(msg, "params", NULL) &&
         !json_object_is_type(params, json_type_object)) {
         if (!has_id)
             return NULL;
-        return error_response(id, RPC_INVALID_PARAMS, "Invalid params: params must be an object",
+        return error_response(id, PX_RPC_INVALID_PARAMS, "Invalid params: params must be an object",
                               NULL);
     }
     if (!has_id) {
@@ -577,7 +562,7 @@ static struct json_object *handle_one(struct call *c, struct json_object *msg, b
         return NULL;
     }
     if (in_batch && strcmp(method, "initialize") == 0)
-        return error_response(id, RPC_INVALID_REQUEST,
+        return error_response(id, PX_RPC_INVALID_REQUEST,
                               "Invalid Request: initialize must not be part of a batch", NULL);
     if (cancel_take(s, id))
         return NULL; /* cancelled before it started */
@@ -594,7 +579,7 @@ static struct json_object *parse_failure(const char *text, size_t len, const str
         px_json_parse_ex(text, len, PX_MCP_MAX_DEPTH, PX_JSON_ALLOW_NUL, NULL);
     if (!msg) {
         snprintf(m, sizeof(m), "Parse error: %s", err->message);
-        return error_response(NULL, RPC_PARSE, m, NULL);
+        return error_response(NULL, PX_RPC_PARSE, m, NULL);
     }
     struct json_object *id = px_json_get(msg, "id"), *out;
     if (json_object_is_type(msg, json_type_object) && px_json_get(msg, "method") &&
@@ -602,11 +587,11 @@ static struct json_object *parse_failure(const char *text, size_t len, const str
         out = NULL; /* a notification gets no answer, not even an error */
     else if (json_object_is_type(id, json_type_string) &&
              strlen(json_object_get_string(id)) != (size_t)json_object_get_string_len(id)) {
-        out = error_response(NULL, RPC_INVALID_REQUEST,
+        out = error_response(NULL, PX_RPC_INVALID_REQUEST,
                              "Invalid Request: the id contains a NUL character (\\u0000)", NULL);
     } else {
         snprintf(m, sizeof(m), "Invalid params: %s", err->message);
-        out = error_response(valid_id(id) ? id : NULL, RPC_INVALID_PARAMS, m, NULL);
+        out = error_response(valid_id(id) ? id : NULL, PX_RPC_INVALID_PARAMS, m, NULL);
     }
     json_object_put(msg);
     return out;
@@ -638,12 +623,13 @@ char *px_mcp_handle_msg(struct px_mcp_session *s, struct px_store *store, void *
         size_t n = json_object_array_length(msg);
         char version[16];
         if (!session_state(s, version) || strcmp(version, "2025-03-26") != 0) {
-            out = error_response(NULL, RPC_INVALID_REQUEST,
+            out = error_response(NULL, PX_RPC_INVALID_REQUEST,
                                  "Invalid Request: JSON-RPC batches are only accepted in protocol "
                                  "version 2025-03-26; send one message at a time",
                                  NULL);
         } else if (n == 0) {
-            out = error_response(NULL, RPC_INVALID_REQUEST, "Invalid Request: empty batch", NULL);
+            out =
+                error_response(NULL, PX_RPC_INVALID_REQUEST, "Invalid Request: empty batch", NULL);
         } else {
             out = json_object_new_array();
             for (size_t i = 0; i < n; i++) {

@@ -1,4 +1,5 @@
-/* Store front end: backend choice, nested transactions and migrations (see store.h). */
+/* Store front end: backend choice by URL scheme, nested transactions, migrations and the pool
+ * (see store.h; the backend interface is store_int.h). */
 #include "store/store.h"
 
 #include "base/embed.h"
@@ -24,18 +25,36 @@ struct px_rows {
     void *cursor;
 };
 
+/* Adding a backend: its ops in one new file (store_NAME.c) and its rows here. */
+const struct px_store_backend px_store_backends[] = {
+    {"postgres://", "PostgreSQL", NULL}, /* not written yet */
+    {"postgresql://", "PostgreSQL", NULL},
+    {"sqlite://", "SQLite", &px_store_sqlite_ops},
+    {NULL, "SQLite", &px_store_sqlite_ops}, /* the default: a file path */
+};
+
+const struct px_store_backend *px_store_backend_for(const char *url)
+{
+    const struct px_store_backend *b = px_store_backends;
+    for (; b->scheme; b++)
+        if (strncmp(url, b->scheme, strlen(b->scheme)) == 0)
+            return b;
+    return b;
+}
+
 int px_store_open(const char *url, struct px_store **out, struct px_error *err)
 {
     *out = NULL;
     if (!url || !*url)
         return px_error_set(err, PX_EINVALID, "no store location given");
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+    const struct px_store_backend *backend = px_store_backend_for(url);
+    const struct px_store_ops *ops = backend->ops;
+    if (!ops) {
         int rc = px_error_set(err, PX_EUNAVAILABLE,
-                              "the PostgreSQL store is not available in this build yet");
+                              "the %s store is not available in this build yet", backend->label);
         px_error_hint(err, "unset DATABASE_URL to use the embedded SQLite store");
         return rc;
     }
-    const struct px_store_ops *ops = &px_store_sqlite_ops;
     void *conn = NULL;
     int rc = ops->open(url, &conn, err);
     if (rc)
@@ -75,7 +94,7 @@ int px_store_begin(struct px_store *st, struct px_error *err)
     if (st->tx_depth++ > 0)
         return 0;
     st->tx_failed = false;
-    int rc = st->ops->exec_script(st->conn, "BEGIN IMMEDIATE", err);
+    int rc = st->ops->begin(st->conn, err);
     if (rc)
         st->tx_depth = 0;
     return rc;
@@ -88,12 +107,12 @@ int px_store_commit(struct px_store *st, struct px_error *err)
     if (--st->tx_depth > 0)
         return 0;
     if (st->tx_failed) {
-        st->ops->exec_script(st->conn, "ROLLBACK", NULL);
+        st->ops->rollback(st->conn);
         return px_error_set(err, PX_ESTORE, "transaction was rolled back");
     }
-    int rc = st->ops->exec_script(st->conn, "COMMIT", err);
+    int rc = st->ops->commit(st->conn, err);
     if (rc)
-        st->ops->exec_script(st->conn, "ROLLBACK", NULL);
+        st->ops->rollback(st->conn);
     return rc;
 }
 
@@ -105,7 +124,7 @@ void px_store_rollback(struct px_store *st)
         st->tx_failed = true;
         return;
     }
-    st->ops->exec_script(st->conn, "ROLLBACK", NULL);
+    st->ops->rollback(st->conn);
 }
 
 int px_store_finish(struct px_store *st, int rc, struct px_error *err)

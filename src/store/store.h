@@ -22,25 +22,26 @@ struct px_error;
 struct px_store;
 struct px_rows;
 
-enum px_val_type { PX_VAL_NULL, PX_VAL_INT, PX_VAL_TEXT };
+enum px_sv_type { PX_SV_NULL, PX_SV_INT, PX_SV_TEXT };
 
 /* A statement parameter. Text is borrowed for the duration of the call. */
 struct px_val {
-    enum px_val_type type;
+    enum px_sv_type type;
     int64_t i;
     const char *s;
 };
 
-#define PX_V_INT(v) ((struct px_val){.type = PX_VAL_INT, .i = (int64_t)(v)})
+#define PX_V_INT(v) ((struct px_val){.type = PX_SV_INT, .i = (int64_t)(v)})
 #define PX_V_TEXT(v) px_val_text(v)
-#define PX_V_NULL ((struct px_val){.type = PX_VAL_NULL})
+#define PX_V_NULL ((struct px_val){.type = PX_SV_NULL})
 /* NULL when v <= 0 (unset timestamps), otherwise an integer. */
 #define PX_V_TIME(v) ((v) > 0 ? PX_V_INT(v) : PX_V_NULL)
 #define PX_PARAMS(...) ((const struct px_val[]){__VA_ARGS__})
 #define PX_NPARAMS(...) (sizeof((const struct px_val[]){__VA_ARGS__}) / sizeof(struct px_val))
 
-/* Opens the store named by url: "postgres://…" (not yet available: a clear error) or a SQLite
- * file path. Applies pending migrations. Returns 0 and an owned handle (px_store_close). */
+/* Opens the store named by url, the backend chosen by its scheme (store.c's backend table):
+ * "postgres://…" (not yet available: a clear error), "sqlite://PATH" or a SQLite file path.
+ * Applies pending migrations. Returns 0 and an owned handle (px_store_close). */
 int px_store_open(const char *url, struct px_store **out, struct px_error *err);
 void px_store_close(struct px_store *st);
 /* Handles to one database, for servers running calls on several threads: a thread checks
@@ -99,7 +100,7 @@ int px_store_query_int(struct px_store *st, const char *sql, const struct px_val
 
 static inline struct px_val px_val_text(const char *s)
 {
-    return (struct px_val){.type = s ? PX_VAL_TEXT : PX_VAL_NULL, .s = s};
+    return (struct px_val){.type = s ? PX_SV_TEXT : PX_SV_NULL, .s = s};
 }
 
 #endif

@@ -117,6 +117,23 @@ static int sq_exec_script(void *conn, const char *sql, struct px_error *err)
     return 0;
 }
 
+/* BEGIN IMMEDIATE takes the write lock at once (waiting up to the busy timeout), so a
+ * transaction that reads before it writes never fails on the upgrade half-way. */
+static int sq_begin(void *conn, struct px_error *err)
+{
+    return sq_exec_script(conn, "BEGIN IMMEDIATE", err);
+}
+
+static int sq_commit(void *conn, struct px_error *err)
+{
+    return sq_exec_script(conn, "COMMIT", err);
+}
+
+static void sq_rollback(void *conn)
+{
+    (void)sq_exec_script(conn, "ROLLBACK", NULL);
+}
+
 /* Finds or prepares a statement; *slot_out is its cache slot (NULL when uncached). */
 static int sq_prepare(struct sq *sq, const char *sql, sqlite3_stmt **stmt_out,
                       struct cached **slot_out, struct px_error *err)
@@ -166,10 +183,10 @@ static int sq_bind(struct sq *sq, sqlite3_stmt *stmt, const struct px_val *param
     for (size_t i = 0; i < n; i++) {
         int rc, idx = (int)i + 1;
         switch (params[i].type) {
-        case PX_VAL_INT:
+        case PX_SV_INT:
             rc = sqlite3_bind_int64(stmt, idx, params[i].i);
             break;
-        case PX_VAL_TEXT:
+        case PX_SV_TEXT:
             rc = sqlite3_bind_text(stmt, idx, params[i].s, -1, SQLITE_TRANSIENT);
             break;
         default:
@@ -277,6 +294,9 @@ const struct px_store_ops px_store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
     .exec_script = sq_exec_script,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
     .exec = sq_exec,
     .query = sq_query,
     .next = sq_next,

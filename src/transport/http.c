@@ -159,7 +159,7 @@ static enum MHD_Result refuse_host_origin(struct px_http_req *r)
 {
     const char *host = px_http_header(r, MHD_HTTP_HEADER_HOST);
     if (host && !px_http_host_allowed(&r->srv->allow, host))
-        return px_http_refuse(r, 421, PX_RPC_SERVER, "host_not_allowed",
+        return px_http_refuse(r, MHD_HTTP_MISDIRECTED_REQUEST, PX_RPC_SERVER, "host_not_allowed",
                               "Misdirected Request: this server does not answer for that Host",
                               "add the host name to PLANASONIX_ALLOWED_HOSTS on the server");
     const char *origin = px_http_header(r, "Origin");
@@ -195,11 +195,12 @@ static enum MHD_Result authenticate(struct px_http_req *r)
         return MHD_YES;
     }
     if (rc == -PX_EPLAN)
-        return px_http_refuse(r, MHD_HTTP_FORBIDDEN, PX_RPC_PLAN, "plan_not_allowed",
-                              "Forbidden: the organization is on the Starter plan, which has no "
-                              "MCP access",
-                              "MCP needs the Professional plan or above; an operator can change "
-                              "it with `planasonix-mcp org update ORG --plan professional`");
+        return px_http_refuse_err(
+            r, PX_EPLAN,
+            "Forbidden: the organization is on the Starter plan, which has no "
+            "MCP access",
+            "MCP needs the Professional plan or above; an operator can change "
+            "it with `planasonix-mcp org update ORG --plan professional`");
     if (rc != -PX_EUNAUTHORIZED) {
         px_logerr("http: authentication failed: %s", err.message);
         px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
@@ -210,8 +211,8 @@ static enum MHD_Result authenticate(struct px_http_req *r)
     px_http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                        presented ? "Bearer realm=\"planasonix\", error=\"invalid_token\""
                                  : "Bearer realm=\"planasonix\"");
-    return px_http_refuse(
-        r, MHD_HTTP_UNAUTHORIZED, PX_RPC_UNAUTHORIZED, "unauthorized",
+    return px_http_refuse_err(
+        r, PX_EUNAUTHORIZED,
         presented ? "Unauthorized: the API key is invalid, expired or revoked"
                   : "Unauthorized: send the API key as Authorization: Bearer <key>",
         "an operator creates a key with `planasonix-mcp key create --org ORG --scopes ...`");
@@ -421,8 +422,8 @@ static enum MHD_Result last_call(struct px_http_req *r)
         return px_streamable_post(r);
     if (r->route == PX_ROUTE_MESSAGES && is(r, "POST"))
         return px_sse_post(r);
-    return px_http_refuse(r, MHD_HTTP_INTERNAL_SERVER_ERROR, PX_RPC_INTERNAL, "internal_error",
-                          "Internal error: the request was not answered", NULL);
+    return px_http_refuse_err(r, PX_EINTERNAL, "Internal error: the request was not answered",
+                              NULL);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -490,8 +491,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (r->discarded)
-        return px_http_refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, PX_RPC_SERVER, "too_large",
-                              "Payload Too Large: a message may be at most 1 MiB", NULL);
+        return px_http_refuse_err(r, PX_ETOOLARGE,
+                                  "Payload Too Large: a message may be at most 1 MiB", NULL);
     if (!r->checked) {
         r->checked = true;
         enum MHD_Result res = first_call(r);

@@ -17,6 +17,7 @@
 #include "auth/principal.h"
 #include "auth/ratelimit.h"
 #include "base/buf.h"
+#include "base/err.h" /* PX_RPC_* and each error's HTTP status */
 #include "transport/http_policy.h"
 #include "transport/orgcaps.h"
 
@@ -45,17 +46,6 @@ struct px_hsession;
 #define PX_HTTP_MAX_WORKERS 64         /* started on demand while all are busy (waiting calls) */
 #define PX_HTTP_MAX_JOBS 256           /* calls waiting for those threads */
 #define PX_HTTP_MAX_HEADERS 8          /* extra response headers per reply */
-
-/* JSON-RPC error codes the HTTP layer answers with. */
-enum {
-    PX_RPC_PARSE = -32700,
-    PX_RPC_INVALID_REQUEST = -32600,
-    PX_RPC_INTERNAL = -32603,
-    PX_RPC_SERVER = -32000, /* transport-level refusals (bad header, missing session, ...) */
-    PX_RPC_UNAUTHORIZED = -32001,
-    PX_RPC_PLAN = -32003,
-    PX_RPC_RATE_LIMITED = -32029,
-};
 
 /* Who may read /metrics (PLANASONIX_METRICS). */
 enum px_metrics_mode {
@@ -177,6 +167,10 @@ enum MHD_Result px_http_send_owned(struct px_http_req *r, unsigned status, const
  * data {code: audit_code, hint?}. */
 enum MHD_Result px_http_refuse(struct px_http_req *r, unsigned status, int rpc_code,
                                const char *audit_code, const char *message, const char *hint);
+/* px_http_refuse for a refusal that is a PX_E error (positive or negative code): the status, the
+ * JSON-RPC code and the audit code come from base/err.h's table. */
+enum MHD_Result px_http_refuse_err(struct px_http_req *r, int code, const char *message,
+                                   const char *hint);
 /* Queues one audit row for this request (flushing with a pooled store when due). */
 void px_http_audit(struct px_http_req *r, const char *outcome, const char *error_code);
 

@@ -142,6 +142,13 @@ enum MHD_Result px_http_refuse(struct px_http_req *r, unsigned status, int rpc_c
     return send_rpc_error(r, status, rpc_code, message, data);
 }
 
+enum MHD_Result px_http_refuse_err(struct px_http_req *r, int code, const char *message,
+                                   const char *hint)
+{
+    return px_http_refuse(r, (unsigned)px_err_http(code), px_err_rpc(code), px_err_name(code),
+                          message, hint);
+}
+
 /* ---- message admission ------------------------------------------------------------------- */
 
 bool px_http_oversized(struct px_http_req *r)
@@ -169,8 +176,8 @@ bool px_http_check_post(struct px_http_req *r)
     unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
     if (len > PX_HTTP_MAX_DISCARD ||
         (len > PX_HTTP_MAX_BODY && expect && strncasecmp(expect, "100-continue", 12) == 0)) {
-        px_http_refuse(r, MHD_HTTP_CONTENT_TOO_LARGE, PX_RPC_SERVER, "too_large",
-                       "Payload Too Large: a message may be at most 1 MiB", NULL);
+        px_http_refuse_err(r, PX_ETOOLARGE, "Payload Too Large: a message may be at most 1 MiB",
+                           NULL);
         return false;
     }
     return true;
@@ -260,7 +267,7 @@ bool px_http_take_rate(struct px_http_req *r, const struct px_http_msg *m)
     px_json_set_str(data, "code", "rate_limited");
     px_json_set_str(data, "hint", hint);
     px_json_set_int(data, "retry_after_ms", d.retry_after_ms);
-    send_rpc_error(r, MHD_HTTP_TOO_MANY_REQUESTS, PX_RPC_RATE_LIMITED, msg, data);
+    send_rpc_error(r, px_err_http(PX_ERATELIMIT), px_err_rpc(PX_ERATELIMIT), msg, data);
     return false;
 }
 
@@ -284,8 +291,8 @@ enum MHD_Result px_http_refuse_cap(struct px_http_req *r, enum px_orgcap_kind ki
     snprintf(full_hint, sizeof(full_hint), "%s; an operator can change the limit with %s",
              hint[kind], px_orgcaps_env(kind));
     px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry[kind]);
-    return px_http_refuse(r, MHD_HTTP_TOO_MANY_REQUESTS, PX_RPC_RATE_LIMITED, "org_limit", msg,
-                          full_hint);
+    return px_http_refuse(r, px_err_http(PX_ERATELIMIT), px_err_rpc(PX_ERATELIMIT), "org_limit",
+                          msg, full_hint);
 }
 
 bool px_http_take_slot(struct px_http_req *r, enum px_orgcap_kind kind)

@@ -221,7 +221,7 @@ static int reinit(struct proxy *p, CURL *c, const struct sess_snap *used, struct
         const char *m =
             px_json_get_str(refusal ? refusal : px_json_get(fail->body, "error"), "message");
         px__proxy_outcome_cleanup(fail);
-        fail->code = -32000;
+        fail->code = PX_RPC_SERVER;
         snprintf(fail->message, sizeof(fail->message),
                  "The session with the Planasonix server expired and a new one could not be "
                  "started: %.400s",
@@ -528,7 +528,8 @@ static bool on_line(void *ctx, const char *text, size_t len)
 static void on_oversize(void *ctx)
 {
     struct proxy *p = ctx;
-    char *e = px_mcp_error_text(-32600, "Invalid Request: message exceeds the 4 MiB limit");
+    char *e = px_mcp_error_text(PX_RPC_INVALID_REQUEST,
+                                "Invalid Request: message exceeds the 4 MiB limit");
     px__proxy_write_line(p, e, strlen(e));
     free(e);
 }

@@ -418,7 +418,7 @@ void px__proxy_classify(struct proxy *p, struct xfer *x, CURLcode rc, bool expec
     }
     if (rc != CURLE_OK) {
         if (x->too_large) {
-            o->code = -32000;
+            o->code = PX_RPC_SERVER;
             snprintf(o->message, sizeof(o->message),
                      "The Planasonix server at %s sent a message larger than %u MiB", p->display,
                      PX_PROXY_MAX_MESSAGE >> 20);
@@ -429,7 +429,7 @@ void px__proxy_classify(struct proxy *p, struct xfer *x, CURLcode rc, bool expec
         char cerr[CURL_ERROR_SIZE];
         snprintf(cerr, sizeof(cerr), "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
         px__proxy_redact(p, cerr);
-        o->code = -32000;
+        o->code = PX_RPC_SERVER;
         if (x->status == 0) {
             snprintf(o->message, sizeof(o->message), "Cannot reach the Planasonix server at %s: %s",
                      p->display, cerr);
@@ -449,7 +449,7 @@ void px__proxy_classify(struct proxy *p, struct xfer *x, CURLcode rc, bool expec
     long st = x->status;
     if (st >= 200 && st < 300) {
         if (!x->sse && x->body.len && !deliver(x, x->body.data, x->body.len)) {
-            o->code = -32000;
+            o->code = PX_RPC_SERVER;
             snprintf(o->message, sizeof(o->message),
                      "The Planasonix server at %s sent a response that is not JSON "
                      "(HTTP %ld, Content-Type %.60s)",
@@ -459,7 +459,7 @@ void px__proxy_classify(struct proxy *p, struct xfer *x, CURLcode rc, bool expec
             return;
         }
         if (expect_answer && !x->answered) {
-            o->code = -32000;
+            o->code = PX_RPC_SERVER;
             if (x->sse)
                 snprintf(o->message, sizeof(o->message),
                          "The Planasonix server at %s ended its event stream without answering "
@@ -478,7 +478,7 @@ void px__proxy_classify(struct proxy *p, struct xfer *x, CURLcode rc, bool expec
     char snippet[256];
     body_snippet(p, x, snippet, sizeof(snippet));
     if (st == 401) {
-        o->code = -32001;
+        o->code = px_err_rpc(PX_EUNAUTHORIZED);
         snprintf(o->message, sizeof(o->message), "Unauthorized: the API key is invalid or revoked");
         snprintf(o->hint, sizeof(o->hint), "%s",
                  p->key[0] ? "create a key on the server (`planasonix-mcp key create`) and set "
@@ -507,7 +507,7 @@ void px__proxy_classify(struct proxy *p, struct xfer *x, CURLcode rc, bool expec
             o->body = body;
             return;
         }
-        o->code = -32029;
+        o->code = px_err_rpc(PX_ERATELIMIT);
         if (ms >= 0)
             snprintf(o->message, sizeof(o->message), "Rate limit exceeded: retry in %ld.%01ld s",
                      ms / 1000, (ms % 1000) / 100);
@@ -522,12 +522,12 @@ void px__proxy_classify(struct proxy *p, struct xfer *x, CURLcode rc, bool expec
         return;
     }
     if (st == 403) {
-        o->code = -32003;
+        o->code = px_err_rpc(PX_EFORBIDDEN);
         snprintf(o->message, sizeof(o->message), "Forbidden");
         snprintf(o->hint, sizeof(o->hint), "the server refused the request (HTTP 403)%s", snippet);
         return;
     }
-    o->code = -32000;
+    o->code = PX_RPC_SERVER;
     snprintf(o->message, sizeof(o->message), "The Planasonix server at %s answered HTTP %ld%s",
              p->display, st, snippet);
     if (st == 404)

@@ -70,9 +70,9 @@ enum MHD_Result px_sse_post_begin(struct px_http_req *r)
                               "open GET /sse first; its endpoint event names the URL to POST to");
     r->target = px_sessions_get(r->srv->sessions, sid, r->principal.key_id, PX_HSESSION_LEGACY);
     if (!r->target)
-        return px_http_refuse(r, MHD_HTTP_NOT_FOUND, PX_RPC_SERVER, "not_found",
-                              "Session not found: its SSE stream has ended or never existed",
-                              "open a new stream with GET /sse");
+        return px_http_refuse_err(r, PX_ENOTFOUND,
+                                  "Session not found: its SSE stream has ended or never existed",
+                                  "open a new stream with GET /sse");
     return MHD_YES;
 }
 
@@ -147,9 +147,9 @@ enum MHD_Result px_sse_post(struct px_http_req *r)
             free(d);
             px_http_msg_free(&m);
             px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-            return px_http_refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, PX_RPC_SERVER, "not_available",
-                                  "Service Unavailable: too many calls in progress",
-                                  "retry shortly");
+            return px_http_refuse_err(r, PX_EUNAVAILABLE,
+                                      "Service Unavailable: too many calls in progress",
+                                      "retry shortly");
         }
     } else {
         struct px_http_sink sink = {.emit = to_stream, .ctx = stream};

@@ -134,7 +134,8 @@ static bool on_line(void *ctx, const char *text, size_t len)
 static void on_oversize(void *ctx)
 {
     (void)ctx;
-    char *e = px_mcp_error_text(-32600, "Invalid Request: message exceeds the 4 MiB limit");
+    char *e = px_mcp_error_text(PX_RPC_INVALID_REQUEST,
+                                "Invalid Request: message exceeds the 4 MiB limit");
     send_line(e);
     free(e);
 }

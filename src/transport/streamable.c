@@ -67,9 +67,8 @@ static struct px_hsession *find_session(struct px_http_req *r)
     struct px_hsession *s =
         px_sessions_get(r->srv->sessions, sid, r->principal.key_id, PX_HSESSION_STREAMABLE);
     if (!s)
-        px_http_refuse(r, MHD_HTTP_NOT_FOUND, PX_RPC_SERVER, "not_found",
-                       "Session not found: it ended, expired or never existed",
-                       "start a new session with initialize (without Mcp-Session-Id)");
+        px_http_refuse_err(r, PX_ENOTFOUND, "Session not found: it ended, expired or never existed",
+                           "start a new session with initialize (without Mcp-Session-Id)");
     return s;
 }
 
@@ -109,11 +108,11 @@ static enum MHD_Result send_reply(struct px_http_req *r, struct collected *c, ch
         free(reply);
         px_http_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                            "Bearer realm=\"planasonix\", error=\"invalid_token\"");
-        return px_http_refuse(r, MHD_HTTP_UNAUTHORIZED, PX_RPC_UNAUTHORIZED, "unauthorized",
-                              "Unauthorized: the API key was revoked or expired while the call "
-                              "ran; its result is withheld",
-                              "an operator creates a key with `planasonix-mcp key create --org "
-                              "ORG --scopes ...`");
+        return px_http_refuse_err(r, PX_EUNAUTHORIZED,
+                                  "Unauthorized: the API key was revoked or expired while the call "
+                                  "ran; its result is withheld",
+                                  "an operator creates a key with `planasonix-mcp key create --org "
+                                  "ORG --scopes ...`");
     }
     if (!reply) {
         /* A cancelled request gets no response (the client stopped waiting for one). */
@@ -234,8 +233,8 @@ static enum MHD_Result live_call(struct px_http_req *r, struct px_hsession *s)
         px_stream_release(stream);
         px_hsession_release(s);
         px_http_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-        return px_http_refuse(r, MHD_HTTP_SERVICE_UNAVAILABLE, PX_RPC_SERVER, "not_available",
-                              "Service Unavailable: too many calls in progress", "retry shortly");
+        return px_http_refuse_err(
+            r, PX_EUNAVAILABLE, "Service Unavailable: too many calls in progress", "retry shortly");
     }
     r->stream = stream;
     MHD_add_response_header(resp, SESSION_HEADER, px_hsession_id(s));

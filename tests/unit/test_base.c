@@ -372,10 +372,62 @@ static void egress_cidrs_match(void **state)
     assert_int_equal(px_egress_check("http", (struct sockaddr *)&ss, &err), 0);
 }
 
+/* The error table (base/err.h) says what each error is on every wire; these are the values
+ * clients see, pinned here as the e2e tests pin the replies that carry them. */
+static void error_table_gives_each_error_its_wire_codes(void **state)
+{
+    (void)state;
+    static const struct {
+        int code;
+        const char *name;
+        bool retryable;
+        int rpc, http;
+    } want[] = {
+        {PX_EINVALID, "invalid_argument", false, -32602, 400},
+        {PX_ENOTFOUND, "not_found", false, -32000, 404},
+        {PX_ECONFLICT, "conflict", false, -32000, 409},
+        {PX_EIN_USE, "in_use", false, -32000, 409},
+        {PX_EUNAUTHORIZED, "unauthorized", false, -32001, 401},
+        {PX_EFORBIDDEN, "insufficient_permissions", false, -32003, 403},
+        {PX_EPLAN, "plan_not_allowed", false, -32003, 403},
+        {PX_ERATELIMIT, "rate_limited", true, -32029, 429},
+        {PX_EUNAVAILABLE, "not_available", false, -32000, 503},
+        {PX_ETOOLARGE, "too_large", false, -32000, 413},
+        {PX_ESTORE, "store_error", true, -32603, 503},
+        {PX_EIO, "io_error", true, -32603, 500},
+        {PX_ECRYPTO, "crypto_error", false, -32603, 500},
+        {PX_ENOMEM, "out_of_memory", true, -32603, 503},
+        {PX_EINTERNAL, "internal_error", false, -32603, 500},
+    };
+    assert_int_equal(sizeof(want) / sizeof(want[0]), PX_E_COUNT_ - 1);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        struct px_error err;
+        assert_int_equal(px_error_set(&err, want[i].code, "x"), -want[i].code);
+        assert_int_equal(err.retryable, want[i].retryable);
+        assert_string_equal(px_err_name(want[i].code), want[i].name);
+        assert_string_equal(px_err_name(-want[i].code), want[i].name);
+        assert_int_equal(px_err_rpc(want[i].code), want[i].rpc);
+        assert_int_equal(px_err_rpc(-want[i].code), want[i].rpc);
+        assert_int_equal(px_err_http(-want[i].code), want[i].http);
+    }
+    /* Codes outside the table are internal errors on every wire. */
+    assert_string_equal(px_err_name(PX_E_COUNT_), "internal_error");
+    assert_int_equal(px_err_rpc(PX_E_COUNT_ + 5), -32603);
+    assert_int_equal(px_err_http(-(PX_E_COUNT_ + 5)), 500);
+    /* The JSON-RPC protocol codes. */
+    assert_int_equal(PX_RPC_PARSE, -32700);
+    assert_int_equal(PX_RPC_INVALID_REQUEST, -32600);
+    assert_int_equal(PX_RPC_METHOD_NOT_FOUND, -32601);
+    assert_int_equal(PX_RPC_INVALID_PARAMS, -32602);
+    assert_int_equal(PX_RPC_INTERNAL, -32603);
+    assert_int_equal(PX_RPC_SERVER, -32000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(time_format_matches_gmtime),
+        cmocka_unit_test(error_table_gives_each_error_its_wire_codes),
         cmocka_unit_test(buffers_are_bounded),
         cmocka_unit_test(text_is_cleaned_and_capped),
         cmocka_unit_test(ids_have_kinds),
