@@ -4,9 +4,9 @@
  * authorizer that also lets the catalog pragmas run (table_info, index_list, index_info,
  * foreign_key_list). Tables and views come from sqlite_master; column types from the declared
  * types as the source maps them, and for a column without a usable declared type from the
- * source itself reading its first batch. Row counts only when cheap: count(*) when the file is
- * at most 64 MiB, else sqlite_stat1, else null. A progress handler holds every statement to
- * the deadline (sampling: its own).
+ * storage classes of its first batch of values, as the source types it. Row counts only when cheap:
+ * count(*) when the file is at most 64 MiB, else sqlite_stat1, else null. A progress handler holds
+ * every statement to the deadline (sampling: its own).
  */
 #include "base/buf.h"
 #include "base/clock.h"
@@ -131,30 +131,48 @@ static int decl_type(const char *d)
     return -1;
 }
 
-/* The type the source itself gives column col of table (its first batch); string when the
- * table has no rows or the source fails. */
-static int source_type(struct sq *s, const char *table, const char *col)
+/* The type the source gives a column without a usable declared type: from the storage classes
+ * of its first batch (integer, float, integer and float: float; anything else mixed, text or
+ * blob: string; no values: string), read here under the deadline (the source itself has none).
+ * Keep in step with sqlsrc_next in engine/connectors/sqlite.c; test_schema_describe compares. */
+static int values_type(struct sq *s, const char *table, const char *col)
 {
-    struct json_object *config = json_object_new_object();
-    px_json_set_str(config, "table", table);
-    struct json_object *cols = json_object_new_array();
-    json_object_array_add(cols, json_object_new_string(col));
-    px_json_set(config, "columns", cols);
-    struct px_node_ctx c = *s->ctx;
-    c.config = config;
-    void *st = NULL;
-    struct px_error e;
-    px_error_clear(&e);
-    int type = PX_COL_STRING;
-    if (px__conn_sqlite.open_source(&c, &st, &e) == 0) {
-        struct px_batch *b = NULL;
-        if (px__conn_sqlite.next_batch(st, &b, &e) == 0 && b && b->ncols == 1)
-            type = b->cols[0].type;
-        px_batch_destroy(b);
-        px__conn_sqlite.close_source(st);
+    struct px_buf q;
+    px_buf_init(&q, 1 << 17);
+    (void)px_buf_puts(&q, "SELECT ");
+    quote(&q, col);
+    (void)px_buf_puts(&q, " FROM ");
+    quote(&q, table);
+    (void)px_buf_printf(&q, " LIMIT %lld", (long long)s->ctx->batch_rows);
+    sqlite3_stmt *st = NULL;
+    int t = -1;
+    if (sqlite3_prepare_v2(s->db, q.data, -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            int k;
+            switch (sqlite3_column_type(st, 0)) {
+            case SQLITE_INTEGER:
+                k = PX_COL_INT;
+                break;
+            case SQLITE_FLOAT:
+                k = PX_COL_FLOAT;
+                break;
+            case SQLITE_NULL:
+                continue;
+            default:
+                k = PX_COL_STRING;
+            }
+            if (t < 0 || k == t)
+                t = k;
+            else if ((t == PX_COL_INT && k == PX_COL_FLOAT) ||
+                     (t == PX_COL_FLOAT && k == PX_COL_INT))
+                t = PX_COL_FLOAT;
+            else
+                t = PX_COL_STRING;
+        }
     }
-    json_object_put(config);
-    return type;
+    sqlite3_finalize(st);
+    px_buf_cleanup(&q);
+    return t < 0 ? PX_COL_STRING : t;
 }
 
 static int64_t row_count(struct sq *s, const char *table, bool cheap)
@@ -330,7 +348,9 @@ static void sample(struct sq *s, struct cand *c, int nc)
         struct px_desc_values vs;
         px__desc_values_init(&vs, s->d);
         int src = sqlite3_prepare_v2(s->db, q.data, -1, &st, NULL);
-        while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (src == SQLITE_OK)
+            src = SQLITE_ROW;
+        while (src == SQLITE_ROW && (src = sqlite3_step(st)) == SQLITE_ROW) {
             const char *v = (const char *)sqlite3_column_text(st, 0);
             if (!px__desc_values_add(&vs, v ? v : "", (size_t)sqlite3_column_bytes(st, 0)))
                 break;
@@ -394,7 +414,7 @@ int px__sqlite_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct
             bool notnull = sqlite3_column_int(ti, 3) || sqlite3_column_int(ti, 5) > 0;
             int type = decl_type(decl);
             if (type < 0)
-                type = source_type(&s, name, col);
+                type = values_type(&s, name, col);
             struct json_object *cj =
                 px__desc_column(d, tj, col, type, decl && *decl ? decl : NULL, !notnull);
             if (cj && type == PX_COL_STRING && !d->o.no_sampling) {
