@@ -19,6 +19,7 @@
 #include "helpers.h"
 
 #include "base/buf.h"
+#include "base/egress.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "engine/batch.h"
@@ -471,6 +472,22 @@ static void test_jsonl_and_http(void **state)
     json_object_put(params);
 }
 
+/* The egress policy holds for descriptions as for runs and probes: nothing is connected to. */
+static void expect_egress_refused(const char *type, struct json_object *params)
+{
+    setenv("PLANASONIX_EGRESS_DENY", "127.0.0.0/8", 1);
+    px_egress_reload();
+    struct px_engine_opts opts = {.files_root = g_root};
+    struct px_error err;
+    struct json_object *doc = NULL;
+    int rc = px_engine_describe(type, params, &opts, NULL, &doc, &err);
+    unsetenv("PLANASONIX_EGRESS_DENY");
+    px_egress_reload();
+    assert_null(doc);
+    if (rc != -PX_EFORBIDDEN || !strstr(err.message, "egress"))
+        fail_msg("%s: expected the egress policy's refusal, got %d: %s", type, rc, err.message);
+}
+
 /* ---- PostgreSQL ---- */
 
 static const char *PGH, *PGPORT, *PGUSER, *PGPASS, *PGDB;
@@ -515,12 +532,14 @@ static void test_pg(void **state)
               "CASCADE;"
               "CREATE SCHEMA px_desc; CREATE SCHEMA px_desc_many;"
               "CREATE TYPE px_desc.mood AS ENUM ('happy', 'sad');"
-              "CREATE TABLE px_desc.customers (id bigint PRIMARY KEY, email text NOT NULL "
-              "UNIQUE, country varchar(2), mood px_desc.mood);"
+              "CREATE DOMAIN px_desc.email_t AS text CHECK (VALUE LIKE '%@%');"
+              "CREATE DOMAIN px_desc.qty_t AS int CHECK (VALUE >= 0);"
+              "CREATE TABLE px_desc.customers (id bigint PRIMARY KEY, email px_desc.email_t "
+              "NOT NULL UNIQUE, country varchar(2), mood px_desc.mood);"
               "CREATE TABLE px_desc.orders (order_id int PRIMARY KEY, customer_id bigint "
               "REFERENCES px_desc.customers(id), status text NOT NULL, note text, amount "
               "numeric(10,2), created_at timestamptz, \"Order \"\"Date\"\"\" date, paid "
-              "boolean, tags jsonb, ref uuid, total float8);"
+              "boolean, tags jsonb, ref uuid, total float8, qty px_desc.qty_t);"
               "CREATE UNIQUE INDEX ON px_desc.orders (customer_id, note);"
               "CREATE VIEW px_desc.big_orders AS SELECT order_id, amount FROM px_desc.orders "
               "WHERE amount > 100;"
@@ -530,7 +549,7 @@ static void test_pg(void **state)
               "INSERT INTO px_desc.orders SELECT i, i % 20 + 1, (ARRAY['new', 'shipped', "
               "'cancelled'])[i % 3 + 1], 'note ' || i, i * 3.5, '2026-01-01'::timestamptz + "
               "i * interval '1 hour', '2026-02-01'::date + i % 28, i % 2 = 0, '{}', "
-              "gen_random_uuid(), i FROM generate_series(1, 200) i;"
+              "gen_random_uuid(), i, i % 5 FROM generate_series(1, 200) i;"
               "ANALYZE px_desc.orders;");
     for (int i = 0; i < 30; i++) {
         char q[128];
@@ -543,6 +562,8 @@ static void test_pg(void **state)
     expect_json(px_json_get(cu, "primary_key"), "[\"id\"]");
     expect_json(px_json_get(cu, "unique_keys"), "[[\"email\"]]");
     expect_col(cu, "id", "integer", false);
+    expect_col(cu, "email", "string", false); /* a domain: its base type */
+    assert_string_equal(px_json_get_str(column(cu, "email"), "db_type"), "px_desc.email_t");
     expect_col(cu, "country", "string", true);
     assert_string_equal(px_json_get_str(column(cu, "country"), "db_type"), "character varying(2)");
     expect_json(px_json_get(column(cu, "country"), "values"), "[\"FR\",\"US\"]");
@@ -564,6 +585,7 @@ static void test_pg(void **state)
     expect_col(o, "Order \"Date\"", "timestamp", true);
     expect_col(o, "paid", "boolean", true);
     expect_col(o, "ref", "string", true);
+    expect_col(o, "qty", "integer", true); /* a domain over int */
     assert_string_equal(px_json_get_str(table(doc, "px_desc", "big_orders"), "kind"), "view");
     static const char *const names[] = {"px_desc.customers", "px_desc.orders",
                                         "px_desc.big_orders"};
@@ -596,6 +618,8 @@ static void test_pg(void **state)
     assert_null(px_json_get(column(slow, "status"), "values"));
     json_object_put(doc);
     pg_sql(c, "DROP SCHEMA px_desc_slow CASCADE");
+
+    expect_egress_refused("postgres", params);
 
     /* Wrong password: the connector's error, without the password. */
     px_json_set_str(params, "password", "wrong-canary-pw");
@@ -715,6 +739,7 @@ static void test_mysql(void **state)
     }
     json_object_put(doc);
 
+    expect_egress_refused("mysql", params);
     struct px_describe_opts few = {.max_tables = 1};
     doc = describe("mysql", params, &few);
     assert_int_equal(json_object_array_length(px_json_get(doc, "tables")), 1);
