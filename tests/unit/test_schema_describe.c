@@ -597,6 +597,13 @@ static void test_pg(void **state)
     }
     json_object_put(doc);
 
+    struct px_describe_opts narrow = {.max_columns = 2};
+    doc = describe("postgres", params, &narrow);
+    o = table(doc, "px_desc", "orders");
+    assert_int_equal(json_object_array_length(px_json_get(o, "columns")), 2);
+    expect_json(px_json_get(o, "column_count"), "12");
+    assert_true(px_json_get_bool(o, "truncated", false));
+    json_object_put(doc);
     struct px_describe_opts few = {.max_tables = 10};
     doc = describe("postgres", params, &few);
     assert_int_equal(json_object_array_length(px_json_get(doc, "tables")), 10);
@@ -740,6 +747,13 @@ static void test_mysql(void **state)
     json_object_put(doc);
 
     expect_egress_refused("mysql", params);
+    struct px_describe_opts narrow = {.max_columns = 2};
+    doc = describe("mysql", params, &narrow);
+    o = table(doc, NULL, "pxd_orders");
+    assert_int_equal(json_object_array_length(px_json_get(o, "columns")), 2);
+    expect_json(px_json_get(o, "column_count"), "11");
+    assert_true(px_json_get_bool(o, "truncated", false));
+    json_object_put(doc);
     struct px_describe_opts few = {.max_tables = 1};
     doc = describe("mysql", params, &few);
     assert_int_equal(json_object_array_length(px_json_get(doc, "tables")), 1);

@@ -213,11 +213,17 @@ int px__mysql_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct 
     memcpy(byname, tabs, (size_t)ntab * sizeof(*tabs));
     qsort(byname, (size_t)ntab, sizeof(*byname), cmp_tab);
     px_buf_reset(&q);
+    /* At most max_columns rows per table (total says how many it has). */
     (void)px_buf_puts(&q, "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, "
-                          "CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE "
-                          "TABLE_SCHEMA = DATABASE() AND TABLE_NAME");
+                          "CHARACTER_SET_NAME, total FROM (SELECT TABLE_NAME, COLUMN_NAME, "
+                          "COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, CHARACTER_SET_NAME, "
+                          "ORDINAL_POSITION, ROW_NUMBER() OVER (PARTITION BY TABLE_NAME ORDER "
+                          "BY ORDINAL_POSITION) AS rn, COUNT(*) OVER (PARTITION BY TABLE_NAME) "
+                          "AS total FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                          "DATABASE() AND TABLE_NAME");
     in_list(m, &q, tabs, ntab);
-    (void)px_buf_puts(&q, " ORDER BY TABLE_NAME, ORDINAL_POSITION");
+    (void)px_buf_printf(&q, ") q WHERE rn <= %d ORDER BY TABLE_NAME, ORDINAL_POSITION",
+                        d->o.max_columns);
     if (!(r = query(m, &tg, q.data, err))) {
         rc = -err->code;
         goto out;
@@ -229,6 +235,12 @@ int px__mysql_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct 
         int type = engine_type(row[3], row[2]);
         struct json_object *c =
             px__desc_column(d, t->t, row[1], type, row[2], row[4] && strcmp(row[4], "YES") == 0);
+        long long total = row[6] ? atoll(row[6]) : 0;
+        if (total > d->o.max_columns) {
+            px_json_set_int(t->t, "column_count", total);
+            px_json_set_bool(t->t, "truncated", true);
+            px__desc_truncated(d, "columns");
+        }
         if (c && !d->o.no_sampling && sampled_type(row[3], row[5])) {
             if (ncand == capcand) {
                 capcand = capcand ? capcand * 2 : 64;
