@@ -22,7 +22,7 @@
  *                                    mysql information_schema.TABLES.TABLE_ROWS; sqlite
  *                                    count(*) when the database file is at most 64 MiB, else
  *                                    sqlite_stat1, else null; files: the records read when
- *                                    the whole file was read within the time cap, else null;
+ *                                    the file was read to its end within the caps, else null;
  *                                    views: null (postgres/mysql: what the catalog says)
  *       "columns": [
  *         {"name": "status",

@@ -5,11 +5,11 @@
  * the connector's extensions (csv: .csv .tsv .txt; jsonl: .jsonl .ndjson; hidden and side
  * files skipped; one level, no subdirectories), sorted by name. Each file is read through the
  * connector's own source (open_source/next_batch, the batch size a run uses), so its columns
- * get exactly the types a run gives them; the first batch is always read, further batches only
- * within the sampling window, to count the records (row_estimate, null when the window ended
- * first) and to collect distinct values of string columns among the first
- * PX_DESCRIBE_SAMPLE_ROWS rows. A file the source refuses gets "error" {code, message} in its
- * entry instead of failing the whole description.
+ * get exactly the types a run gives them; the first batch is always read, then the first
+ * PX_DESCRIBE_SAMPLE_ROWS rows within the description's time (distinct values of string
+ * columns), and the rest only within the sampling window, which all files share, to count
+ * the records (row_estimate, null when the window ended first). A file the source refuses gets
+ * "error" {code, message} in its entry instead of failing the whole description.
  */
 #include "base/err.h"
 #include "base/json.h"
@@ -114,7 +114,7 @@ static void describe_file(const struct px_connector *c, const struct px_node_ctx
             px__desc_values_init(&cs[i].vs, d);
         }
     }
-    /* The first batch always; more only within the sampling window. */
+    /* The first batch always, more while the time caps allow. */
     while (rc == 0 && b) {
         for (int i = 0; i < ncols && i < b->ncols; i++) {
             struct px_column *col = &b->cols[i];
@@ -131,7 +131,10 @@ static void describe_file(const struct px_connector *c, const struct px_node_ctx
         rows += b->nrows;
         px_batch_destroy(b);
         b = NULL;
-        if (px__desc_left_ms(d, true) <= 0)
+        /* The first PX_DESCRIBE_SAMPLE_ROWS rows within the description's time (values); the
+         * rest only within the sampling window (the count). */
+        if (px__desc_left_ms(d, false) <= 0 ||
+            (rows >= PX_DESCRIBE_SAMPLE_ROWS && px__desc_left_ms(d, true) <= 0))
             break;
         rc = c->next_batch(st, &b, &e);
         if (rc == 0 && !b)
