@@ -14,7 +14,8 @@
  *    "describable": true,            false (http): "reason" says why, "tables" is []
  *    "reason": "...",                optional, only when describable is false
  *    "tables": [
- *      {"schema": "public" | null,   null for sqlite and files
+ *      {"schema": "public" | null,   postgres: the schema; mysql: the database; null for
+ *                                    sqlite and files
  *       "name": "orders",            table or view name; for files the file name in the
  *                                    connection's directory (what a node's config.file takes)
  *       "kind": "table" | "view" | "file",
@@ -40,7 +41,9 @@
  *       "foreign_keys": [{"columns": ["customer_id"],
  *                         "references": {"schema": "public" | null, "table": "customers",
  *                                        "columns": ["id"]}}],
- *       "truncated": false}],        true when columns[] was cut at max_columns
+ *       "truncated": false,          true when columns[] was cut at max_columns
+ *       "error": {"code", "message"}}], optional, files only: the source refused this file
+ *                                    (the others are still described)
  *    "table_count": 42 | null,       tables (and views, files) the connection holds
  *    "truncated": false,             true when anything was cut (tables, columns, size, time)
  *    "truncated_by": [],             what cut it: "tables", "columns", "size", "time"
