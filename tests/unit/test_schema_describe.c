@@ -679,6 +679,7 @@ static void test_mysql(void **state)
     assert_non_null(
         mysql_real_connect(m, MYH, MYUSER, MYPASS, MYDB, (unsigned)atoi(MYPORT), NULL, 0));
     my_sql(m, "DROP VIEW IF EXISTS pxd_big");
+    my_sql(m, "DROP VIEW IF EXISTS `0pxd_slow`");
     my_sql(m, "DROP TABLE IF EXISTS pxd_orders");
     my_sql(m, "DROP TABLE IF EXISTS pxd_customers");
     my_sql(m, "CREATE TABLE pxd_customers (id BIGINT PRIMARY KEY, email VARCHAR(100) NOT NULL "
@@ -744,6 +745,18 @@ static void test_mysql(void **state)
         same_as_source(&px__conn_mysql, params, cfg, table(doc, NULL, names[i]));
         json_object_put(cfg);
     }
+    json_object_put(doc);
+
+    /* Sampling stops at its window: a view that takes 10 s to read (its name sorts first, so
+     * it is sampled first) is cut by max_statement_time. */
+    my_sql(m, "CREATE VIEW `0pxd_slow` AS SELECT status FROM pxd_orders WHERE SLEEP(0.05) = 0");
+    struct px_describe_opts quick = {.sample_ms = 300, .timeout_ms = 30000};
+    doc = describe("mysql", params, &quick);
+    my_sql(m, "DROP VIEW `0pxd_slow`");
+    struct json_object *slow = table(doc, NULL, "0pxd_slow");
+    assert_int_equal(json_object_array_index_of_table(doc, slow), 0);
+    assert_false(px_json_get_bool(doc, "sampled", true));
+    assert_null(px_json_get(column(slow, "status"), "values"));
     json_object_put(doc);
 
     expect_egress_refused("mysql", params);
