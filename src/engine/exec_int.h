@@ -17,6 +17,7 @@ struct px_error;
 struct px_engine_opts;
 struct px_mem;
 struct px_files_usage; /* engine/connectors/file.h */
+struct px_desc;        /* engine/connectors/describe.h */
 
 /* What a node's callbacks get at open time; everything is borrowed for the run. */
 struct px_node_ctx {
@@ -78,6 +79,10 @@ struct px_connector {
                  size_t version_size, struct px_error *err);
     /* SQL sources: the dialect the executor renders push_where in (PX_SQL_NONE: no pushdown). */
     enum px_sql_dialect dialect;
+    /* Schema introspection (engine/schema.h): fills d (engine/connectors/describe.h) with what
+     * the connection holds, within d's caps and deadlines, reading only. 0, or negative with
+     * err set as probe does. NULL: the type cannot be described. */
+    int (*describe)(const struct px_node_ctx *ctx, struct px_desc *d, struct px_error *err);
 };
 
 /* An operator edits each batch in place (it may empty it). A NULL open means not implemented.
@@ -97,6 +102,13 @@ struct px_operator {
 
 const struct px_connector *px__connector_find(const char *name);
 const struct px_operator *px__operator_find(const char *name);
+
+/* The describe callbacks (engine/connectors/{pg,mysql,sqlite,files}_schema.c). */
+int px__pg_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct px_error *err);
+int px__mysql_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct px_error *err);
+int px__sqlite_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct px_error *err);
+int px__csv_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct px_error *err);
+int px__jsonl_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct px_error *err);
 
 extern const struct px_connector px__conn_csv;
 extern const struct px_connector px__conn_jsonl;

@@ -748,4 +748,5 @@ const struct px_connector px__conn_csv = {
     .close_dest = px__filedst_close,
     .probe = px__probe_files,
     .dialect = PX_SQL_NONE,
+    .describe = px__csv_describe,
 };

@@ -220,4 +220,5 @@ const struct px_connector px__conn_jsonl = {
     .close_dest = px__filedst_close,
     .probe = px__probe_files,
     .dialect = PX_SQL_NONE,
+    .describe = px__jsonl_describe,
 };

@@ -532,4 +532,5 @@ const struct px_connector px__conn_mysql = {
     .close_dest = px__mysql_dest_close,
     .probe = my_probe,
     .dialect = PX_SQL_MYSQL,
+    .describe = px__mysql_describe,
 };

@@ -983,4 +983,5 @@ const struct px_connector px__conn_postgres = {
     .close_dest = px__pg_dst_close,
     .probe = pg_probe,
     .dialect = PX_SQL_POSTGRES,
+    .describe = px__pg_describe,
 };

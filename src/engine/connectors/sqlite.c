@@ -804,4 +804,5 @@ const struct px_connector px__conn_sqlite = {
     .close_dest = sqldst_close,
     .probe = px__probe_sqlite,
     .dialect = PX_SQL_SQLITE,
+    .describe = px__sqlite_describe,
 };
