@@ -55,6 +55,14 @@ else
     status=1
 fi
 
+echo "== include rules (scripts/include-rules.txt)"
+scripts/check-includes.sh >"$log/includes" 2>&1 || { cat "$log/includes"; status=1; }
+tail -n 1 "$log/includes"
+p=$(sed -n 's/^include rules: \([0-9]*\) passed.*/\1/p' "$log/includes")
+f=$(sed -n 's/^include rules: [0-9]* passed, \([0-9]*\) failed/\1/p' "$log/includes")
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-1}))
+
 echo "== unit tests"
 for t in build/asan/tests/test_*; do
     out="$log/$(basename "$t")"
