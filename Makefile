@@ -33,7 +33,7 @@ LDFLAGS := $(OPT)
 SRCS := $(shell find src -name '*.c' ! -path 'src/app/main.c' | sort)
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
 GEN_SRCS := $(BUILD)/gen/embed_tool_specs.c $(BUILD)/gen/embed_migrations_sqlite.c \
-            $(BUILD)/gen/embed_catalog.c
+            $(BUILD)/gen/embed_catalog.c $(BUILD)/gen/tool_table.c
 GEN_OBJS := $(GEN_SRCS:.c=.o)
 LIB := $(BUILD)/libplanasonix.a
 BIN := $(BUILD)/planasonix-mcp
@@ -66,6 +66,17 @@ $(BUILD)/embed: scripts/embed.c
 $(BUILD)/gen/embed_tool_specs.c: $(BUILD)/embed $(wildcard src/tools/specs/*.json)
 	@mkdir -p $(dir $@)
 	$(BUILD)/embed px_embed_tool_specs $(wildcard src/tools/specs/*.json) > $@
+# The tool table and the handlers' declarations, from the specs (scripts/gen_tools.c); every
+# object waits for the header, which tools/handlers.h includes.
+$(BUILD)/gen_tools: scripts/gen_tools.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -O1 -Wall -Wextra -Werror $(shell pkg-config --cflags json-c) -o $@ $< \
+		$(shell pkg-config --libs json-c)
+$(BUILD)/gen/tool_table.c $(BUILD)/gen/tool_handlers.h &: $(BUILD)/gen_tools $(wildcard src/tools/specs/*.json)
+	@mkdir -p $(dir $@)
+	$(BUILD)/gen_tools $(BUILD)/gen/tool_table.c $(BUILD)/gen/tool_handlers.h \
+		$(sort $(wildcard src/tools/specs/*.json))
+$(OBJS) $(BUILD)/src/app/main.o $(GEN_OBJS): | $(BUILD)/gen/tool_handlers.h
 $(BUILD)/gen/embed_migrations_sqlite.c: $(BUILD)/embed $(wildcard src/store/migrations/sqlite/*.sql)
 	@mkdir -p $(dir $@)
 	$(BUILD)/embed px_embed_migrations_sqlite $(wildcard src/store/migrations/sqlite/*.sql) > $@

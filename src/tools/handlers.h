@@ -1,37 +1,30 @@
 /*
- * The 22 tool handlers (one per spec in src/tools/specs/), grouped by file:
- * pipelines.c, runs.c, schedules.c, connections.c. Only registry.c includes this.
+ * The tool handlers, one per spec in src/tools/specs/ (NAME.json is handled by px_tool_NAME,
+ * defined with PX_TOOL(NAME) in the file of its group: pipelines.c, runs.c, schedules.c,
+ * connections.c), and the table the build generates from the specs. Only the handler files and
+ * registry.c include this.
  */
 #ifndef PX_TOOLS_HANDLERS_H
 #define PX_TOOLS_HANDLERS_H
 
 #include "tools/tool.h"
 
+#include <stddef.h>
+
 #define PX_TOOL(name)                                                                              \
     int px_tool_##name(struct px_tool_ctx *ctx, struct json_object *args,                          \
                        struct json_object **out, struct px_error *err)
 
-PX_TOOL(list_pipelines);
-PX_TOOL(get_pipeline);
-PX_TOOL(pause_pipeline);
-PX_TOOL(resume_pipeline);
-PX_TOOL(create_pipeline);
-PX_TOOL(update_pipeline);
-PX_TOOL(delete_pipeline);
-PX_TOOL(get_run_history);
-PX_TOOL(get_pipeline_health);
-PX_TOOL(trigger_pipeline);
-PX_TOOL(list_schedules);
-PX_TOOL(create_schedule);
-PX_TOOL(update_schedule);
-PX_TOOL(delete_schedule);
-PX_TOOL(enable_schedule);
-PX_TOOL(disable_schedule);
-PX_TOOL(list_connectors);
-PX_TOOL(test_connection);
-PX_TOOL(list_connection_types);
-PX_TOOL(create_connection);
-PX_TOOL(update_connection);
-PX_TOOL(delete_connection);
+/* One declaration per spec, generated at build time (scripts/gen_tools.c). */
+#include "tool_handlers.h"
+
+/* The tool table (generated: tool_table.c), in tools/list order: the spec file NAME.json
+ * supplies everything but the handler px_tool_NAME. */
+struct px_tool_row {
+    const char *name;
+    px_tool_fn fn;
+};
+extern const struct px_tool_row px_tool_rows[];
+extern const size_t px_tool_rows_count;
 
 #endif

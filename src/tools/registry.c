@@ -21,35 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One row per tool: the spec file (by name) supplies everything but the handler. */
-static const struct {
-    const char *name;
-    px_tool_fn fn;
-} handlers[] = {
-    {"list_pipelines", px_tool_list_pipelines},
-    {"get_pipeline", px_tool_get_pipeline},
-    {"get_run_history", px_tool_get_run_history},
-    {"get_pipeline_health", px_tool_get_pipeline_health},
-    {"trigger_pipeline", px_tool_trigger_pipeline},
-    {"pause_pipeline", px_tool_pause_pipeline},
-    {"resume_pipeline", px_tool_resume_pipeline},
-    {"create_pipeline", px_tool_create_pipeline},
-    {"update_pipeline", px_tool_update_pipeline},
-    {"delete_pipeline", px_tool_delete_pipeline},
-    {"list_schedules", px_tool_list_schedules},
-    {"create_schedule", px_tool_create_schedule},
-    {"update_schedule", px_tool_update_schedule},
-    {"delete_schedule", px_tool_delete_schedule},
-    {"enable_schedule", px_tool_enable_schedule},
-    {"disable_schedule", px_tool_disable_schedule},
-    {"list_connectors", px_tool_list_connectors},
-    {"test_connection", px_tool_test_connection},
-    {"list_connection_types", px_tool_list_connection_types},
-    {"create_connection", px_tool_create_connection},
-    {"update_connection", px_tool_update_connection},
-    {"delete_connection", px_tool_delete_connection},
-};
-#define NTOOLS (sizeof(handlers) / sizeof(handlers[0]))
+/* As many as the build generated rows for (tools/handlers.h); checked against the embedded
+ * specs at start-up. */
+#define NTOOLS_MAX 64
 
 struct tool {
     const char *name;
@@ -60,7 +34,8 @@ struct tool {
     struct json_object *spec; /* the parsed spec file */
 };
 
-static struct tool tools[NTOOLS];
+static struct tool tools[NTOOLS_MAX];
+#define NTOOLS px_tool_rows_count
 static bool ready;
 
 /* tools/list in the three shapes protocol versions need, serialized once, on the first
@@ -79,6 +54,8 @@ int px_tools_init(struct px_error *err)
 {
     if (ready)
         return 0;
+    if (NTOOLS > NTOOLS_MAX)
+        return px_error_set(err, PX_EINTERNAL, "%zu tools: raise NTOOLS_MAX", NTOOLS);
     if (px_embed_tool_specs_count != NTOOLS)
         return px_error_set(err, PX_EINTERNAL, "%zu tool specs but %zu handlers",
                             px_embed_tool_specs_count, NTOOLS);
@@ -89,7 +66,7 @@ int px_tools_init(struct px_error *err)
             return spec_error(e->name, err->message, err);
         const char *name = px_json_get_str(spec, "name");
         size_t k = 0;
-        while (k < NTOOLS && (!name || strcmp(handlers[k].name, name) != 0))
+        while (k < NTOOLS && (!name || strcmp(px_tool_rows[k].name, name) != 0))
             k++;
         struct json_object *in = px_json_get(spec, "inputSchema");
         struct json_object *out = px_json_get(spec, "outputSchema");
@@ -113,8 +90,8 @@ int px_tools_init(struct px_error *err)
             return rc;
         }
         tools[k] = (struct tool){
-            .name = handlers[k].name,
-            .fn = handlers[k].fn,
+            .name = px_tool_rows[k].name,
+            .fn = px_tool_rows[k].fn,
             .scope = px_scope_bit(scope),
             .scope_name = scope,
             .mutates = !px_json_get_bool(ann, "readOnlyHint", false),
