@@ -104,6 +104,16 @@ static const struct px_node_type *find_node(enum px_node_kind kind, const char *
     return NULL;
 }
 
+const struct px_conn_type *px_catalog_conn_type_at(size_t i)
+{
+    return i < cat.nconns ? &cat.conns[i] : NULL;
+}
+
+const struct px_node_type *px_catalog_node_type_at(size_t i)
+{
+    return i < cat.nnodes ? &cat.nodes[i] : NULL;
+}
+
 /* Checks a config or params schema: supported keywords only, and a closed object. */
 static int check_schema(const char *file, const char *what, struct json_object *schema,
                         struct px_error *err)

@@ -43,6 +43,10 @@ int px_catalog_init(struct px_error *err);
 /* Lookups; NULL when unknown. */
 const struct px_conn_type *px_catalog_conn_type(const char *type);
 const struct px_node_type *px_catalog_node_type(enum px_node_kind kind, const char *type);
+/* The i-th connection type / node type in catalog order, NULL past the end (for checks that
+ * walk the whole catalog). */
+const struct px_conn_type *px_catalog_conn_type_at(size_t i);
+const struct px_node_type *px_catalog_node_type_at(size_t i);
 /* Every connection type, for list_connection_types: an owned JSON array of
  * {type, title, description, categories:[...], params_schema, secret_params:[...]}, filtered by
  * category ("source" or "destination"; NULL for all). */

@@ -102,6 +102,9 @@ struct px_operator {
 
 const struct px_connector *px__connector_find(const char *name);
 const struct px_operator *px__operator_find(const char *name);
+/* The i-th registered connector / operator (sorted by name), NULL past the end. */
+const struct px_connector *px__connector_at(size_t i);
+const struct px_operator *px__operator_at(size_t i);
 
 /* The describe callbacks (engine/connectors/{pg,mysql,sqlite,files}_schema.c). */
 int px__pg_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct px_error *err);

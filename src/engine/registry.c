@@ -35,3 +35,13 @@ const struct px_operator *px__operator_find(const char *name)
             return operators[i];
     return NULL;
 }
+
+const struct px_connector *px__connector_at(size_t i)
+{
+    return i < sizeof(connectors) / sizeof(connectors[0]) ? connectors[i] : NULL;
+}
+
+const struct px_operator *px__operator_at(size_t i)
+{
+    return i < sizeof(operators) / sizeof(operators[0]) ? operators[i] : NULL;
+}

@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/schema.h"
 #include "engine/catalog.h"
+#include "engine/exec_int.h"
 
 #include <string.h>
 
@@ -356,6 +357,55 @@ static void test_schemas_behave(void **state)
                         "c: unknown property 'by_name' (this object takes no properties)");
 }
 
+/* Registration cannot drift: every catalog connection type has a connector whose callbacks
+ * match the roles the catalog promises (source: open_source/next_batch/close_source;
+ * destination: open_dest/write_batch/commit/close_dest; test_connection: probe), and the
+ * reverse; every catalog transform has an operator, and every operator a catalog entry. */
+static void test_catalog_matches_registry(void **state)
+{
+    (void)state;
+    struct px_error err;
+    assert_int_equal(px_catalog_init(&err), 0);
+    size_t nconn = 0, ntransform = 0;
+    for (size_t i = 0; px_catalog_conn_type_at(i); i++, nconn++) {
+        const struct px_conn_type *ct = px_catalog_conn_type_at(i);
+        const struct px_connector *c = px__connector_find(ct->type);
+        if (!c)
+            fail_msg("catalog connection type %s has no connector in engine/registry.c", ct->type);
+        bool src = c->open_source && c->next_batch && c->close_source;
+        bool dst = c->open_dest && c->write_batch && c->commit && c->close_dest;
+        if (src != ct->can_source)
+            fail_msg("%s: the catalog says source %d, the connector %d", ct->type, ct->can_source,
+                     src);
+        if (dst != ct->can_destination)
+            fail_msg("%s: the catalog says destination %d, the connector %d", ct->type,
+                     ct->can_destination, dst);
+        if (!c->probe)
+            fail_msg("%s: no probe callback (test_connection)", ct->type);
+        if (!ct->can_source && !ct->can_destination)
+            fail_msg("%s: neither a source nor a destination", ct->type);
+    }
+    size_t nconnectors = 0;
+    for (size_t i = 0; px__connector_at(i); i++, nconnectors++)
+        if (!px_catalog_conn_type(px__connector_at(i)->name))
+            fail_msg("connector %s has no catalog entry", px__connector_at(i)->name);
+    assert_int_equal(nconn, nconnectors);
+    for (size_t i = 0; px_catalog_node_type_at(i); i++) {
+        const struct px_node_type *nt = px_catalog_node_type_at(i);
+        if (nt->kind != PX_NODE_TRANSFORM)
+            continue;
+        ntransform++;
+        const struct px_operator *op = px__operator_find(nt->type);
+        if (!op || !op->open || !op->process || !op->close)
+            fail_msg("catalog transform %s has no operator with open/process/close", nt->type);
+    }
+    size_t nops = 0;
+    for (size_t i = 0; px__operator_at(i); i++, nops++)
+        if (!px_catalog_node_type(PX_NODE_TRANSFORM, px__operator_at(i)->name))
+            fail_msg("operator %s has no catalog entry", px__operator_at(i)->name);
+    assert_int_equal(ntransform, nops);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_conn_types_json),
         cmocka_unit_test(test_schemas_behave),
+        cmocka_unit_test(test_catalog_matches_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
