@@ -375,15 +375,13 @@ static int report(int rc, const struct px_error *err)
     return rc == -PX_EINVALID ? 2 : 1;
 }
 
-int main(int argc, char **argv)
+/* What the process does before anything else: no core files (a core would hold key material
+ * and secrets), none of libpq's environment defaults (a user's connection must only ever use
+ * what the user gave it: a password above all), and, for tests only, a pinned wall clock. */
+static void harden_process(void)
 {
-    struct px_error err;
-    px_error_clear(&err);
-    /* No core files: a core of this process would hold key material and secrets. */
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
-    /* libpq would fill a connection's missing fields (a password above all) from these; a
-     * user's connection must only ever use what the user gave it. */
     static const char *const libpq_env[] = {
         "PGHOST",
         "PGHOSTADDR",
@@ -405,10 +403,68 @@ int main(int argc, char **argv)
     };
     for (size_t i = 0; i < sizeof(libpq_env) / sizeof(libpq_env[0]); i++)
         unsetenv(libpq_env[i]);
-    /* Tests only: a pinned wall clock (base/clock.h). */
     const char *fake_now = getenv("PLANASONIX_FAKE_NOW_MS");
     if (fake_now && *fake_now)
         px_clock_set(strtoll(fake_now, NULL, 10));
+}
+
+/* --stdio and serve: MCP over a transport until EOF or a signal; the exit code. */
+static int serve_mcp(const char *cmd, const struct opts *o)
+{
+    struct px_error err;
+    px_error_clear(&err);
+    if (strcmp(cmd, "--stdio") == 0) {
+        /* Proxy mode: forwards to a remote server; needs no local store or master key. */
+        const char *api_url = getenv("PLANASONIX_API_URL");
+        if (api_url && *api_url)
+            return px_proxy_run(api_url);
+    }
+    struct px_app app;
+    int rc = px_app_open(&app, &err);
+    if (rc)
+        return report(rc, &err);
+    struct px_transport_env env;
+    px_app_transport_env(&app, &env);
+    if (strcmp(cmd, "--stdio") == 0) {
+        rc = px_stdio_run(&env);
+    } else {
+        /* Two malloc arenas are plenty for a few HTTP threads and keep resident memory small
+         * (glibc would otherwise grow one arena per core times eight). */
+        mallopt(M_ARENA_MAX, 2);
+        rc = px_http_serve(&env, o->listen);
+    }
+    px_app_close(&app);
+    return rc;
+}
+
+/* migrate and the org, key and pipeline groups: one command on the local store. */
+static int run_admin(const char *cmd, const char *sub, struct opts *o)
+{
+    struct px_error err;
+    px_error_clear(&err);
+    struct px_app app;
+    int rc = px_app_open(&app, &err);
+    if (rc)
+        return report(rc, &err);
+    if (strcmp(cmd, "migrate") == 0) {
+        printf("store %s at schema version %d\n", px_store_backend(app.store),
+               px_store_schema_version(app.store));
+    } else if (strcmp(cmd, "org") == 0) {
+        rc = cmd_org(&app, sub, o, &err);
+    } else if (strcmp(cmd, "key") == 0) {
+        rc = cmd_key(&app, sub, o, &err);
+    } else {
+        rc = cmd_pipeline(&app, sub, o, &err);
+    }
+    px_app_close(&app);
+    return rc ? report(rc, &err) : 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct px_error err;
+    px_error_clear(&err);
+    harden_process();
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
@@ -437,42 +493,7 @@ int main(int argc, char **argv)
         return report(rc, &err);
     if (strcmp(cmd, "serve") == 0 && o.nargs)
         return report(px_error_set(&err, PX_EINVALID, "usage: serve [--listen ADDR:PORT]"), &err);
-
-    if (strcmp(cmd, "--stdio") == 0) {
-        /* Proxy mode: forwards to a remote server; needs no local store or master key. */
-        const char *api_url = getenv("PLANASONIX_API_URL");
-        if (api_url && *api_url)
-            return px_proxy_run(api_url);
-    }
-
-    struct px_app app;
-    if ((rc = px_app_open(&app, &err)))
-        return report(rc, &err);
-    struct px_transport_env env;
-    px_app_transport_env(&app, &env);
-    if (strcmp(cmd, "--stdio") == 0) {
-        rc = px_stdio_run(&env);
-        px_app_close(&app);
-        return rc;
-    }
-    if (strcmp(cmd, "serve") == 0) {
-        /* Two malloc arenas are plenty for a few HTTP threads and keep resident memory small
-         * (glibc would otherwise grow one arena per core times eight). */
-        mallopt(M_ARENA_MAX, 2);
-        rc = px_http_serve(&env, o.listen);
-        px_app_close(&app);
-        return rc;
-    }
-    if (strcmp(cmd, "migrate") == 0) {
-        printf("store %s at schema version %d\n", px_store_backend(app.store),
-               px_store_schema_version(app.store));
-    } else if (strcmp(cmd, "org") == 0) {
-        rc = cmd_org(&app, argv[2], &o, &err);
-    } else if (strcmp(cmd, "key") == 0) {
-        rc = cmd_key(&app, argv[2], &o, &err);
-    } else {
-        rc = cmd_pipeline(&app, argv[2], &o, &err);
-    }
-    px_app_close(&app);
-    return rc ? report(rc, &err) : 0;
+    if (strcmp(cmd, "--stdio") == 0 || strcmp(cmd, "serve") == 0)
+        return serve_mcp(cmd, &o);
+    return run_admin(cmd, group ? argv[2] : NULL, &o);
 }
