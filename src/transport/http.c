@@ -623,62 +623,60 @@ static void shutdown_server(struct px_http_server *srv)
         close(lfd);
 }
 
-int px_http_serve(const struct px_transport_env *env, const char *listen)
+/* Where and how to listen, read before anything starts. */
+struct listen_config {
+    char spec[300]; /* as given (or from PORT), for messages */
+    char host[256];
+    unsigned port;
+    struct sockaddr_storage ss;
+    int family;
+    size_t caps[PX_ORGCAP_KINDS];
+};
+
+/* Reads the listen address (--listen, else PORT, else 127.0.0.1:8080), the allowed origins
+ * and hosts, the metrics settings and the per-organization caps into c and srv. */
+static int server_config(struct px_http_server *srv, const char *listen, struct listen_config *c,
+                         struct px_error *err)
+{
+    c->port = DEFAULT_PORT;
+    c->family = AF_INET;
+    const char *env_port = getenv("PORT");
+    if (!listen && env_port && *env_port)
+        snprintf(c->spec, sizeof(c->spec), "127.0.0.1:%.8s", env_port);
+    else
+        snprintf(c->spec, sizeof(c->spec), "%s", listen ? listen : "127.0.0.1:8080");
+    if (px_http_parse_listen(c->spec, c->host, sizeof(c->host), &c->port, err) ||
+        resolve(c->host, c->port, &c->ss, &c->family, err) ||
+        px_http_allow_init(&srv->allow, c->host, getenv("PLANASONIX_ALLOWED_ORIGINS"),
+                           getenv("PLANASONIX_ALLOWED_HOSTS"), err) ||
+        metrics_config(srv, err) || px_orgcaps_from_env(c->caps, err))
+        return -1;
+    return 0;
+}
+
+/* Opens the store pool, starts the run workers (app's hook), the session table, the
+ * deferred-call and housekeeping threads and the libmicrohttpd daemon. 1 when the store or
+ * the workers could not start (nothing else started), 2 when the daemon could not listen
+ * (everything else is running: shut down as usual). */
+static int server_start(struct px_http_server *srv, const struct listen_config *c)
 {
     struct px_error err;
     px_error_clear(&err);
-    if (px_tools_init(&err)) {
-        px_logerr("%s", err.message);
-        return 1;
-    }
-    char host[256], spec[300];
-    unsigned port = DEFAULT_PORT;
-    const char *env_port = getenv("PORT");
-    if (!listen && env_port && *env_port)
-        snprintf(spec, sizeof(spec), "127.0.0.1:%.8s", env_port);
-    else
-        snprintf(spec, sizeof(spec), "%s", listen ? listen : "127.0.0.1:8080");
-    struct sockaddr_storage ss;
-    int family = AF_INET;
-    size_t caps[PX_ORGCAP_KINDS];
-    struct px_http_server *srv = px_xcalloc(1, sizeof(*srv));
-    srv->env = env;
-    px_http_framing_init();
-    if (px_http_parse_listen(spec, host, sizeof(host), &port, &err) ||
-        resolve(host, port, &ss, &family, &err) ||
-        px_http_allow_init(&srv->allow, host, getenv("PLANASONIX_ALLOWED_ORIGINS"),
-                           getenv("PLANASONIX_ALLOWED_HOSTS"), &err) ||
-        metrics_config(srv, &err) || px_orgcaps_from_env(caps, &err)) {
-        px_logerr("planasonix-mcp: %s", err.message);
-        free(srv);
-        return 2;
-    }
-
-    /* Signals are taken synchronously by this thread; every thread started below inherits
-     * the mask, so none is interrupted. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    const struct px_transport_env *env = srv->env;
     /* One store handle per HTTP thread, plus one for the live-call workers and the timer
      * (they wait for a handle when all are busy). */
     unsigned threads = env_threads();
     if (px_store_pool_open(env->store_url, (int)threads + 1, &srv->pool, &err)) {
         px_logerr("planasonix-mcp: %s", err.message);
-        free(srv);
         return 1;
     }
     /* The run workers (their own store handles; stopped by px_app_close). */
     if (env->start_workers(env->start_ctx, &err)) {
         px_logerr("planasonix-mcp: %s", err.message);
         px_store_pool_close(srv->pool);
-        free(srv);
         return 1;
     }
-    srv->caps = px_orgcaps_create(caps);
+    srv->caps = px_orgcaps_create(c->caps);
     srv->metrics = px_metrics_create();
     srv->streams = px_stream_set_create();
     struct px_sessions_config cfg = {.env = env,
@@ -704,33 +702,32 @@ int px_http_serve(const struct px_transport_env *env, const char *listen)
     px_audit_set_flusher(env->deps.audit, wake_flusher, srv);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (family == AF_INET6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ERROR_LOG | (c->family == AF_INET6 ? MHD_USE_IPv6 : 0);
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-        MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        flags, (uint16_t)c->port, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&c->ss, MHD_OPTION_THREAD_POOL_SIZE,
+        threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+        120u, MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)PX_HTTP_CONN_MEMORY, MHD_OPTION_END);
-    int rc = 0;
     if (!srv->daemon) {
-        px_logerr("planasonix-mcp: cannot listen on %s (is the port in use?)", spec);
-        rc = 1;
-    } else {
-        const union MHD_DaemonInfo *info =
-            MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        unsigned bound = info ? info->port : port;
-        bool v6 = family == AF_INET6;
-        px_info("planasonix-mcp: serving MCP on http://%s%s%s:%u/mcp and /sse (store: %s)",
-                v6 ? "[" : "", host, v6 ? "]" : "", bound, env->store_url);
-        if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "::1") != 0 &&
-            strcmp(host, "localhost") != 0 && !getenv("PLANASONIX_ALLOWED_HOSTS"))
-            px_warn("planasonix-mcp: listening beyond loopback; set PLANASONIX_ALLOWED_HOSTS to "
-                    "the host names clients use (others get 421)");
-        int sig = 0;
-        while (sigwait(&sigs, &sig) != 0)
-            ;
-        px_info("planasonix-mcp: stopping on signal %d", sig);
+        px_logerr("planasonix-mcp: cannot listen on %s (is the port in use?)", c->spec);
+        return 2;
     }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned bound = info ? info->port : c->port;
+    bool v6 = c->family == AF_INET6;
+    px_info("planasonix-mcp: serving MCP on http://%s%s%s:%u/mcp and /sse (store: %s)",
+            v6 ? "[" : "", c->host, v6 ? "]" : "", bound, env->store_url);
+    if (strcmp(c->host, "127.0.0.1") != 0 && strcmp(c->host, "::1") != 0 &&
+        strcmp(c->host, "localhost") != 0 && !getenv("PLANASONIX_ALLOWED_HOSTS"))
+        px_warn("planasonix-mcp: listening beyond loopback; set PLANASONIX_ALLOWED_HOSTS to "
+                "the host names clients use (others get 421)");
+    return 0;
+}
+
+/* Stops what server_start started (shutdown_server first) and frees srv. */
+static void server_free(struct px_http_server *srv)
+{
     shutdown_server(srv);
     px_sessions_destroy(srv->sessions);
     px_orgcaps_destroy(srv->caps);
@@ -745,5 +742,44 @@ int px_http_serve(const struct px_transport_env *env, const char *listen)
     pthread_mutex_destroy(&srv->gone_lock);
     free(srv->gone);
     free(srv);
-    return rc;
+}
+
+int px_http_serve(const struct px_transport_env *env, const char *listen)
+{
+    struct px_error err;
+    px_error_clear(&err);
+    if (px_tools_init(&err)) {
+        px_logerr("%s", err.message);
+        return 1;
+    }
+    struct px_http_server *srv = px_xcalloc(1, sizeof(*srv));
+    srv->env = env;
+    px_http_framing_init();
+    struct listen_config c = {0};
+    if (server_config(srv, listen, &c, &err)) {
+        px_logerr("planasonix-mcp: %s", err.message);
+        free(srv);
+        return 2;
+    }
+    /* Signals are taken synchronously by this thread; every thread started below inherits
+     * the mask, so none is interrupted. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = server_start(srv, &c);
+    if (rc == 1) {
+        free(srv);
+        return 1;
+    }
+    if (rc == 0) {
+        int sig = 0;
+        while (sigwait(&sigs, &sig) != 0)
+            ;
+        px_info("planasonix-mcp: stopping on signal %d", sig);
+    }
+    server_free(srv);
+    return rc ? 1 : 0;
 }
