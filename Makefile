@@ -1,5 +1,6 @@
 # Planasonix build. `make` builds build/release/planasonix-mcp; `make MODE=asan` builds the
-# ASan+UBSan variant in build/asan; `make check` runs every test (see scripts/test.sh).
+# ASan+UBSan variant in build/asan, `make MODE=tsan` the ThreadSanitizer one in build/tsan;
+# `make check` runs every test (see scripts/test.sh).
 MODE ?= release
 BUILD ?= build/$(MODE)
 PREFIX ?= /usr/local
@@ -21,10 +22,13 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 
 ifeq ($(MODE),asan)
 OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(MODE),tsan)
+# ThreadSanitizer (scripts/test.sh runs the unit tests and the threaded e2e paths with it).
+OPT := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 else ifeq ($(MODE),release)
 OPT := -O2 -g
 else
-$(error MODE must be release or asan)
+$(error MODE must be release, asan or tsan)
 endif
 
 CFLAGS := -std=c17 $(OPT) $(WARN) -D_DEFAULT_SOURCE -Isrc -I$(BUILD)/gen $(PKG_CFLAGS)

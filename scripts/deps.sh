@@ -9,7 +9,7 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 pkgs=(build-essential pkg-config libjson-c-dev libsodium-dev libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev
-      libpq-dev libmariadb-dev tzdata)
+      libpq-dev libmariadb-dev tzdata libtsan2)
 if [ "$want_test" = 1 ]; then
     pkgs+=(libcmocka-dev sqlite3 clang-format curl postgresql mariadb-server)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

@@ -23,9 +23,10 @@ trap cleanup EXIT
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-echo "== build (release and asan)"
+echo "== build (release, asan and tsan)"
 make -j2 >/dev/null || exit 1
 make -j2 MODE=asan all tests >/dev/null || exit 1
+make -j2 MODE=tsan all tests >/dev/null || exit 1
 
 passed=0
 failed=0
@@ -119,6 +120,7 @@ suite() {
 
 export PLANASONIX_BIN="$PWD/build/asan/planasonix-mcp"
 suite "end-to-end tests (MCP SDK client: stdio, Streamable HTTP, SSE)" tests/e2e/run.sh
+suite "ThreadSanitizer (unit tests and the threaded end-to-end paths)" scripts/tsan.sh
 suite "stdio proxy tests" tests/proxy/run.sh
 suite "HTTP status and header checks (curl)" tests/http/curl-checks.sh
 suite "conformance (@modelcontextprotocol/conformance against serve)" tests/conformance/run.sh

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <stdatomic.h>
 
 #include "helpers.h"
 
@@ -43,7 +44,7 @@
 
 static struct MHD_Daemon *daemon_;
 static int port;
-static volatile int stopping;
+static atomic_int stopping; /* the stub server ends its slow replies */
 static char root[PATH_MAX];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int hits;          /* requests to /api/... since the last reset */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <stdatomic.h>
 
 #include "corpus.h"
 #include "helpers.h"
@@ -336,7 +337,7 @@ static void test_symlink_escape(void **state)
  * the outside file in some runs; opening beneath the root without following links never does. */
 struct swapper {
     const char *root, *outside;
-    volatile int stop;
+    atomic_int stop;
 };
 
 static void *swap_loop(void *arg)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <stdatomic.h>
 
 #include "helpers.h"
 
@@ -149,7 +150,7 @@ static void test_walk(void **state)
 
 /* A thread swaps d for a link to outside and back while the other opens d/x.txt: both ways of
  * opening only ever reach the inside file. */
-static volatile int stop_swapping;
+static atomic_int stop_swapping;
 
 static void *swapper(void *arg)
 {

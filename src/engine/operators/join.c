@@ -260,7 +260,7 @@ static bool cell_eq(const struct px_column *a, int64_t ra, const struct px_colum
     if (a->type == PX_COL_FLOAT && b->type == PX_COL_FLOAT)
         return a->v.f[ra] == b->v.f[rb];
     if (a->type == PX_COL_FLOAT || b->type == PX_COL_FLOAT) {
-        int64_t i;
+        int64_t i = 0;
         double f = a->type == PX_COL_FLOAT ? a->v.f[ra] : b->v.f[rb];
         int64_t other = a->type == PX_COL_FLOAT ? b->v.i[rb] : a->v.i[ra];
         return float_as_int(f, &i) && i == other;
