@@ -78,6 +78,11 @@ struct sqlite3;
 int px__sqlite_open(const struct px_file_target *t, int flags, struct sqlite3 **out,
                     struct px_error *err);
 
+/* The engine type the SQLite source gives a column's declared type (INT → int, BOOL → bool,
+ * TIMESTAMP/DATE → timestamp, CHAR/TEXT/CLOB → string, REAL/FLOA/DOUB/NUMERIC/DECIMAL → float),
+ * or -1: the source then types the column from its values (sqlite.c; the describer uses it too). */
+int px__sqlite_decl_type(const char *decl);
+
 /* The database walls of a SQLite source connection opened read-only (engine/connectors/sqlite.c):
  * PRAGMA query_only, defensive mode, no extension loading or ATTACH, an untrusted schema and an
  * authorizer that allows only reads. 0 or a negative code with err set. */

@@ -183,7 +183,7 @@ static void sqlsrc_close(void *state)
     free(s);
 }
 
-static int decl_type(const char *d)
+int px__sqlite_decl_type(const char *d)
 {
     if (!d)
         return -1;
@@ -337,7 +337,7 @@ static int sqlsrc_open(const struct px_node_ctx *ctx, void **state_out, struct p
     }
     s->types = px_xcalloc((size_t)s->ncols + 1, sizeof(int));
     for (int i = 0; i < s->ncols; i++)
-        s->types[i] = decl_type(sqlite3_column_decltype(s->st, i));
+        s->types[i] = px__sqlite_decl_type(sqlite3_column_decltype(s->st, i));
 out:
     px_buf_cleanup(&sql);
     if (rc < 0) {

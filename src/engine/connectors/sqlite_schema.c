@@ -105,32 +105,6 @@ static int fail(struct sq *s, int src, const char *what)
                         "sqlite: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
-/* The engine type the source gives a declared type, or -1 (the source then types the column
- * from its values). Keep in step with engine/connectors/sqlite.c; test_schema_describe checks
- * both agree on every fixture column. */
-static int decl_type(const char *d)
-{
-    if (!d || !*d)
-        return -1;
-    char u[64];
-    size_t i = 0;
-    for (; d[i] && i < sizeof(u) - 1; i++)
-        u[i] = (char)((d[i] >= 'a' && d[i] <= 'z') ? d[i] - 32 : d[i]);
-    u[i] = '\0';
-    if (strstr(u, "INT"))
-        return PX_COL_INT;
-    if (strstr(u, "BOOL"))
-        return PX_COL_BOOL;
-    if (strstr(u, "TIMESTAMP") || strstr(u, "DATE"))
-        return PX_COL_TIMESTAMP;
-    if (strstr(u, "CHAR") || strstr(u, "TEXT") || strstr(u, "CLOB"))
-        return PX_COL_STRING;
-    if (strstr(u, "REAL") || strstr(u, "FLOA") || strstr(u, "DOUB") || strstr(u, "NUMERIC") ||
-        strstr(u, "DECIMAL"))
-        return PX_COL_FLOAT;
-    return -1;
-}
-
 /* The type the source gives a column without a usable declared type: from the storage classes
  * of its first batch (integer, float, integer and float: float; anything else mixed, text or
  * blob: string; no values: string), read here under the deadline (the source itself has none).
@@ -412,7 +386,7 @@ int px__sqlite_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct
             const char *col = (const char *)sqlite3_column_text(ti, 1);
             const char *decl = (const char *)sqlite3_column_text(ti, 2);
             bool notnull = sqlite3_column_int(ti, 3) || sqlite3_column_int(ti, 5) > 0;
-            int type = decl_type(decl);
+            int type = px__sqlite_decl_type(decl);
             if (type < 0)
                 type = values_type(&s, name, col);
             struct json_object *cj =
