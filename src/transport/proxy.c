@@ -16,7 +16,6 @@
 #include "transport/stdio.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,54 +38,10 @@ struct worker {
     pthread_t thread;
 };
 
-/* Set by a signal handler or any thread; lock-free atomics are async-signal-safe. */
-static atomic_int stop_signal;
-static int wake_pipe[2] = {-1, -1};
-
-static void on_signal(int sig)
-{
-    stop_signal = sig;
-    if (wake_pipe[1] >= 0) {
-        ssize_t w = write(wake_pipe[1], "s", 1);
-        (void)w;
-    }
-}
-
-static void request_stop(int why)
-{
-    stop_signal = why;
-    if (wake_pipe[1] >= 0) {
-        ssize_t w = write(wake_pipe[1], "s", 1);
-        (void)w;
-    }
-}
-
-bool px__proxy_stopping(void)
-{
-    return stop_signal != 0;
-}
-
-int64_t px__proxy_mono_ms(void)
-{
-    return px_mono_us() / 1000;
-}
-
 static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, long ms)
 {
     struct timespec ts = px_deadline_in_ms(ms);
     pthread_cond_timedwait(cv, mu, &ts);
-}
-
-/* Replaces every occurrence of the key in s (so it cannot reach a log or the client). */
-void px__proxy_redact(const struct proxy *p, char *s)
-{
-    size_t k = strlen(p->key);
-    if (k < 4)
-        return;
-    for (char *hit; (hit = strstr(s, p->key));) {
-        memset(hit, '*', 3);
-        memmove(hit + 3, hit + k, strlen(hit + k) + 1);
-    }
 }
 
 /* Visible ASCII only (a header value that cannot inject anything). */
@@ -99,38 +54,6 @@ static bool valid_token(const char *s, size_t max)
         if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
             return false;
     return true;
-}
-
-/* ---- stdout ----------------------------------------------------------------------------- */
-
-/* Writes one message as one line, atomically with respect to other writers. */
-void px__proxy_write_line(struct proxy *p, const char *text, size_t n)
-{
-    char *line = px_xmalloc(n + 1);
-    memcpy(line, text, n);
-    line[n] = '\n';
-    const char *s = line;
-    size_t left = n + 1;
-    pthread_mutex_lock(&p->out_mu);
-    while (left > 0) {
-        ssize_t w = write(STDOUT_FILENO, s, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            request_stop(SIGPIPE); /* the client is gone */
-            break;
-        }
-        s += w;
-        left -= (size_t)w;
-    }
-    pthread_mutex_unlock(&p->out_mu);
-    free(line);
-}
-
-void px__proxy_write_json(struct proxy *p, struct json_object *m)
-{
-    const char *t = px_json_str(m);
-    px__proxy_write_line(p, t, strlen(t));
 }
 
 /* ---- sessions --------------------------------------------------------------------------- */
@@ -504,7 +427,7 @@ static void dispatch_line(struct proxy *p, const char *text, size_t len)
         note_cancel(p, px_json_get(px_json_get(m, "params"), "requestId"));
 
     pthread_mutex_lock(&p->q_mu);
-    while (j->is_request && p->req_queued >= MAX_QUEUED && !stop_signal)
+    while (j->is_request && p->req_queued >= MAX_QUEUED && !px__proxy_stopping())
         timed_wait(&p->done_cv, &p->q_mu, 100);
     enqueue_locked(p, j);
     pthread_mutex_unlock(&p->q_mu);
@@ -522,7 +445,7 @@ static bool on_line(void *ctx, const char *text, size_t len)
 {
     struct proxy *p = ctx;
     dispatch_line(p, text, len);
-    return !stop_signal;
+    return !px__proxy_stopping();
 }
 
 static void on_oversize(void *ctx)
@@ -537,13 +460,13 @@ static void on_oversize(void *ctx)
 static void read_input(struct proxy *p, struct reader *r)
 {
     struct pollfd pfd[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
-                            {.fd = wake_pipe[0], .events = POLLIN}};
+                            {.fd = px__proxy_wake_fd(), .events = POLLIN}};
     int n = poll(pfd, 2, -1);
     if (n <= 0)
         return;
     if (pfd[1].revents) {
         char drain[16];
-        ssize_t d = read(wake_pipe[0], drain, sizeof(drain));
+        ssize_t d = read(px__proxy_wake_fd(), drain, sizeof(drain));
         (void)d;
     }
     if (!pfd[0].revents)
@@ -636,13 +559,8 @@ int px_proxy_run(const char *api_url)
     pthread_cond_init(&p->done_cv, NULL);
     p->curl = px__proxy_new_handle();
 
-    if (pipe(wake_pipe) == 0) {
-        for (int i = 0; i < 2; i++) {
-            fcntl(wake_pipe[i], F_SETFL, fcntl(wake_pipe[i], F_GETFL) | O_NONBLOCK);
-            fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);
-        }
-    }
-    struct sigaction sa = {.sa_handler = on_signal};
+    px__proxy_wake_open();
+    struct sigaction sa = {.sa_handler = px__proxy_on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -651,22 +569,22 @@ int px_proxy_run(const char *api_url)
 
     struct reader r = {0};
     px_lines_init(&r.in, PX_STDIO_MAX_MESSAGE);
-    while (!stop_signal && !r.eof)
+    while (!px__proxy_stopping() && !r.eof)
         read_input(p, &r);
     px_lines_cleanup(&r.in);
 
     pthread_mutex_lock(&p->q_mu);
-    if (!stop_signal) {
+    if (!px__proxy_stopping()) {
         /* stdin EOF: let queued and in-flight requests finish, for a bounded time */
         int64_t deadline = px__proxy_mono_ms() + PX_PROXY_DRAIN_MS;
-        while ((p->req_head || p->note_head || p->busy) && !stop_signal &&
+        while ((p->req_head || p->note_head || p->busy) && !px__proxy_stopping() &&
                px__proxy_mono_ms() < deadline) {
             timed_wait(&p->done_cv, &p->q_mu, 100);
         }
         if (p->req_head || p->note_head || p->busy)
             px_warn("proxy: stopping with requests still in flight");
-    } else if (stop_signal != SIGPIPE) {
-        px_info("planasonix-mcp: stopping on signal %d", (int)stop_signal);
+    } else if (px__proxy_stop_reason() != SIGPIPE) {
+        px_info("planasonix-mcp: stopping on signal %d", px__proxy_stop_reason());
     }
     atomic_store(&p->abort_all, true);
     free_queue(&p->req_head, &p->req_tail);
@@ -692,11 +610,7 @@ int px_proxy_run(const char *api_url)
     pthread_mutex_destroy(&p->out_mu);
     pthread_mutex_destroy(&p->reinit_mu);
     pthread_mutex_destroy(&p->sess_mu);
-    for (int i = 0; i < 2; i++)
-        if (wake_pipe[i] >= 0) {
-            close(wake_pipe[i]);
-            wake_pipe[i] = -1;
-        }
+    px__proxy_wake_close();
 done:
     if (p->auth) {
         memset(p->auth, 0, strlen(p->auth));

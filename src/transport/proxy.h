@@ -29,7 +29,8 @@
  *
  * Files: proxy.c (state, sessions, message handling, workers, the reader, px_proxy_run),
  * proxy_http.c (the endpoint rule, one HTTP exchange and what the client sees of it),
- * proxy_sse.c (the event-stream parser); proxy_int.h is private to them.
+ * proxy_out.c (the stop state, redaction and stdout both of them use), proxy_sse.c (the
+ * event-stream parser); proxy_int.h is private to them.
  */
 #ifndef PX_TRANSPORT_PROXY_H
 #define PX_TRANSPORT_PROXY_H

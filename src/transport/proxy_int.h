@@ -109,10 +109,19 @@ struct outcome {
     bool silent;              /* aborted on purpose: say nothing */
 };
 
-/* ---- proxy.c ---- */
+/* ---- proxy_out.c ---- */
 
-/* True once a termination signal arrived or the client went away. */
+/* The SIGTERM/SIGINT handler (async-signal-safe) and a stop for another reason (SIGPIPE: the
+ * client went away); both wake the reader. */
+void px__proxy_on_signal(int sig);
+void px__proxy_request_stop(int why);
+/* True once a termination signal arrived or the client went away; the signal, or 0. */
 bool px__proxy_stopping(void);
+int px__proxy_stop_reason(void);
+/* The pipe a stop writes to, which the reader polls beside stdin (-1 before open). */
+void px__proxy_wake_open(void);
+int px__proxy_wake_fd(void);
+void px__proxy_wake_close(void);
 /* Monotonic milliseconds. */
 int64_t px__proxy_mono_ms(void);
 /* Replaces every occurrence of the key in s (so it cannot reach a log or the client). */
