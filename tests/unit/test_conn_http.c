@@ -1,5 +1,5 @@
 /*
- * Unit tests for the HTTP JSON API connector (src/engine/conn_http.c) against a real HTTP
+ * Unit tests for the HTTP JSON API connector (src/engine/connectors/http.c) against a real HTTP
  * server: libmicrohttpd runs inside the test process on a free loopback port and serves canned
  * JSON routes (pagination of every kind, bearer auth, errors, loops, a slow route, a body over
  * the size cap). Whole graphs run through px_engine_run (http source -> filter -> CSV file) and

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the PostgreSQL connector (src/engine/conn_pg.c, engine/connectors/pg_copy.c)
+ * Unit tests for the PostgreSQL connector (src/engine/connectors/pg.c, engine/connectors/pg_copy.c)
  * against a real server: start one with scripts/pg-server.sh (scripts/test.sh does) and export its
  * PX_TEST_PG_* variables. Tables are set up with libpq directly; pipelines run through
  * px_engine_run; pushdown and mid-stream close are tested through the connector callbacks.

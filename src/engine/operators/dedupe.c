@@ -202,7 +202,7 @@ struct dedupeop {
     struct dblock *keys; /* the newest block first */
     struct json_object *columns;
     size_t max_keys; /* memory bound */
-    void *last; /* keep last / order_by: the blocking variant in engine/operators/ops_block.c */
+    void *last;      /* keep last / order_by: the blocking variant (dlast_*, above) */
     /* One integer key column: the set holds the int64 values themselves (8-byte slots, 0 an
      * empty slot, the value 0 remembered in has_zero) for as long as every key is a non-NULL
      * value of one integer-like column type; the first other key moves them all into the
