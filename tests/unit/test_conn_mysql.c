@@ -1,5 +1,5 @@
 /*
- * Tests of the MySQL/MariaDB connector (src/engine/conn_mysql*.c) against a real server:
+ * Tests of the MySQL/MariaDB connector (src/engine/connectors/mysql*.c) against a real server:
  * start one with `eval "$(scripts/mariadb-server.sh start /tmp/pxmy)"` (stop it with
  * `scripts/mariadb-server.sh stop /tmp/pxmy`); the PX_TEST_MYSQL_* variables say where it is.
  * Tables are set up with libmariadb directly; pipelines run through px_engine_run.
