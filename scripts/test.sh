@@ -64,6 +64,14 @@ f=$(sed -n 's/^include rules: [0-9]* passed, \([0-9]*\) failed/\1/p' "$log/inclu
 passed=$((passed + ${p:-0}))
 failed=$((failed + ${f:-1}))
 
+echo "== banned functions (scripts/banned-functions.txt)"
+scripts/check-banned.sh >"$log/banned" 2>&1 || { cat "$log/banned"; status=1; }
+tail -n 1 "$log/banned"
+p=$(sed -n 's/^banned functions: \([0-9]*\) passed.*/\1/p' "$log/banned")
+f=$(sed -n 's/^banned functions: [0-9]* passed, \([0-9]*\) failed/\1/p' "$log/banned")
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-1}))
+
 echo "== unit tests"
 for t in build/asan/tests/test_*; do
     out="$log/$(basename "$t")"

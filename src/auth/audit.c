@@ -173,10 +173,10 @@ static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
 
 static void batch_sql_build(void)
 {
-    char *w = batch_sql;
-    w += sprintf(w, "%s", AUDIT_COLUMNS);
-    for (int i = 0; i < AUDIT_ROWS_PER_INSERT; i++)
-        w += sprintf(w, "%s%s", i ? ", " : "", AUDIT_ROW);
+    size_t n = (size_t)snprintf(batch_sql, sizeof(batch_sql), "%s", AUDIT_COLUMNS);
+    for (int i = 0; i < AUDIT_ROWS_PER_INSERT && n < sizeof(batch_sql); i++)
+        n += (size_t)snprintf(batch_sql + n, sizeof(batch_sql) - n, "%s%s", i ? ", " : "",
+                              AUDIT_ROW);
 }
 
 /* Writes the rows in statements of AUDIT_ROWS_PER_INSERT, the rest one by one. */

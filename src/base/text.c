@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool px_utf8_valid(const char *s, size_t len)
@@ -122,4 +123,14 @@ const char *px_text_skip_space(const char *s)
     while (*s && isspace((unsigned char)*s))
         s++;
     return s;
+}
+
+long long px_text_ll(const char *s)
+{
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+double px_text_double(const char *s)
+{
+    return s ? strtod(s, NULL) : 0;
 }

@@ -20,6 +20,11 @@ bool px_text_is_clean(const char *s, size_t max);
 bool px_utf8_valid(const char *s, size_t len);
 /* Number of Unicode code points in valid UTF-8 s. */
 size_t px_utf8_len(const char *s);
+/* The decimal integer / number s starts with (strtoll / strtod: no undefined behaviour on
+ * overflow, unlike atoll / atof), 0 when s is NULL or starts with none: for text a peer already
+ * guarantees is a number (a database catalog's counts). */
+long long px_text_ll(const char *s);
+double px_text_double(const char *s);
 /* s past its leading white space (isspace). */
 const char *px_text_skip_space(const char *s);
 

@@ -88,7 +88,7 @@ void px_celltext_double(double d, char *out, size_t size)
             break;
     }
     if (isfinite(d) && !strpbrk(out, ".eEn"))
-        strncat(out, ".0", size - strlen(out) - 1);
+        snprintf(out + strlen(out), size - strlen(out), ".0");
 }
 
 /* "2024-01-31T12:00:00Z", with ".ffffff" when not whole seconds, as px_value_render writes a

@@ -552,7 +552,7 @@ void px__http_snippet(const char *p, size_t n, char *out, size_t size)
     }
     out[k] = '\0';
     if (more && k + 4 < size)
-        strcat(out, "...");
+        memcpy(out + k, "...", 4);
 }
 
 static void retry_after_note(const struct px_http_xfer *x, char *note, size_t size,

@@ -14,6 +14,7 @@
  */
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/text.h"
 #include "base/json.h"
 #include "base/mem.h"
 #include "engine/batch.h"
@@ -196,13 +197,13 @@ int px__mysql_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct 
     d->table_count = 0;
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(r)) && ntab < d->o.max_tables) {
-        d->table_count = row[3] ? atoll(row[3]) : 0;
+        d->table_count = row[3] ? px_text_ll(row[3]) : 0;
         bool view = row[1] && strcmp(row[1], "VIEW") == 0;
         struct json_object *t =
             row[0] ? px__desc_table(d, row[4], row[0], view ? "view" : "table") : NULL;
         if (!t)
             break;
-        px__desc_rows(t, view || !row[2] ? -1 : atoll(row[2]));
+        px__desc_rows(t, view || !row[2] ? -1 : px_text_ll(row[2]));
         tabs[ntab++] = (struct tab){px_xstrdup(row[0]), t};
     }
     mysql_free_result(r);
@@ -235,7 +236,7 @@ int px__mysql_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct 
         int type = engine_type(row[3], row[2]);
         struct json_object *c =
             px__desc_column(d, t->t, row[1], type, row[2], row[4] && strcmp(row[4], "YES") == 0);
-        long long total = row[6] ? atoll(row[6]) : 0;
+        long long total = row[6] ? px_text_ll(row[6]) : 0;
         if (total > d->o.max_columns) {
             px_json_set_int(t->t, "column_count", total);
             px_json_set_bool(t->t, "truncated", true);

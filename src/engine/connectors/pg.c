@@ -54,7 +54,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define CONNECT_TIMEOUT_S "10"
+#define CONNECT_TIMEOUT_SECONDS 10
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define QUEUE_CAP 2
 #define MAX_ROW_BYTES (1u << 30)
 
@@ -87,7 +89,7 @@ static int pg_conf(struct json_object *params, int timeout_s, bool readonly, str
     if (timeout_s > 0)
         snprintf(c->timeout, sizeof(c->timeout), "%d", timeout_s < 2 ? 2 : timeout_s);
     else
-        snprintf(c->timeout, sizeof(c->timeout), "%s", CONNECT_TIMEOUT_S);
+        snprintf(c->timeout, sizeof(c->timeout), "%s", STR(CONNECT_TIMEOUT_SECONDS));
     int n = 0;
 #define KV(k, v)                                                                                   \
     do {                                                                                           \
@@ -218,7 +220,7 @@ int px__pg_connect(const struct px_node_ctx *ctx, bool readonly, PGconn **out, s
     rc = pg_conf(ctx->params, 0, readonly, &c, err);
     if (rc < 0)
         return rc;
-    int timeout_ms = atoi(CONNECT_TIMEOUT_S) * 1000;
+    int timeout_ms = CONNECT_TIMEOUT_SECONDS * 1000;
     struct px_buf hosts, addrs;
     px_buf_init(&hosts, 4096);
     px_buf_init(&addrs, 4096);

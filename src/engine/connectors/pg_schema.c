@@ -12,6 +12,7 @@
  */
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/text.h"
 #include "base/json.h"
 #include "base/mem.h"
 #include "engine/batch.h"
@@ -181,7 +182,7 @@ int px__pg_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct px_
         rc = -err->code;
         goto out;
     }
-    d->table_count = PQntuples(r) ? atoll(PQgetvalue(r, 0, 5)) : 0;
+    d->table_count = PQntuples(r) ? px_text_ll(PQgetvalue(r, 0, 5)) : 0;
     tabs = px_xcalloc((size_t)PQntuples(r) + 1, sizeof(*tabs));
     (void)px_buf_puts(&oids, "{");
     for (int i = 0; i < PQntuples(r); i++) {
@@ -191,9 +192,9 @@ int px__pg_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct px_
             px__desc_table(d, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), view ? "view" : "table");
         if (!t)
             break;
-        double est = atof(PQgetvalue(r, i, 4));
+        double est = px_text_double(PQgetvalue(r, i, 4));
         px__desc_rows(t, view || est < 0 ? -1 : (int64_t)est);
-        tabs[ntab] = (struct tab){atoll(PQgetvalue(r, i, 0)), ntab, t,
+        tabs[ntab] = (struct tab){px_text_ll(PQgetvalue(r, i, 0)), ntab, t,
                                   px_xstrdup(PQgetvalue(r, i, 1)), px_xstrdup(PQgetvalue(r, i, 2))};
         (void)px_buf_printf(&oids, "%s%lld", ntab ? "," : "", tabs[ntab].oid);
         ntab++;
@@ -213,14 +214,14 @@ int px__pg_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct px_
     }
     int capcand = 0;
     for (int i = 0; r && i < PQntuples(r); i++) {
-        struct tab *bt = find(byoid, ntab, atoll(PQgetvalue(r, i, 0)));
+        struct tab *bt = find(byoid, ntab, px_text_ll(PQgetvalue(r, i, 0)));
         if (!bt)
             continue;
-        int type = engine_type((unsigned)atoll(PQgetvalue(r, i, 3)));
+        int type = engine_type((unsigned)px_text_ll(PQgetvalue(r, i, 3)));
         const char *name = PQgetvalue(r, i, 1);
         struct json_object *c = px__desc_column(d, bt->t, name, type, PQgetvalue(r, i, 2),
                                                 PQgetvalue(r, i, 4)[0] == 't');
-        long long total = atoll(PQgetvalue(r, i, 6));
+        long long total = px_text_ll(PQgetvalue(r, i, 6));
         if (total > d->o.max_columns) {
             px_json_set_int(bt->t, "column_count", total);
             px_json_set_bool(bt->t, "truncated", true);
@@ -238,7 +239,7 @@ int px__pg_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct px_
     PQclear(r);
     r = ntab ? catalog(conn, d, KEYS_SQL, 1, v2, err) : NULL;
     for (int i = 0; r && i < PQntuples(r); i++) {
-        struct tab *bt = find(byoid, ntab, atoll(PQgetvalue(r, i, 0)));
+        struct tab *bt = find(byoid, ntab, px_text_ll(PQgetvalue(r, i, 0)));
         struct json_object *cols =
             PQgetisnull(r, i, 2) ? NULL : json_tokener_parse(PQgetvalue(r, i, 2));
         size_t n = json_object_is_type(cols, json_type_array) ? json_object_array_length(cols) : 0;
@@ -253,7 +254,7 @@ int px__pg_describe(const struct px_node_ctx *ctx, struct px_desc *d, struct px_
     PQclear(r);
     r = ntab ? catalog(conn, d, FKS_SQL, 1, v2, err) : NULL;
     for (int i = 0; r && i < PQntuples(r); i++) {
-        struct tab *bt = find(byoid, ntab, atoll(PQgetvalue(r, i, 0)));
+        struct tab *bt = find(byoid, ntab, px_text_ll(PQgetvalue(r, i, 0)));
         struct json_object *from = json_tokener_parse(PQgetvalue(r, i, 1));
         struct json_object *to = json_tokener_parse(PQgetvalue(r, i, 4));
         if (bt && json_object_is_type(from, json_type_array) &&

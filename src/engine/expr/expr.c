@@ -117,7 +117,7 @@ int px_value_render(const struct px_value *v, struct px_buf *out)
         if (strtod(tmp, NULL) != v->f)
             snprintf(tmp, sizeof(tmp), "%.17g", v->f);
         if (!strpbrk(tmp, ".e"))
-            strcat(tmp, ".0");
+            snprintf(tmp + strlen(tmp), sizeof(tmp) - strlen(tmp), ".0");
         return px_buf_puts(out, tmp);
     case PX_VAL_STRING: {
         int rc = px_buf_puts(out, "'");
