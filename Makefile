@@ -118,7 +118,7 @@ clean:
 # fuzz-replay: each target's LLVMFuzzerTestOneInput linked with tests/fuzz/replay.c (no
 # libFuzzer) and run over its committed corpus; use MODE=asan (`make MODE=asan fuzz-replay`).
 # fuzz: libFuzzer binaries in build/fuzz/, from their own clang ASan+UBSan build of src/.
-FUZZ_TARGETS := jsonrpc cron tz schema graph expr
+FUZZ_TARGETS := jsonrpc cron tz schema graph expr csv http
 FUZZ_REPLAY_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 
 .PHONY: fuzz fuzz-replay
@@ -146,7 +146,7 @@ FUZZ_CFLAGS := -std=c17 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(filter-out 
                -D_DEFAULT_SOURCE -Isrc -I$(FUZZ_OUT)/gen $(PKG_CFLAGS)
 FUZZ_OBJS := $(SRCS:%.c=$(FUZZ_OUT)/obj/%.o)
 FUZZ_GEN_OBJS := $(FUZZ_OUT)/gen/embed_tool_specs.o $(FUZZ_OUT)/gen/embed_migrations_sqlite.o \
-                 $(FUZZ_OUT)/gen/embed_catalog.o
+                 $(FUZZ_OUT)/gen/embed_catalog.o $(FUZZ_OUT)/gen/tool_table.o
 FUZZ_LIB := $(FUZZ_OUT)/libplanasonix.a
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
 
@@ -170,6 +170,11 @@ $(FUZZ_OUT)/embed: scripts/embed.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c17 -O1 -Wall -Wextra -o $@ $<
 
+$(FUZZ_OUT)/gen/tool_table.c $(FUZZ_OUT)/gen/tool_handlers.h &: $(BUILD)/gen_tools $(wildcard src/tools/specs/*.json)
+	@mkdir -p $(dir $@)
+	$(BUILD)/gen_tools $(FUZZ_OUT)/gen/tool_table.c $(FUZZ_OUT)/gen/tool_handlers.h \
+		$(sort $(wildcard src/tools/specs/*.json))
+$(FUZZ_OBJS) $(FUZZ_GEN_OBJS): | $(FUZZ_OUT)/gen/tool_handlers.h
 $(FUZZ_OUT)/gen/embed_tool_specs.c: $(FUZZ_OUT)/embed $(wildcard src/tools/specs/*.json)
 	@mkdir -p $(dir $@)
 	$(FUZZ_OUT)/embed px_embed_tool_specs $(wildcard src/tools/specs/*.json) > $@

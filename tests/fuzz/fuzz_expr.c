@@ -1,5 +1,5 @@
 /*
- * Fuzz target: filter/derive expressions (src/engine/expr*.c). The input, NUL-terminated, goes
+ * Fuzz target: filter/derive expressions (src/engine/expr/). The input, NUL-terminated, goes
  * to px_expr_parse; a parsed expression is evaluated over a fixed row whose columns have every
  * value type (a column's type comes from its first letter; names starting with 'z' are
  * unknown). Invariants checked besides memory safety: a refused expression returns
