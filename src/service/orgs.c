@@ -105,33 +105,33 @@ int px_org_update(struct px_store *st, const char *org_id, const char *plan,
     px_principal_cache_clear(); /* the plan and limit are part of cached principals */
     int rc;
     int64_t now = px_now_ms();
-    if (plan) {
-        if ((rc = check_plan(plan, err)))
+    /* Both values are checked before either is written, and both are written in one
+     * transaction: a bad limit or a store failure leaves the plan as it was too. */
+    if (plan && (rc = check_plan(plan, err)))
+        return rc;
+    struct px_val v = PX_V_NULL;
+    if (rate_limit_set && strcmp(rate_limit_set, "unlimited") == 0) {
+        v = PX_V_INT(0);
+    } else if (rate_limit_set && strcmp(rate_limit_set, "plan") != 0) {
+        char *end;
+        long n = strtol(rate_limit_set, &end, 10);
+        if (*end || n <= 0 || n > 1000000) {
+            rc = px_error_set(err, PX_EINVALID, "invalid rate limit '%s'", rate_limit_set);
+            px_error_hint(err, "give a number of requests per minute, 'plan' or 'unlimited'");
             return rc;
-        if ((rc = px_store_exec(st, "UPDATE orgs SET plan = ?, updated_at = ? WHERE id = ?",
-                                PX_PARAMS(PX_V_TEXT(plan), PX_V_INT(now), PX_V_TEXT(org_id)), 3,
-                                NULL, err)))
-            return rc;
-    }
-    if (rate_limit_set) {
-        struct px_val v = PX_V_NULL;
-        if (strcmp(rate_limit_set, "unlimited") == 0) {
-            v = PX_V_INT(0);
-        } else if (strcmp(rate_limit_set, "plan") != 0) {
-            char *end;
-            long n = strtol(rate_limit_set, &end, 10);
-            if (*end || n <= 0 || n > 1000000) {
-                rc = px_error_set(err, PX_EINVALID, "invalid rate limit '%s'", rate_limit_set);
-                px_error_hint(err, "give a number of requests per minute, 'plan' or 'unlimited'");
-                return rc;
-            }
-            v = PX_V_INT(n);
         }
-        if ((rc = px_store_exec(st, "UPDATE orgs SET rate_limit = ?, updated_at = ? WHERE id = ?",
-                                PX_PARAMS(v, PX_V_INT(now), PX_V_TEXT(org_id)), 3, NULL, err)))
-            return rc;
+        v = PX_V_INT(n);
     }
-    return 0;
+    if ((rc = px_store_begin(st, err)))
+        return rc;
+    if (plan)
+        rc = px_store_exec(st, "UPDATE orgs SET plan = ?, updated_at = ? WHERE id = ?",
+                           PX_PARAMS(PX_V_TEXT(plan), PX_V_INT(now), PX_V_TEXT(org_id)), 3, NULL,
+                           err);
+    if (!rc && rate_limit_set)
+        rc = px_store_exec(st, "UPDATE orgs SET rate_limit = ?, updated_at = ? WHERE id = ?",
+                           PX_PARAMS(v, PX_V_INT(now), PX_V_TEXT(org_id)), 3, NULL, err);
+    return px_store_finish(st, rc, err);
 }
 
 struct json_object *px_org_json(const struct px_org *org, const char *files_root)
