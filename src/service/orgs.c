@@ -390,6 +390,10 @@ int px_key_create(struct px_store *st, const struct px_keyring *kr, const char *
     px_scopes_format(scopes, scope_list, sizeof(scope_list));
     int64_t now = px_now_ms();
     int64_t expires = expires_days ? now + (int64_t)expires_days * 86400000 : 0;
+    /* The insert and the read-back are one transaction: a key whose creation reports an
+     * error does not exist (its token, shown only here, would be lost with it). */
+    if ((rc = px_store_begin(st, err)))
+        return rc;
     rc = px_store_exec(st,
                        "INSERT INTO api_keys (id, org_id, name, secret_hmac, scopes, created_at,"
                        " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -397,16 +401,20 @@ int px_key_create(struct px_store *st, const struct px_keyring *kr, const char *
                                  PX_V_TEXT(digest), PX_V_TEXT(scope_list), PX_V_INT(now),
                                  PX_V_TIME(expires)),
                        7, NULL, err);
-    if (rc)
-        return rc;
     struct px_rows *rows;
-    if ((rc = px_store_query(st, "SELECT " KEY_COLUMNS " FROM api_keys WHERE id = ?",
-                             PX_PARAMS(PX_V_TEXT(id)), 1, &rows, err)))
-        return rc;
-    if (px_rows_next(rows, err) == 1)
-        *key_out = key_json(rows);
-    px_rows_free(rows);
-    return *key_out ? 0 : px_error_set(err, PX_ESTORE, "key was not stored");
+    if (!rc && !(rc = px_store_query(st, "SELECT " KEY_COLUMNS " FROM api_keys WHERE id = ?",
+                                     PX_PARAMS(PX_V_TEXT(id)), 1, &rows, err))) {
+        if (px_rows_next(rows, err) == 1)
+            *key_out = key_json(rows);
+        px_rows_free(rows);
+        if (!*key_out)
+            rc = px_error_set(err, PX_ESTORE, "key was not stored");
+    }
+    if ((rc = px_store_finish(st, rc, err))) {
+        json_object_put(*key_out);
+        *key_out = NULL;
+    }
+    return rc;
 }
 
 int px_key_list(struct px_store *st, const char *org_id, struct json_object **out,

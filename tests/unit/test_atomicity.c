@@ -6,6 +6,11 @@
  * (every table dumped and compared with the state before), no transaction may be left open on
  * the handle, and a failed operation must return a store error with a message.
  *
+ * Each operation is driven twice: called directly, as the CLI and the scheduler call the
+ * services, where a create that reports an error must have made nothing and an update may
+ * have committed whole before a read for its reply failed; and inside one transaction, as
+ * tools/registry.c runs every mutating MCP tool, where a failure must leave nothing at all.
+ *
  * Covered (one test each): connection create/update/delete; pipeline create/update/
  * set_status/delete/restore/rename/purge/set_sla; schedule create/update/set_enabled/delete;
  * run trigger; org create/update; key create/revoke.
@@ -342,8 +347,24 @@ static void only_in(const char *a, const char *b, struct px_buf *out)
 
 typedef int (*op_fn)(const struct px_tenant *t, struct px_error *err);
 
-/* The driver: a clean run, then one run per store call with that call failing. */
-static void drive(const char *what, op_fn op)
+/* Runs op directly (as the CLI and the scheduler call services) or, wrapped, inside one
+ * transaction as tools/registry.c runs every mutating tool. */
+static int run_op(op_fn op, bool wrapped, const struct px_tenant *t, struct px_error *err)
+{
+    if (!wrapped)
+        return op(t, err);
+    int rc = px_store_begin(t->store, err);
+    if (rc)
+        return rc;
+    rc = op(t, err);
+    return px_store_finish(t->store, rc, err);
+}
+
+/* The driver: a clean run, then one run per store call with that call failing. An operation
+ * may fail after its change committed (a read for the reply failing): that leaves the whole
+ * change, which is allowed for updates (repeating them is harmless) but not for creates
+ * (none_on_error), whose retry would make a second object, or lose a key's only token. */
+static void drive_one(const char *what, op_fn op, bool none_on_error, bool wrapped)
 {
     struct px_error err;
     px_clock_set(1790000000000LL); /* every run makes the same timestamps */
@@ -352,7 +373,7 @@ static void drive(const char *what, op_fn op)
     struct px_tenant t = {.store = st, .keyring = &fx.kr, .org_id = fx.org, .key_id = fx.key};
     px_store_inject_fault(st, 0);
     px_error_clear(&err);
-    int rc = op(&t, &err);
+    int rc = run_op(op, wrapped, &t, &err);
     int64_t calls = px_store_inject_fault(st, 0);
     if (rc)
         fail_msg("%s: the clean run failed: %s", what, err.message);
@@ -369,7 +390,7 @@ static void drive(const char *what, op_fn op)
         t.store = st;
         px_store_inject_fault(st, n);
         px_error_clear(&err);
-        rc = op(&t, &err);
+        rc = run_op(op, wrapped, &t, &err);
         int64_t made = px_store_inject_fault(st, 0);
         if (made < n)
             fail_msg("%s: call %lld of %lld never came (the operation is not deterministic)", what,
@@ -390,7 +411,11 @@ static void drive(const char *what, op_fn op)
             char *norm = normalize(after, before);
             bool is_whole = strcmp(norm, whole) == 0;
             free(norm);
-            if (is_whole) {
+            if (is_whole && none_on_error) {
+                fail_msg("%s: failing call %lld of %lld returned an error, yet the object was "
+                         "created",
+                         what, (long long)n, (long long)calls);
+            } else if (is_whole) {
                 /* The change was committed and a later read (for the reply) failed: whole,
                  * but the caller is told it failed. Counted and reported. */
                 done++;
@@ -418,13 +443,21 @@ static void drive(const char *what, op_fn op)
         }
         free(after);
     }
-    print_message("%s: %lld store calls; %d failures left nothing, %d left the whole change "
+    print_message("%s%s: %lld store calls; %d failures left nothing, %d left the whole change "
                   "(reported as failed), %d were tolerated\n",
-                  what, (long long)calls, failed - done, done, swallowed);
+                  what, wrapped ? " (in a tool's transaction)" : "", (long long)calls,
+                  failed - done, done, swallowed);
     px_clock_set(-1);
     free(whole);
     free(before);
     free(clean_counts);
+}
+
+/* Both ways; inside a transaction nothing may be left by a failed operation. */
+static void drive(const char *what, op_fn op, bool none_on_error)
+{
+    drive_one(what, op, none_on_error, false);
+    drive_one(what, op, true, true);
 }
 
 /* ---- the operations ----------------------------------------------------------------------- */
@@ -594,32 +627,32 @@ static void test_org_update_bad_limit(void **state)
     free(before);
 }
 
-#define OP_TEST(name)                                                                              \
+#define OP_TEST(name, none_on_error)                                                               \
     static void test_##name(void **state)                                                          \
     {                                                                                              \
         (void)state;                                                                               \
-        drive(#name, op_##name);                                                                   \
+        drive(#name, op_##name, none_on_error);                                                    \
     }
-OP_TEST(conn_create)
-OP_TEST(conn_update)
-OP_TEST(conn_delete)
-OP_TEST(pipeline_create)
-OP_TEST(pipeline_update)
-OP_TEST(pipeline_pause)
-OP_TEST(pipeline_delete)
-OP_TEST(pipeline_restore)
-OP_TEST(pipeline_rename)
-OP_TEST(pipeline_purge)
-OP_TEST(pipeline_sla)
-OP_TEST(schedule_create)
-OP_TEST(schedule_update)
-OP_TEST(schedule_disable)
-OP_TEST(schedule_delete)
-OP_TEST(run_trigger)
-OP_TEST(org_create)
-OP_TEST(org_update)
-OP_TEST(key_create)
-OP_TEST(key_revoke)
+OP_TEST(conn_create, true)
+OP_TEST(conn_update, false)
+OP_TEST(conn_delete, false)
+OP_TEST(pipeline_create, true)
+OP_TEST(pipeline_update, false)
+OP_TEST(pipeline_pause, false)
+OP_TEST(pipeline_delete, false)
+OP_TEST(pipeline_restore, false)
+OP_TEST(pipeline_rename, false)
+OP_TEST(pipeline_purge, false)
+OP_TEST(pipeline_sla, false)
+OP_TEST(schedule_create, true)
+OP_TEST(schedule_update, false)
+OP_TEST(schedule_disable, false)
+OP_TEST(schedule_delete, false)
+OP_TEST(run_trigger, false)
+OP_TEST(org_create, true)
+OP_TEST(org_update, false)
+OP_TEST(key_create, true)
+OP_TEST(key_revoke, false)
 
 int main(void)
 {
