@@ -105,33 +105,33 @@ int px_org_update(struct px_store *st, const char *org_id, const char *plan,
     px_principal_cache_clear(); /* the plan and limit are part of cached principals */
     int rc;
     int64_t now = px_now_ms();
-    if (plan) {
-        if ((rc = check_plan(plan, err)))
+    /* Both values are checked before either is written, and both are written in one
+     * transaction: a bad limit or a store failure leaves the plan as it was too. */
+    if (plan && (rc = check_plan(plan, err)))
+        return rc;
+    struct px_val v = PX_V_NULL;
+    if (rate_limit_set && strcmp(rate_limit_set, "unlimited") == 0) {
+        v = PX_V_INT(0);
+    } else if (rate_limit_set && strcmp(rate_limit_set, "plan") != 0) {
+        char *end;
+        long n = strtol(rate_limit_set, &end, 10);
+        if (*end || n <= 0 || n > 1000000) {
+            rc = px_error_set(err, PX_EINVALID, "invalid rate limit '%s'", rate_limit_set);
+            px_error_hint(err, "give a number of requests per minute, 'plan' or 'unlimited'");
             return rc;
-        if ((rc = px_store_exec(st, "UPDATE orgs SET plan = ?, updated_at = ? WHERE id = ?",
-                                PX_PARAMS(PX_V_TEXT(plan), PX_V_INT(now), PX_V_TEXT(org_id)), 3,
-                                NULL, err)))
-            return rc;
-    }
-    if (rate_limit_set) {
-        struct px_val v = PX_V_NULL;
-        if (strcmp(rate_limit_set, "unlimited") == 0) {
-            v = PX_V_INT(0);
-        } else if (strcmp(rate_limit_set, "plan") != 0) {
-            char *end;
-            long n = strtol(rate_limit_set, &end, 10);
-            if (*end || n <= 0 || n > 1000000) {
-                rc = px_error_set(err, PX_EINVALID, "invalid rate limit '%s'", rate_limit_set);
-                px_error_hint(err, "give a number of requests per minute, 'plan' or 'unlimited'");
-                return rc;
-            }
-            v = PX_V_INT(n);
         }
-        if ((rc = px_store_exec(st, "UPDATE orgs SET rate_limit = ?, updated_at = ? WHERE id = ?",
-                                PX_PARAMS(v, PX_V_INT(now), PX_V_TEXT(org_id)), 3, NULL, err)))
-            return rc;
+        v = PX_V_INT(n);
     }
-    return 0;
+    if ((rc = px_store_begin(st, err)))
+        return rc;
+    if (plan)
+        rc = px_store_exec(st, "UPDATE orgs SET plan = ?, updated_at = ? WHERE id = ?",
+                           PX_PARAMS(PX_V_TEXT(plan), PX_V_INT(now), PX_V_TEXT(org_id)), 3, NULL,
+                           err);
+    if (!rc && rate_limit_set)
+        rc = px_store_exec(st, "UPDATE orgs SET rate_limit = ?, updated_at = ? WHERE id = ?",
+                           PX_PARAMS(v, PX_V_INT(now), PX_V_TEXT(org_id)), 3, NULL, err);
+    return px_store_finish(st, rc, err);
 }
 
 struct json_object *px_org_json(const struct px_org *org, const char *files_root)
@@ -390,6 +390,10 @@ int px_key_create(struct px_store *st, const struct px_keyring *kr, const char *
     px_scopes_format(scopes, scope_list, sizeof(scope_list));
     int64_t now = px_now_ms();
     int64_t expires = expires_days ? now + (int64_t)expires_days * 86400000 : 0;
+    /* The insert and the read-back are one transaction: a key whose creation reports an
+     * error does not exist (its token, shown only here, would be lost with it). */
+    if ((rc = px_store_begin(st, err)))
+        return rc;
     rc = px_store_exec(st,
                        "INSERT INTO api_keys (id, org_id, name, secret_hmac, scopes, created_at,"
                        " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -397,16 +401,20 @@ int px_key_create(struct px_store *st, const struct px_keyring *kr, const char *
                                  PX_V_TEXT(digest), PX_V_TEXT(scope_list), PX_V_INT(now),
                                  PX_V_TIME(expires)),
                        7, NULL, err);
-    if (rc)
-        return rc;
     struct px_rows *rows;
-    if ((rc = px_store_query(st, "SELECT " KEY_COLUMNS " FROM api_keys WHERE id = ?",
-                             PX_PARAMS(PX_V_TEXT(id)), 1, &rows, err)))
-        return rc;
-    if (px_rows_next(rows, err) == 1)
-        *key_out = key_json(rows);
-    px_rows_free(rows);
-    return *key_out ? 0 : px_error_set(err, PX_ESTORE, "key was not stored");
+    if (!rc && !(rc = px_store_query(st, "SELECT " KEY_COLUMNS " FROM api_keys WHERE id = ?",
+                                     PX_PARAMS(PX_V_TEXT(id)), 1, &rows, err))) {
+        if (px_rows_next(rows, err) == 1)
+            *key_out = key_json(rows);
+        px_rows_free(rows);
+        if (!*key_out)
+            rc = px_error_set(err, PX_ESTORE, "key was not stored");
+    }
+    if ((rc = px_store_finish(st, rc, err))) {
+        json_object_put(*key_out);
+        *key_out = NULL;
+    }
+    return rc;
 }
 
 int px_key_list(struct px_store *st, const char *org_id, struct json_object **out,

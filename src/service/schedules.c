@@ -382,6 +382,11 @@ int px_schedule_create(const struct px_tenant *t, const char *pipeline_id,
     px_id_new(PX_ID_SCHEDULE, id);
     int64_t now = px_now_ms();
     int64_t next = px_schedule_next_after(f->cron_expression, zone, now);
+    /* The insert and the reads for the reply are one transaction: a create that reports an
+     * error made no schedule (a retry would otherwise add a second one). */
+    *out = NULL;
+    if ((rc = px_store_begin(t->store, err)))
+        return rc;
     rc = px_store_exec(t->store,
                        "INSERT INTO schedules (org_id, id, pipeline_id, cron_expression, frequency,"
                        " timezone, enabled, misfire, overlap, next_fire_at, created_at, updated_at)"
@@ -395,7 +400,13 @@ int px_schedule_create(const struct px_tenant *t, const char *pipeline_id,
                        11, NULL, err);
     if (!rc)
         rc = load(t, id, out, err);
-    return rc ? rc : add_warnings(t, *out, err);
+    if (!rc)
+        rc = add_warnings(t, *out, err);
+    if ((rc = px_store_finish(t->store, rc, err))) {
+        json_object_put(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 int px_schedule_update(const struct px_tenant *t, const char *id,

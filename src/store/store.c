@@ -18,6 +18,9 @@ struct px_store {
     void *conn;
     int tx_depth;   /* nesting depth of px_store_begin */
     bool tx_failed; /* an inner rollback happened; the outer commit must fail */
+    /* Test hook (px_store_inject_fault): calls counted since it was set, and the one to fail
+     * (0: none). Inert unless a test sets it. */
+    int64_t fault_calls, fault_at;
 };
 
 struct px_rows {
@@ -89,8 +92,29 @@ const char *px_store_backend(const struct px_store *st)
     return st->ops->name;
 }
 
+int64_t px_store_inject_fault(struct px_store *st, int64_t n)
+{
+    int64_t calls = st->fault_calls;
+    st->fault_calls = 0;
+    st->fault_at = n > 0 ? n : 0;
+    return calls;
+}
+
+/* Counts one call that reaches the database; true when it is the one to fail. */
+static bool fault_now(struct px_store *st)
+{
+    return ++st->fault_calls == st->fault_at;
+}
+
+static int fault_error(struct px_error *err)
+{
+    return px_error_set(err, PX_ESTORE, "store failure injected by a test");
+}
+
 int px_store_begin(struct px_store *st, struct px_error *err)
 {
+    if (st->tx_depth == 0 && fault_now(st))
+        return fault_error(err);
     if (st->tx_depth++ > 0)
         return 0;
     st->tx_failed = false;
@@ -106,6 +130,8 @@ int px_store_commit(struct px_store *st, struct px_error *err)
         return px_error_set(err, PX_EINTERNAL, "commit without a transaction");
     if (--st->tx_depth > 0)
         return 0;
+    if (fault_now(st))
+        st->tx_failed = true; /* the commit fails: the transaction is rolled back */
     if (st->tx_failed) {
         st->ops->rollback(st->conn);
         return px_error_set(err, PX_ESTORE, "transaction was rolled back");
@@ -139,6 +165,8 @@ int px_store_finish(struct px_store *st, int rc, struct px_error *err)
 int px_store_exec(struct px_store *st, const char *sql, const struct px_val *params, size_t n,
                   int64_t *changes_out, struct px_error *err)
 {
+    if (fault_now(st))
+        return fault_error(err);
     return st->ops->exec(st->conn, sql, params, n, changes_out, err);
 }
 
@@ -147,6 +175,8 @@ int px_store_query(struct px_store *st, const char *sql, const struct px_val *pa
 {
     void *cursor = NULL;
     *out = NULL;
+    if (fault_now(st))
+        return fault_error(err);
     int rc = st->ops->query(st->conn, sql, params, n, &cursor, err);
     if (rc)
         return rc;

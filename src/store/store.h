@@ -98,6 +98,13 @@ void px_rows_free(struct px_rows *rows);
 int px_store_query_int(struct px_store *st, const char *sql, const struct px_val *params, size_t n,
                        int64_t *out, struct px_error *err);
 
+/* Test hook, inert unless a test calls it: from now on the n-th call on this handle that
+ * reaches the database (px_store_exec, px_store_query, the outermost px_store_begin and
+ * px_store_commit) fails with -PX_ESTORE, as a full disk or a lost connection would (a failed
+ * commit rolls back); n = 0 turns it off. Returns how many such calls were made since the
+ * previous px_store_inject_fault on the handle, so a test learns how many an operation makes. */
+int64_t px_store_inject_fault(struct px_store *st, int64_t n);
+
 static inline struct px_val px_val_text(const char *s)
 {
     return (struct px_val){.type = s ? PX_SV_TEXT : PX_SV_NULL, .s = s};

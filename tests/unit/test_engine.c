@@ -1,14 +1,7 @@
 /*
- * Unit tests for the pipeline engine (src/engine/exec.c and its connectors and operators).
- * Golden cases live in tests/cases/pipeline/NNNN-name/:
- *   graph.json        the pipeline graph
- *   connections.json  {"<connection id>": {<params>}, ...}, served by the test's resolver
- *   input/            copied into a fresh files root (mkdtemp) before the run
- *   case.json         {"batch_rows": N, "setup": [{"db": path, "sql": text}],
- *                      "ok": true, "rows_read": N, "rows_written": N,
- *                      "error": [substrings], "failed_node": id,
- *                      "queries": [{"db": path, "sql": text, "expect": "a|b\n..."}]}
- *   expected/         files that must exist in the files root afterwards, byte for byte
+ * Unit tests for the pipeline engine (src/engine/exec.c and its connectors and operators) that
+ * need more than a case directory: symbolic links, races, disk bounds, corrupt sources, cancel.
+ * The golden pipeline cases (tests/cases/pipeline/NNNN-name/) run in test_cases.c, one test each.
  */
 #define _XOPEN_SOURCE 700
 #include <setjmp.h>
@@ -43,20 +36,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char cases_dir[PATH_MAX];
-
-static void find_cases(void)
-{
-    if (access("tests/cases/pipeline", R_OK) == 0) {
-        snprintf(cases_dir, sizeof(cases_dir), "tests/cases/pipeline");
-        return;
-    }
-    const char *here = __FILE__;
-    const char *slash = strrchr(here, '/');
-    int dir = slash ? (int)(slash - here) : 0;
-    snprintf(cases_dir, sizeof(cases_dir), "%.*s/../cases/pipeline", dir, here);
-}
-
 static char *read_all(const char *path, size_t *len_out)
 {
     FILE *f = fopen(path, "rb");
@@ -74,41 +53,6 @@ static char *read_all(const char *path, size_t *len_out)
     return px_buf_take(&b);
 }
 
-static struct json_object *read_json(const char *path)
-{
-    return json_object_from_file(path);
-}
-
-static void copy_tree(const char *from, const char *to)
-{
-    DIR *d = opendir(from);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char src[PATH_MAX], dst[PATH_MAX];
-        snprintf(src, sizeof(src), "%s/%s", from, e->d_name);
-        snprintf(dst, sizeof(dst), "%s/%s", to, e->d_name);
-        struct stat st;
-        assert_int_equal(stat(src, &st), 0);
-        if (S_ISDIR(st.st_mode)) {
-            mkdir(dst, 0755);
-            copy_tree(src, dst);
-        } else {
-            size_t len;
-            char *data = read_all(src, &len);
-            FILE *f = fopen(dst, "wb");
-            assert_non_null(f);
-            assert_int_equal(fwrite(data, 1, len, f), len);
-            fclose(f);
-            free(data);
-        }
-    }
-    closedir(d);
-}
-
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -120,185 +64,6 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ft
 static void rm_tree(const char *p)
 {
     nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Compares every file under expected/ with the same path under root. */
-static void compare_tree(const char *name, const char *exp, const char *root, const char *rel)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s/%s", exp, rel);
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char r2[PATH_MAX], a[PATH_MAX * 2 + 8], b[PATH_MAX * 2 + 8];
-        snprintf(r2, sizeof(r2), "%s%s%s", rel, *rel ? "/" : "", e->d_name);
-        snprintf(a, sizeof(a), "%s/%s", exp, r2);
-        snprintf(b, sizeof(b), "%s/%s", root, r2);
-        struct stat st;
-        assert_int_equal(stat(a, &st), 0);
-        if (S_ISDIR(st.st_mode)) {
-            compare_tree(name, exp, root, r2);
-            continue;
-        }
-        size_t la, lb;
-        char *da = read_all(a, &la);
-        char *db = read_all(b, &lb);
-        if (!db)
-            fail_msg("%s: output file %s is missing", name, r2);
-        if (la != lb || memcmp(da, db, la) != 0)
-            fail_msg("%s: %s differs\n--- expected\n%s\n--- got\n%s", name, r2, da, db);
-        free(da);
-        free(db);
-    }
-    closedir(d);
-}
-
-static int row_cb(void *ctx, int n, char **vals, char **cols)
-{
-    (void)cols;
-    struct px_buf *b = ctx;
-    for (int i = 0; i < n; i++)
-        (void)px_buf_printf(b, "%s%s", i ? "|" : "", vals[i] ? vals[i] : "NULL");
-    (void)px_buf_puts(b, "\n");
-    return 0;
-}
-
-static void run_sql(const char *root, struct json_object *q, struct px_buf *out)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", root, px_json_get_str(q, "db"));
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, px_json_get_str(q, "sql"), out ? row_cb : NULL, out, &msg);
-    if (rc != SQLITE_OK)
-        fail_msg("sql '%s': %s", px_json_get_str(q, "sql"), msg);
-    sqlite3_close(db);
-}
-
-static int progress_calls;
-static void on_progress(void *ctx, int64_t rows)
-{
-    (void)ctx;
-    (void)rows;
-    progress_calls++;
-}
-
-static void run_case(const char *name)
-{
-    char dir[PATH_MAX + 300], p[PATH_MAX + 400];
-    snprintf(dir, sizeof(dir), "%s/%s", cases_dir, name);
-    char root[] = "/tmp/px_engine_XXXXXX";
-    assert_non_null(mkdtemp(root));
-    snprintf(p, sizeof(p), "%s/input", dir);
-    copy_tree(p, root);
-    snprintf(p, sizeof(p), "%s/graph.json", dir);
-    struct json_object *graph = read_json(p);
-    snprintf(p, sizeof(p), "%s/connections.json", dir);
-    struct conns conns = {read_json(p)};
-    snprintf(p, sizeof(p), "%s/case.json", dir);
-    struct json_object *cs = read_json(p);
-    if (!graph || !conns.map || !cs)
-        fail_msg("%s: graph.json, connections.json and case.json must parse", name);
-    struct json_object *setup = px_json_get(cs, "setup");
-    for (size_t i = 0; setup && i < json_object_array_length(setup); i++)
-        run_sql(root, json_object_array_get_idx(setup, i), NULL);
-
-    struct px_engine_opts opts = {0};
-    opts.conn = resolve_conn;
-    opts.conn_ctx = &conns;
-    opts.files_root = root;
-    opts.now_us = 1717243200000000; /* 2024-06-01T12:00:00Z */
-    opts.batch_rows = px_json_get_int(cs, "batch_rows", 0);
-    opts.progress = on_progress;
-    struct px_engine_result res;
-    struct px_error err;
-    px_error_clear(&err);
-    progress_calls = 0;
-    int rc = px_engine_run(graph, &opts, &res, &err);
-    assert_non_null(res.nodes);
-    if (px_json_get_bool(cs, "ok", false)) {
-        if (rc != 0)
-            fail_msg("%s: run failed: %s", name, err.message);
-        assert_string_equal(res.failed_node, "");
-        assert_int_equal(res.rows_read, px_json_get_int(cs, "rows_read", -1));
-        assert_int_equal(res.rows_written, px_json_get_int(cs, "rows_written", -1));
-        assert_true(progress_calls > 0);
-        for (size_t i = 0; i < json_object_array_length(res.nodes); i++)
-            assert_string_equal(px_json_get_str(json_object_array_get_idx(res.nodes, i), "status"),
-                                "succeeded");
-    } else {
-        if (rc == 0)
-            fail_msg("%s: run should fail", name);
-        struct json_object *want = px_json_get(cs, "error");
-        for (size_t i = 0; want && i < json_object_array_length(want); i++) {
-            const char *s = json_object_get_string(json_object_array_get_idx(want, i));
-            if (!strstr(err.message, s))
-                fail_msg("%s: error '%s' lacks '%s'", name, err.message, s);
-        }
-        const char *fn = px_json_get_str(cs, "failed_node");
-        if (fn)
-            assert_string_equal(res.failed_node, fn);
-        const char *code = px_json_get_str(cs, "code");
-        if (code)
-            assert_string_equal(px_err_name(rc), code);
-    }
-    snprintf(p, sizeof(p), "%s/expected", dir);
-    compare_tree(name, p, root, "");
-    struct json_object *qs = px_json_get(cs, "queries");
-    for (size_t i = 0; qs && i < json_object_array_length(qs); i++) {
-        struct json_object *q = json_object_array_get_idx(qs, i);
-        struct px_buf got;
-        px_buf_init(&got, 1 << 20);
-        run_sql(root, q, &got);
-        if (strcmp(got.data ? got.data : "", px_json_get_str(q, "expect")) != 0)
-            fail_msg("%s: query '%s'\n--- expected\n%s--- got\n%s", name, px_json_get_str(q, "sql"),
-                     px_json_get_str(q, "expect"), got.data ? got.data : "");
-        px_buf_cleanup(&got);
-    }
-    /* No temporary files left behind. */
-    DIR *d = opendir(root);
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, ".px-"))
-            fail_msg("%s: temporary file %s left behind", name, e->d_name);
-    closedir(d);
-    px_engine_result_cleanup(&res);
-    json_object_put(graph);
-    json_object_put(conns.map);
-    json_object_put(cs);
-    rm_tree(root);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void test_golden_cases(void **state)
-{
-    (void)state;
-    DIR *d = opendir(cases_dir);
-    if (!d)
-        fail_msg("cannot open %s (run from the repo root)", cases_dir);
-    char *names[256];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 256)
-        if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
-            names[n++] = strdup(e->d_name);
-    closedir(d);
-    qsort(names, (size_t)n, sizeof(char *), cmp_str);
-    assert_true(n >= 10);
-    for (int i = 0; i < n; i++) {
-        run_case(names[i]);
-        free(names[i]);
-    }
-    print_message("pipeline golden cases: %d\n", n);
 }
 
 /* A symlink inside the root that points outside is refused: links are never followed. */
@@ -776,10 +541,8 @@ static void test_batch(void **state)
 
 int main(void)
 {
-    find_cases();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch),
-        cmocka_unit_test(test_golden_cases),
         cmocka_unit_test(test_symlink_escape),
         cmocka_unit_test(test_symlink_swap_race),
         cmocka_unit_test(test_disk_bounds),
