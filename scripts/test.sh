@@ -75,16 +75,20 @@ failed=$((failed + ${f:-1}))
 echo "== unit tests"
 for t in build/asan/tests/test_*; do
     out="$log/$(basename "$t")"
-    if "$t" >"$out" 2>&1; then :; else status=1; fi
+    "$t" >"$out" 2>&1
+    rc=$?
+    [ "$rc" -ne 0 ] && status=1
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
     f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
     p=${p:-0}
     f=${f:-0}
-    if [ "$f" -gt 0 ] || ! grep -q '^\[  PASSED  \]' "$out"; then
+    # A binary that exits non-zero after its tests passed (a leak or sanitizer report at exit)
+    # fails too, and shows why.
+    if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ] || ! grep -q '^\[  PASSED  \]' "$out"; then
         cat "$out"
         [ "$f" -eq 0 ] && f=1
     fi
-    echo "$(basename "$t"): $p passed, $f failed"
+    echo "$(basename "$t"): $p passed, $f failed (exit $rc)"
     passed=$((passed + p))
     failed=$((failed + f))
 done
@@ -118,6 +122,10 @@ suite() {
     fi
     if [ -z "$p" ]; then
         p=0
+        f=1
+    fi
+    if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+        echo "$title: exited $rc with no failure counted; counted as one"
         f=1
     fi
     passed=$((passed + p))

@@ -18,11 +18,12 @@ failed=0
 for t in build/tsan/tests/test_*; do
     out="$log/$(basename "$t")"
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 $supp" "$t" >"$out" 2>&1
+    rc=$?
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
     f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
     p=${p:-0}
     f=${f:-0}
-    if [ "$f" -gt 0 ] || ! grep -q '^\[  PASSED  \]' "$out"; then
+    if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ] || ! grep -q '^\[  PASSED  \]' "$out"; then
         sed 's/^/  /' "$out"
         [ "$f" -eq 0 ] && f=1
     fi
