@@ -13,7 +13,9 @@
 #include "engine/catalog.h"
 #include "engine/engine.h"
 #include "engine/probe.h"
+#include "engine/schema.h"
 #include "service/orgs.h"
+#include "service/schema_cache.h"
 #include "store/store.h"
 
 #include <limits.h>
@@ -428,6 +430,7 @@ int px_connection_update(const struct px_tenant *t, const char *id, const char *
     if (!rc)
         rc = load(t, id, out, err);
     rc = px_store_finish(t->store, rc, err);
+    px_schema_cache_drop(t->org_id, id); /* what it holds may have changed with it */
     return rc;
 }
 
@@ -519,6 +522,7 @@ int px_connection_delete(const struct px_tenant *t, const char *id, struct json_
     if ((rc = px_store_exec(t->store, "DELETE FROM connections WHERE org_id = ? AND id = ?",
                             PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, NULL, err)))
         return rc;
+    px_schema_cache_drop(t->org_id, id);
     struct json_object *o = json_object_new_object();
     px_json_set_str(o, "connection_id", id);
     px_json_set_bool(o, "deleted", true);
@@ -584,8 +588,44 @@ int px_connection_seal_clear(struct px_store *st, const struct px_keyring *keyri
     return rc;
 }
 
+/* The description of a reachable connection for test_connection's include_schema: from the
+ * cache when the connection has not changed since, else described now and cached. Always a
+ * document: one that cannot be made says why ({"describable": false, "reason": ...}). */
+static struct json_object *connection_schema(const struct px_tenant *t, const char *id,
+                                             const char *type, struct json_object *params,
+                                             const char *org_dir, bool *cached)
+{
+    struct px_error err;
+    px_error_clear(&err);
+    int64_t version = 0;
+    *cached = false;
+    if (px_store_query_int(
+            t->store, "SELECT updated_at FROM connections WHERE org_id = ? AND id = ?",
+            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &version, &err) == 1) {
+        struct json_object *doc = px_schema_cache_get(t->org_id, id, version, NULL);
+        if (doc) {
+            *cached = true;
+            return doc;
+        }
+    }
+    struct px_engine_opts opts = {.files_root = org_dir[0] ? org_dir : NULL};
+    struct px_describe_opts d = {.max_bytes = PX_CONNECTION_SCHEMA_BYTES};
+    struct json_object *doc = NULL;
+    if (px_engine_describe(type, params, &opts, &d, &doc, &err) == 0) {
+        if (version)
+            px_schema_cache_put(t->org_id, id, version, doc, px_now_ms());
+        return doc;
+    }
+    doc = json_object_new_object();
+    px_json_set_str(doc, "type", type);
+    px_json_set(doc, "describable", json_object_new_boolean(false));
+    px_json_set_str(doc, "reason", err.message);
+    return doc;
+}
+
 int px_connection_test(const struct px_tenant *t, const char *files_root, const char *id,
-                       int timeout_ms, struct json_object **out, struct px_error *err)
+                       bool include_schema, int timeout_ms, struct json_object **out,
+                       struct px_error *err)
 {
     struct json_object *conn;
     int rc = px_connection_get(t, id, &conn, err);
@@ -610,11 +650,19 @@ int px_connection_test(const struct px_tenant *t, const char *files_root, const 
     }
     struct px_probe_result res;
     rc = px_engine_probe(type, category, params, org_dir[0] ? org_dir : NULL, timeout_ms, &res);
-    json_object_put(params);
     if (rc) {
+        json_object_put(params);
         *err = res.error;
         return rc;
     }
     *out = px_probe_result_json(id, &res);
+    if (include_schema) {
+        bool cached = false;
+        struct json_object *schema =
+            res.reachable ? connection_schema(t, id, type, params, org_dir, &cached) : NULL;
+        px_json_set(*out, "schema", schema);
+        px_json_set(*out, "schema_cached", json_object_new_boolean(cached));
+    }
+    json_object_put(params);
     return 0;
 }

@@ -36,9 +36,14 @@ int px_connection_secret_params(const struct px_tenant *t, const char *id, struc
 /* test_connection: decrypts the connection's params (secrets go to the probe only, never into
  * the result), resolves file connections in the organization's files directory under
  * files_root (NULL: none) as runs do, and probes within timeout_ms (engine/probe.h). *out is
- * the probe result (px_probe_result_json). */
+ * the probe result (px_probe_result_json); with include_schema it also holds "schema", what a
+ * reachable connection holds (engine/schema.h; null when unreachable; cached per connection
+ * until it changes, service/schema_cache.h) and "schema_cached". */
 int px_connection_test(const struct px_tenant *t, const char *files_root, const char *id,
-                       int timeout_ms, struct json_object **out, struct px_error *err);
+                       bool include_schema, int timeout_ms, struct json_object **out,
+                       struct px_error *err);
+/* A description returned to a client is cut at this many bytes of JSON (truncated: true). */
+#define PX_CONNECTION_SCHEMA_BYTES (256 * 1024)
 
 /* Seals the secret params that rows written before they were secret still hold in clear
  * (http headers saved before issue 10), at start-up; *sealed counts the connections

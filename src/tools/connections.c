@@ -30,8 +30,9 @@ PX_TOOL(test_connection)
         return rc;
     }
     px_tool_target(ctx, id);
-    return px_connection_test(&ctx->tenant, ctx->files_root, id, TEST_CONNECTION_TIMEOUT_MS, out,
-                              err);
+    return px_connection_test(&ctx->tenant, ctx->files_root, id,
+                              px_json_get_bool(args, "include_schema", false),
+                              TEST_CONNECTION_TIMEOUT_MS, out, err);
 }
 
 PX_TOOL(list_connection_types)
