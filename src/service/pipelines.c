@@ -433,6 +433,88 @@ int px_pipeline_get(const struct px_tenant *t, const char *id, struct json_objec
     return rc ? rc : load_view(t, id, false, out, err);
 }
 
+int px_pipeline_revisions(const struct px_tenant *t, const char *id, int limit,
+                          struct json_object **out, int64_t *total, struct px_error *err)
+{
+    *out = NULL;
+    int rc = px_pipeline_check(t, id, err);
+    if (rc)
+        return rc;
+    rc = px_store_query_int(t->store,
+                            "SELECT count(*) FROM pipeline_revisions WHERE org_id = ? AND"
+                            " pipeline_id = ?",
+                            PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, total, err);
+    if (rc < 0)
+        return rc;
+    struct px_rows *rows;
+    rc = px_store_query(t->store,
+                        "SELECT revision, created_at, created_by, description FROM"
+                        " pipeline_revisions WHERE org_id = ? AND pipeline_id = ?"
+                        " ORDER BY revision DESC LIMIT ?",
+                        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_INT(limit)), 3, &rows,
+                        err);
+    if (rc)
+        return rc;
+    struct json_object *arr = json_object_new_array();
+    while ((rc = px_rows_next(rows, err)) == 1) {
+        struct json_object *r = json_object_new_object();
+        px_json_set_int(r, "revision", px_rows_int(rows, 0));
+        px_json_set_time(r, "created_at", px_rows_int(rows, 1));
+        px_json_set(r, "key_id",
+                    px_rows_is_null(rows, 2) ? NULL
+                                             : json_object_new_string(px_rows_text(rows, 2)));
+        char *change = px_text_clean(px_rows_text(rows, 3), PX_REVISION_CHANGE_MAX, NULL);
+        px_json_set_str(r, "change", change);
+        free(change);
+        json_object_array_add(arr, r);
+    }
+    px_rows_free(rows);
+    if (rc < 0) {
+        json_object_put(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
+}
+
+int px_pipeline_revision_graph(const struct px_tenant *t, const char *id, int64_t revision,
+                               struct json_object **graph, struct px_error *err)
+{
+    *graph = NULL;
+    int rc = px_pipeline_check(t, id, err);
+    if (rc)
+        return rc;
+    struct px_rows *rows;
+    rc = px_store_query(t->store,
+                        "SELECT graph FROM pipeline_revisions WHERE org_id = ? AND pipeline_id = ?"
+                        " AND revision = ?",
+                        PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id), PX_V_INT(revision)), 3,
+                        &rows, err);
+    if (rc)
+        return rc;
+    rc = px_rows_next(rows, err);
+    if (rc == 1)
+        *graph = px_json_parse(px_rows_text(rows, 0), strlen(px_rows_text(rows, 0)), 64, err);
+    px_rows_free(rows);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        int64_t current = 0;
+        px_store_query_int(t->store, "SELECT revision FROM pipelines WHERE org_id = ? AND id = ?",
+                           PX_PARAMS(PX_V_TEXT(t->org_id), PX_V_TEXT(id)), 2, &current, NULL);
+        rc = px_error_set(err, PX_EINVALID,
+                          "revision %lld of this pipeline does not exist (it has revisions 1 to "
+                          "%lld)",
+                          (long long)revision, (long long)current);
+        px_error_field(err, "revert_to_revision");
+        px_error_hint(err, "get_pipeline lists the revisions with what each one changed");
+        return rc;
+    }
+    return *graph ? 0
+                  : px_error_set(err, PX_EINTERNAL, "revision %lld: stored graph unreadable",
+                                 (long long)revision);
+}
+
 /* Escapes % _ and \ for a LIKE pattern with ESCAPE '\'. */
 static char *like_pattern(const char *q)
 {

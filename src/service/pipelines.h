@@ -26,6 +26,16 @@ struct px_pipeline_filter {
 int px_pipeline_create(const struct px_tenant *t, const char *name, const char *description,
                        struct json_object *graph, bool dry_run, struct json_object **out,
                        struct px_error *err);
+/* The pipeline's latest `limit` revisions, newest first: an owned array of {revision,
+ * created_at, key_id (null from the CLI), change (what the revision's description said, cut at
+ * PX_REVISION_CHANGE_MAX bytes)}; *total is how many it has. */
+#define PX_REVISION_CHANGE_MAX 200
+int px_pipeline_revisions(const struct px_tenant *t, const char *id, int limit,
+                          struct json_object **out, int64_t *total, struct px_error *err);
+/* The graph of one revision (owned), for revert_to_revision; a revision the pipeline does not
+ * have is -PX_EINVALID naming revert_to_revision and the revisions it has. */
+int px_pipeline_revision_graph(const struct px_tenant *t, const char *id, int64_t revision,
+                               struct json_object **graph, struct px_error *err);
 int px_pipeline_get(const struct px_tenant *t, const char *id, struct json_object **out,
                     struct px_error *err);
 /* {pipelines: [summary], next_cursor}, rendered straight to text: *out is a px_json_raw value

@@ -1,7 +1,10 @@
 /* Pipeline tools: arguments in, service call, structured result out (see handlers.h). */
+#include "base/err.h"
 #include "base/json.h"
 #include "service/pipelines.h"
 #include "tools/handlers.h"
+
+#include <stdio.h>
 
 PX_TOOL(list_pipelines)
 {
@@ -14,11 +17,26 @@ PX_TOOL(list_pipelines)
     return px_pipeline_list(&ctx->tenant, &f, out, err);
 }
 
+/* get_pipeline lists at most this many revisions, newest first. */
+#define GET_PIPELINE_REVISIONS 20
+
 PX_TOOL(get_pipeline)
 {
     const char *id = px_json_get_str(args, "pipeline_id");
     px_tool_target(ctx, id);
-    return px_pipeline_get(&ctx->tenant, id, out, err);
+    int rc = px_pipeline_get(&ctx->tenant, id, out, err);
+    struct json_object *revs = NULL;
+    int64_t total = 0;
+    if (!rc && (rc = px_pipeline_revisions(&ctx->tenant, id, GET_PIPELINE_REVISIONS, &revs, &total,
+                                           err))) {
+        json_object_put(*out);
+        *out = NULL;
+    }
+    if (!rc) {
+        px_json_set(*out, "revisions", revs);
+        px_json_set_int(*out, "revision_count", total);
+    }
+    return rc;
 }
 
 PX_TOOL(pause_pipeline)
@@ -89,6 +107,7 @@ PX_TOOL(update_pipeline)
     bool dry_run = px_json_get_bool(args, "dry_run", false);
     int rc;
     if (!px_json_get(args, "graph") &&
+        !json_object_object_get_ex(args, "revert_to_revision", NULL) &&
         (json_object_object_get_ex(args, "freshness_sla_minutes", NULL) ||
          px_json_get(args, "name"))) {
         /* Only the name and/or the SLA change: no new revision, no planner. */
@@ -102,9 +121,27 @@ PX_TOOL(update_pipeline)
         rc = apply_name(ctx, args, id, dry_run, *out, err);
         return rc || dry_run ? rc : apply_sla(ctx, args, id, *out, err);
     }
-    rc = px_pipeline_update(&ctx->tenant, id, px_json_get_str(args, "description"),
-                            px_json_get(args, "graph"), px_json_get_int(args, "base_revision", -1),
-                            dry_run, out, err);
+    struct json_object *graph = json_object_get(px_json_get(args, "graph"));
+    const char *note = px_json_get_str(args, "description");
+    char revert_note[5100];
+    if (json_object_object_get_ex(args, "revert_to_revision", NULL)) {
+        int64_t to = px_json_get_int(args, "revert_to_revision", 0);
+        if (graph) {
+            json_object_put(graph);
+            rc = px_error_set(err, PX_EINVALID, "pass graph or revert_to_revision, not both");
+            px_error_field(err, "revert_to_revision");
+            return rc;
+        }
+        if ((rc = px_pipeline_revision_graph(&ctx->tenant, id, to, &graph, err)))
+            return rc;
+        /* The revision list says where the graph came from, then why. */
+        snprintf(revert_note, sizeof(revert_note), "reverted to revision %lld: %s", (long long)to,
+                 note ? note : "");
+        note = revert_note;
+    }
+    rc = px_pipeline_update(&ctx->tenant, id, note, graph,
+                            px_json_get_int(args, "base_revision", -1), dry_run, out, err);
+    json_object_put(graph);
     if (!rc)
         rc = apply_name(ctx, args, id, dry_run, *out, err);
     return rc || dry_run ? rc : apply_sla(ctx, args, id, *out, err);
