@@ -1,5 +1,7 @@
 /* Pipelines of one organization: see pipelines.h. */
 #include "service/pipelines.h"
+
+#include "planner/diff.h"
 #include "service/schedules.h"
 #include "service/runs.h"
 
@@ -610,19 +612,22 @@ int px_pipeline_update(const struct px_tenant *t, const char *id, const char *ch
     struct json_object *conn_ids = NULL;
     if ((rc = validate_graph(t, graph, &conn_ids, err)))
         return rc;
-    if (dry_run) {
-        *out = dry_run_view(graph, conn_ids);
-        px_json_set_int(*out, "current_revision", current);
-        json_object_put(conn_ids);
-        return 0;
-    }
     struct json_object *old = NULL;
     if ((rc = load_view(t, id, false, &old, err))) {
         json_object_put(conn_ids);
         return rc;
     }
+    struct json_object *diff = px_graph_diff(px_json_get(old, "graph"), graph);
     bool same = px_json_equal(px_json_get(old, "graph"), graph);
     json_object_put(old);
+    if (dry_run) {
+        *out = dry_run_view(graph, conn_ids);
+        px_json_set_int(*out, "current_revision", current);
+        px_json_set_bool(*out, "changed", !same);
+        px_json_set(*out, "diff", diff);
+        json_object_put(conn_ids);
+        return 0;
+    }
     int64_t now = px_now_ms();
     if (!same && !(rc = px_store_begin(t->store, err))) {
         rc = px_store_exec(t->store,
@@ -638,14 +643,15 @@ int px_pipeline_update(const struct px_tenant *t, const char *id, const char *ch
         rc = px_store_finish(t->store, rc, err);
     }
     json_object_put(conn_ids);
-    if (rc)
+    struct json_object *view = NULL;
+    if (rc || (rc = load_view(t, id, false, &view, err))) {
+        json_object_put(diff);
         return rc;
-    struct json_object *view;
-    if ((rc = load_view(t, id, false, &view, err)))
-        return rc;
+    }
     struct json_object *o = json_object_new_object();
     px_json_set_bool(o, "dry_run", false);
     px_json_set_bool(o, "changed", !same);
+    px_json_set(o, "diff", diff);
     px_json_set(o, "pipeline", view);
     *out = o;
     return 0;

@@ -63,6 +63,12 @@ describe('pipeline revisions and revert_to_revision', () => {
   it('revert_to_revision makes an earlier graph current as a new revision', async () => {
     const dry = await s.ok('update_pipeline', { pipeline_id: ids.p, description: 'back to the lower bar', revert_to_revision: 2, dry_run: true });
     assert.equal(dry.dry_run, true);
+    assert.equal(dry.changed, true);
+    assert.deepEqual(dry.diff.nodes_changed.map((c) => [c.id, c.before.config.condition, c.after.config.condition]),
+      [['keep', 'amount > 1000', 'amount > 10']]);
+    assert.deepEqual([dry.diff.nodes_added, dry.diff.nodes_removed, dry.diff.edges_added, dry.diff.edges_removed],
+      [[], [], [], []]);
+    assert.equal(dry.diff.unchanged_nodes, 2);
     assert.equal((await s.ok('get_pipeline', { pipeline_id: ids.p })).revision, 3, 'dry_run saves nothing');
 
     const r = await s.ok('update_pipeline', { pipeline_id: ids.p, description: 'back to the lower bar', revert_to_revision: 2, base_revision: 3 });
@@ -75,6 +81,22 @@ describe('pipeline revisions and revert_to_revision', () => {
 
     const stale = await s.fail('update_pipeline', { pipeline_id: ids.p, description: 'first one', revert_to_revision: 1, base_revision: 3 }, 'conflict');
     assert.equal(stale.field, 'base_revision');
+  });
+
+  it('shows an inserted node in the diff, every other node and edge kept', async () => {
+    const before = (await s.ok('get_pipeline', { pipeline_id: ids.p })).graph;
+    const g = structuredClone(before);
+    const tz = { id: 'to_eastern', kind: 'transform', type: 'convert_timezone',
+      config: { column: 'ts', from_timezone: 'UTC', to_timezone: 'America/New_York' } };
+    g.nodes.splice(2, 0, tz);
+    g.edges = [{ from: 'orders', to: 'keep' }, { from: 'keep', to: 'to_eastern' }, { from: 'to_eastern', to: 'load' }];
+    const r = await s.ok('update_pipeline', { pipeline_id: ids.p, description: 'eastern time', graph: g, dry_run: true });
+    assert.deepEqual(r.diff.nodes_added, [tz]);
+    assert.deepEqual(r.diff.nodes_removed, []);
+    assert.deepEqual(r.diff.nodes_changed, []);
+    assert.deepEqual(r.diff.edges_added, [{ from: 'keep', to: 'to_eastern' }, { from: 'to_eastern', to: 'load' }]);
+    assert.deepEqual(r.diff.edges_removed, [{ from: 'keep', to: 'load' }]);
+    assert.equal(r.diff.unchanged_nodes, 3);
   });
 
   it('refuses a revision the pipeline does not have, and graph with revert_to_revision', async () => {
