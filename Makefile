@@ -67,26 +67,43 @@ $(BUILD)/embed: scripts/embed.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -O1 -Wall -Wextra -Werror -o $@ $<
 
-$(BUILD)/gen/embed_tool_specs.c: $(BUILD)/embed $(wildcard src/tools/specs/*.json)
+# Each embedded family's file list, rewritten only when a file is added or removed, so that a
+# removed spec, migration or catalog entry regenerates what embeds it (its timestamp cannot).
+SPECS := $(sort $(wildcard src/tools/specs/*.json))
+MIGRATIONS := $(sort $(wildcard src/store/migrations/sqlite/*.sql))
+CATALOG := $(sort $(wildcard src/engine/catalog/*.json))
+.PHONY: FORCE
+%/gen/specs.list: FORCE
+	@mkdir -p $(dir $@); echo '$(SPECS)' | cmp -s - $@ || echo '$(SPECS)' > $@
+%/gen/migrations.list: FORCE
+	@mkdir -p $(dir $@); echo '$(MIGRATIONS)' | cmp -s - $@ || echo '$(MIGRATIONS)' > $@
+%/gen/catalog.list: FORCE
+	@mkdir -p $(dir $@); echo '$(CATALOG)' | cmp -s - $@ || echo '$(CATALOG)' > $@
+
+$(BUILD)/gen/embed_tool_specs.c: $(BUILD)/embed $(SPECS) $(BUILD)/gen/specs.list
 	@mkdir -p $(dir $@)
-	$(BUILD)/embed px_embed_tool_specs $(wildcard src/tools/specs/*.json) > $@
+	@echo "  GEN     $@"
+	@$(BUILD)/embed px_embed_tool_specs $(SPECS) > $@
 # The tool table and the handlers' declarations, from the specs (scripts/gen_tools.c); every
 # object waits for the header, which tools/handlers.h includes.
 $(BUILD)/gen_tools: scripts/gen_tools.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -O1 -Wall -Wextra -Werror $(shell pkg-config --cflags json-c) -o $@ $< \
 		$(shell pkg-config --libs json-c)
-$(BUILD)/gen/tool_table.c $(BUILD)/gen/tool_handlers.h &: $(BUILD)/gen_tools $(wildcard src/tools/specs/*.json)
+$(BUILD)/gen/tool_table.c $(BUILD)/gen/tool_handlers.h &: $(BUILD)/gen_tools $(SPECS) $(BUILD)/gen/specs.list
 	@mkdir -p $(dir $@)
-	$(BUILD)/gen_tools $(BUILD)/gen/tool_table.c $(BUILD)/gen/tool_handlers.h \
-		$(sort $(wildcard src/tools/specs/*.json))
+	@echo "  GEN     $@"
+	@$(BUILD)/gen_tools $(BUILD)/gen/tool_table.c $(BUILD)/gen/tool_handlers.h \
+		$(SPECS)
 $(OBJS) $(BUILD)/src/app/main.o $(GEN_OBJS): | $(BUILD)/gen/tool_handlers.h
-$(BUILD)/gen/embed_migrations_sqlite.c: $(BUILD)/embed $(wildcard src/store/migrations/sqlite/*.sql)
+$(BUILD)/gen/embed_migrations_sqlite.c: $(BUILD)/embed $(MIGRATIONS) $(BUILD)/gen/migrations.list
 	@mkdir -p $(dir $@)
-	$(BUILD)/embed px_embed_migrations_sqlite $(wildcard src/store/migrations/sqlite/*.sql) > $@
-$(BUILD)/gen/embed_catalog.c: $(BUILD)/embed $(wildcard src/engine/catalog/*.json)
+	@echo "  GEN     $@"
+	@$(BUILD)/embed px_embed_migrations_sqlite $(MIGRATIONS) > $@
+$(BUILD)/gen/embed_catalog.c: $(BUILD)/embed $(CATALOG) $(BUILD)/gen/catalog.list
 	@mkdir -p $(dir $@)
-	$(BUILD)/embed px_embed_catalog $(wildcard src/engine/catalog/*.json) > $@
+	@echo "  GEN     $@"
+	@$(BUILD)/embed px_embed_catalog $(CATALOG) > $@
 
 tests: $(TEST_BINS)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
@@ -170,20 +187,20 @@ $(FUZZ_OUT)/embed: scripts/embed.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c17 -O1 -Wall -Wextra -o $@ $<
 
-$(FUZZ_OUT)/gen/tool_table.c $(FUZZ_OUT)/gen/tool_handlers.h &: $(BUILD)/gen_tools $(wildcard src/tools/specs/*.json)
+$(FUZZ_OUT)/gen/tool_table.c $(FUZZ_OUT)/gen/tool_handlers.h &: $(BUILD)/gen_tools $(SPECS) $(FUZZ_OUT)/gen/specs.list
 	@mkdir -p $(dir $@)
 	$(BUILD)/gen_tools $(FUZZ_OUT)/gen/tool_table.c $(FUZZ_OUT)/gen/tool_handlers.h \
-		$(sort $(wildcard src/tools/specs/*.json))
+		$(SPECS)
 $(FUZZ_OBJS) $(FUZZ_GEN_OBJS): | $(FUZZ_OUT)/gen/tool_handlers.h
-$(FUZZ_OUT)/gen/embed_tool_specs.c: $(FUZZ_OUT)/embed $(wildcard src/tools/specs/*.json)
+$(FUZZ_OUT)/gen/embed_tool_specs.c: $(FUZZ_OUT)/embed $(SPECS) $(FUZZ_OUT)/gen/specs.list
 	@mkdir -p $(dir $@)
-	$(FUZZ_OUT)/embed px_embed_tool_specs $(wildcard src/tools/specs/*.json) > $@
-$(FUZZ_OUT)/gen/embed_migrations_sqlite.c: $(FUZZ_OUT)/embed $(wildcard src/store/migrations/sqlite/*.sql)
+	$(FUZZ_OUT)/embed px_embed_tool_specs $(SPECS) > $@
+$(FUZZ_OUT)/gen/embed_migrations_sqlite.c: $(FUZZ_OUT)/embed $(MIGRATIONS) $(FUZZ_OUT)/gen/migrations.list
 	@mkdir -p $(dir $@)
-	$(FUZZ_OUT)/embed px_embed_migrations_sqlite $(wildcard src/store/migrations/sqlite/*.sql) > $@
-$(FUZZ_OUT)/gen/embed_catalog.c: $(FUZZ_OUT)/embed $(wildcard src/engine/catalog/*.json)
+	$(FUZZ_OUT)/embed px_embed_migrations_sqlite $(MIGRATIONS) > $@
+$(FUZZ_OUT)/gen/embed_catalog.c: $(FUZZ_OUT)/embed $(CATALOG) $(FUZZ_OUT)/gen/catalog.list
 	@mkdir -p $(dir $@)
-	$(FUZZ_OUT)/embed px_embed_catalog $(wildcard src/engine/catalog/*.json) > $@
+	$(FUZZ_OUT)/embed px_embed_catalog $(CATALOG) > $@
 
 ifneq ($(filter fuzz build/fuzz/%,$(MAKECMDGOALS)),)
 -include $(FUZZ_OBJS:.o=.d)
