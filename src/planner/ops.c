@@ -104,7 +104,7 @@ static int apply_one(struct work *w, size_t i, struct json_object *op, struct px
                         target);
     if (strcmp(kind, "add_node") == 0 || strcmp(kind, "insert_before") == 0 ||
         strcmp(kind, "insert_after") == 0) {
-        struct json_object *n;
+        struct json_object *n = NULL;
         int rc = node_with_id(w, i, px_json_get(op, "node"), &n, err);
         if (rc)
             return rc;
